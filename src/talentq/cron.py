@@ -1,0 +1,188 @@
+"""The schedule: cron entries (name, the seed's cron string, coroutine, status) and ``run_cron_job``.
+
+Every entry runs through ``run_cron_job``, which logs start and completion with duration
+and a result count, records the run in ``cron_runs`` and re-raises errors. A run is
+claimed by inserting (name, scheduled time) first, which is unique: a tick that arq
+enqueues twice (two workers, a blocked loop) runs its work once. Disabled entries stay
+registered and shown, and each run returns a skip result with the reason.
+
+The seed's cron strings become arq's field sets through croniter's ``expand``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final, cast
+
+from arq.cron import CronJob, cron
+from croniter import croniter
+from loguru import logger
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col
+
+from talentq.db.models import CronRun, CronStatus, utcnow
+from talentq.jobs import JobContext
+
+CronResult = int | Mapping[str, Any]
+CronFunction = Callable[[JobContext], Awaitable[CronResult]]
+
+#: arq keeps a cron tick's result this long, so the same tick cannot be enqueued again
+#: (with arq's default of 0 a tick re-enqueued after it finished runs twice).
+CRON_KEEP_RESULT_S: Final = 86_400
+CRON_TIMEOUT_MARGIN_S: Final = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class CronEntry:
+    """One scheduled job. ``enqueues`` names the queues it fans out to (checked at boot)."""
+
+    name: str
+    schedule: str
+    run: CronFunction | None
+    enqueues: tuple[str, ...] = ()
+    tables: frozenset[str] = field(default_factory=frozenset)
+    disabled: str | None = None
+    timeout: float = 600.0
+
+    def problems(self) -> list[str]:
+        """What is wrong with this entry on its own (the registry adds cross-checks)."""
+        found: list[str] = []
+        try:
+            arq_fields(self.schedule)
+        except ValueError as exc:
+            found.append(f"cron {self.name!r}: {exc}")
+        if self.disabled is None and self.run is None:
+            found.append(f"cron {self.name!r} is active but has no coroutine to run")
+        if self.disabled is not None and not self.disabled.strip():
+            found.append(f"cron {self.name!r} is disabled without a reason")
+        return found
+
+
+def arq_fields(schedule: str) -> dict[str, set[int] | None]:
+    """arq ``cron()`` keyword arguments for a five-field cron string."""
+    try:
+        expanded = croniter.expand(schedule)[0]
+    except Exception as exc:  # croniter raises several unrelated types for bad strings
+        raise ValueError(f"schedule {schedule!r} is not a valid cron string ({exc})") from exc
+    if len(expanded) != 5:
+        raise ValueError(f"schedule {schedule!r} must have five fields (minute hour day month weekday)")
+    minutes, hours, days, months, weekdays = expanded
+
+    def field_set(values: Sequence[int | str]) -> set[int] | None:
+        return None if list(values) == ["*"] else {int(v) for v in values}
+
+    weekday = field_set(weekdays)
+    if field_set(days) is not None and weekday is not None:
+        # Cron ORs day-of-month and day-of-week; arq ANDs them. Refuse rather than mis-schedule.
+        raise ValueError(f"schedule {schedule!r} restricts both day of month and day of week")
+    return {
+        "minute": field_set(minutes),
+        "hour": field_set(hours),
+        "day": field_set(days),
+        "month": field_set(months),
+        # cron counts weekdays from Sunday = 0 (7 too); arq from Monday = 0.
+        "weekday": None if weekday is None else {(d - 1) % 7 for d in weekday},
+    }
+
+
+def _scheduled_at(ctx: JobContext, name: str) -> datetime:
+    # arq gives a unique cron tick the job id "<name>:<unix ms of the tick>".
+    prefix, _, stamp = ctx["job_id"].rpartition(":")
+    if prefix == name and stamp.isdigit():
+        return datetime.fromtimestamp(int(stamp) / 1000, UTC)
+    return utcnow()
+
+
+def _result_dict(name: str, result: CronResult) -> dict[str, Any]:
+    if isinstance(result, bool) or not isinstance(result, int | Mapping):
+        raise TypeError(f"cron {name!r} returned {result!r}: return a count or a mapping with 'count'")
+    summary = {"count": result} if isinstance(result, int) else dict(result)
+    if not isinstance(summary.get("count"), int):
+        raise TypeError(f"cron {name!r} returned {result!r} without an integer 'count'")
+    return summary
+
+
+def run_cron_job(entry: CronEntry) -> Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]:
+    """The arq coroutine for ``entry``: claim the tick, run (or skip), record, log, re-raise."""
+
+    async def run(arq_ctx: dict[str, Any]) -> dict[str, Any]:
+        ctx = cast(JobContext, arq_ctx)
+        scheduled = _scheduled_at(ctx, entry.name)
+        with logger.contextualize(cron=entry.name):
+            started = time.perf_counter()
+            async with ctx["sessions"].begin() as session:
+                run_id = await session.scalar(
+                    insert(CronRun)
+                    .values(
+                        name=entry.name,
+                        scheduled_at=scheduled,
+                        started_at=utcnow(),
+                        status=CronStatus.RUNNING,
+                    )
+                    .on_conflict_do_nothing(constraint="uq_cron_runs_name_scheduled_at")
+                    .returning(col(CronRun.id))
+                )
+            if run_id is None:
+                logger.warning("tick {} already ran; not running it again", scheduled.isoformat())
+                return {"count": 0, "skipped": "tick already ran"}
+            logger.info("start (tick {})", scheduled.isoformat())
+
+            status, error, summary = CronStatus.OK, None, None
+            try:
+                if entry.disabled is not None:
+                    status, summary = CronStatus.SKIPPED, {"count": 0, "skipped": entry.disabled}
+                else:
+                    assert entry.run is not None  # guaranteed by CronEntry.problems() at boot
+                    async with asyncio.timeout(entry.timeout):
+                        summary = _result_dict(entry.name, await entry.run(ctx))
+            except Exception as exc:
+                status, error = CronStatus.FAILED, f"{type(exc).__qualname__}: {exc}"
+                raise
+            finally:
+                elapsed = time.perf_counter() - started
+                async with ctx["sessions"].begin() as session:
+                    await session.execute(
+                        update(CronRun)
+                        .where(col(CronRun.id) == run_id)
+                        .values(status=status, finished_at=utcnow(), result=summary, error=error)
+                    )
+                if status is CronStatus.FAILED:
+                    logger.error("failed after {:.3f}s: {}", elapsed, error)
+                elif status is CronStatus.SKIPPED:
+                    logger.info("skipped ({}) in {:.3f}s", entry.disabled, elapsed)
+                else:
+                    logger.info(
+                        "done in {:.3f}s: count={} {}", elapsed, summary and summary["count"], summary
+                    )
+            return summary
+
+    run.__qualname__ = f"talentq.cron[{entry.name}]"
+    return run
+
+
+def arq_cron(entry: CronEntry) -> CronJob:
+    """The arq ``CronJob`` for ``entry``, named after it, unique per tick, result kept."""
+    fields = arq_fields(entry.schedule)
+    return cron(
+        run_cron_job(entry),  # type: ignore[arg-type]  # arq's protocol wants *args, **kwargs
+        name=entry.name,
+        month=fields["month"],
+        day=fields["day"],
+        weekday=fields["weekday"],
+        hour=fields["hour"],
+        minute=fields["minute"],
+        unique=True,
+        keep_result=CRON_KEEP_RESULT_S,
+        timeout=entry.timeout + CRON_TIMEOUT_MARGIN_S,
+        max_tries=1,
+    )
+
+
+#: The platform's cron entries. Filled by the issues that build their work; the registry
+#: refuses a cron whose target queue has no processor, so entries arrive with their queues.
+CRONS: Final[tuple[CronEntry, ...]] = ()

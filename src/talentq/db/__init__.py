@@ -1,0 +1,1 @@
+"""PostgreSQL: SQLModel tables, the async engine and session factory, Alembic migrations."""

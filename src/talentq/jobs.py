@@ -1,0 +1,208 @@
+"""The one wrapper every processor runs inside: validate, log, retry, dead-letter.
+
+arq 0.28 retries only when a job raises ``Retry``; an ordinary exception or a timeout
+fails the job at once, and a job whose tries are used up is failed by arq without
+calling anything, so no code of ours would see it. The wrapper therefore decides itself:
+
+- a payload that fails its queue's model, or a ``PermanentJobError``: dead-letter, re-raise;
+- any other exception, or the queue's timeout: ``Retry`` with exponential backoff and
+  jitter, except on the last allowed try, where it dead-letters and re-raises the real
+  error (never ``Retry``, which arq would turn into an unexplained "max retries exceeded");
+- tries consumed by worker shutdowns or crashes (arq counts a try when a job starts) get
+  ``INTERRUPTED_GRACE`` extra runs; past those the job is dead-lettered without running,
+  so a job that kills its worker cannot loop forever, nor fail silently.
+
+arq is given ``max_tries`` one above the wrapper's last decision point and a timeout a
+margin above the queue's, so that arq's own failure paths are never the ones taken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from typing import Any, Final, TypedDict, TypeVar, cast
+
+from arq.connections import ArqRedis
+from arq.worker import Function, Retry, func
+from loguru import logger
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from talentq.client import Producer
+from talentq.db.models import FailureReason, utcnow
+from talentq.deadletter import FIRST_FAILURE_PREFIX, FIRST_FAILURE_TTL_S, DeadLetter, DeadLetterStore
+from talentq.errors import InvalidPayloadError, PermanentJobError
+from talentq.queues import Payload, QueueSpec
+from talentq.settings import Settings
+
+#: Extra runs allowed for tries that worker shutdowns or crashes consumed.
+INTERRUPTED_GRACE: Final = 2
+#: arq's own timeout sits this far above the wrapper's, so the wrapper's fires first.
+ARQ_TIMEOUT_MARGIN_S: Final = 5.0
+#: How long arq keeps a job's result (and so refuses a new job with the same id).
+KEEP_RESULT_S: Final = 3600
+_SUMMARY_CHARS: Final = 200
+
+
+class JobContext(TypedDict):
+    """What a processor receives as ``ctx``: arq's keys plus what the worker's startup adds."""
+
+    redis: ArqRedis
+    job_id: str
+    job_try: int
+    enqueue_time: datetime
+    score: int
+    settings: Settings
+    sessions: async_sessionmaker[AsyncSession]
+    dead_letters: DeadLetterStore
+    producer: Producer
+
+
+P = TypeVar("P", bound=Payload)
+Processor = Callable[[JobContext, P], Awaitable[Any]]
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+_TABLES_ATTR: Final = "__talentq_tables__"
+
+
+def uses_tables(*tables: str) -> Callable[[F], F]:
+    """Declare the database tables a processor or cron reads or writes.
+
+    The worker's startup check refuses to boot when the connected database lacks one,
+    naming the table and the queue or cron that needs it.
+    """
+
+    def mark(fn: F) -> F:
+        setattr(fn, _TABLES_ATTR, frozenset(tables))
+        return fn
+
+    return mark
+
+
+def tables_used(fn: Callable[..., Any]) -> frozenset[str]:
+    tables: frozenset[str] = getattr(fn, _TABLES_ATTR, frozenset())
+    return tables
+
+
+class JobInterruptedError(PermanentJobError):
+    """The job's tries were used up by worker shutdowns or crashes; it was not run again."""
+
+
+def _raw_payload(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
+    # The contract: one JSON object as the only positional argument, keyword arguments
+    # merged into it. Anything else is kept as it came, for the dead-letter record.
+    if len(args) == 1 and isinstance(args[0], Mapping):
+        return {**args[0], **kwargs}
+    if not args:
+        return dict(kwargs)
+    return {"args": list(args), "kwargs": dict(kwargs)}
+
+
+def _summary(result: Any) -> str:
+    text = repr(result)
+    return text if len(text) <= _SUMMARY_CHARS else text[: _SUMMARY_CHARS - 1] + "…"
+
+
+def job_function(spec: QueueSpec, processor: Processor[Any], *, timeout: float | None = None) -> Function:
+    """The arq function for ``spec``: ``processor`` inside the wrapper, named after the queue."""
+    policy = spec.retry
+    limit = spec.timeout if timeout is None else timeout
+    last_run = policy.max_tries + INTERRUPTED_GRACE
+
+    async def run(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        job_ctx = cast(JobContext, ctx)
+        job_id, job_try = job_ctx["job_id"], job_ctx["job_try"]
+        raw = _raw_payload(args, kwargs)
+        with logger.contextualize(queue=spec.name, job_id=job_id, job_try=job_try):
+            started = time.perf_counter()
+            logger.info("start")
+            try:
+                if job_try > last_run:
+                    raise JobInterruptedError(
+                        f"job {job_id} reached try {job_try} of {policy.max_tries}: worker shutdowns "
+                        "or crashes interrupted its runs; it is not run again"
+                    )
+                payload = spec.validate(raw)
+                async with asyncio.timeout(limit):
+                    result = await processor(job_ctx, payload)
+            except PermanentJobError as exc:
+                reason = (
+                    FailureReason.INTERRUPTED
+                    if isinstance(exc, JobInterruptedError)
+                    else FailureReason.PERMANENT
+                )
+                await _dead_letter(job_ctx, spec, raw, exc, reason, started)
+                raise
+            except Exception as exc:
+                if job_try >= policy.max_tries:
+                    await _dead_letter(job_ctx, spec, raw, exc, FailureReason.EXHAUSTED, started)
+                    raise
+                delay = policy.delay(job_try)
+                await _remember_first_failure(job_ctx)
+                logger.warning(
+                    "retry in {:.2f}s after {:.3f}s: {}: {}",
+                    delay,
+                    time.perf_counter() - started,
+                    _error_type(exc),
+                    exc,
+                )
+                raise Retry(defer=delay) from exc
+            logger.info("done in {:.3f}s: {}", time.perf_counter() - started, _summary(result))
+            return result
+
+    run.__qualname__ = f"talentq.jobs[{spec.name}]"
+    return func(
+        run,
+        name=spec.name,
+        timeout=limit + ARQ_TIMEOUT_MARGIN_S,
+        max_tries=last_run + 1,
+        keep_result=KEEP_RESULT_S,
+    )
+
+
+def _error_type(exc: BaseException) -> str:
+    # A wrapper's own timeout surfaces as TimeoutError; say which limit it was.
+    return "TimeoutError" if isinstance(exc, TimeoutError) else type(exc).__qualname__
+
+
+async def _remember_first_failure(ctx: JobContext) -> None:
+    key = FIRST_FAILURE_PREFIX + ctx["job_id"]
+    await ctx["redis"].set(key, utcnow().isoformat(), nx=True, ex=FIRST_FAILURE_TTL_S)
+
+
+async def _dead_letter(
+    ctx: JobContext, spec: QueueSpec, raw: Any, exc: BaseException, reason: FailureReason, started: float
+) -> None:
+    store = ctx.get("dead_letters")
+    if store is None:
+        raise RuntimeError(
+            "the worker context has no dead-letter store: build the worker with talentq.registry, "
+            "whose on_startup provides it"
+        )
+    now = utcnow()
+    first = await ctx["redis"].getdel(FIRST_FAILURE_PREFIX + ctx["job_id"])
+    letter = DeadLetter(
+        job_id=ctx["job_id"],
+        queue=spec.name,
+        payload=raw if isinstance(raw, dict) else {"payload": raw},
+        reason=reason.value,
+        error_type=_error_type(exc),
+        message=str(exc),
+        traceback="".join(traceback.format_exception(exc)),
+        tries=ctx["job_try"],
+        first_failed_at=datetime.fromisoformat(first.decode()) if first else now,
+        last_failed_at=now,
+    )
+    where = await store.record(letter)
+    fields = f" fields={exc.fields}" if isinstance(exc, InvalidPayloadError) else ""
+    logger.error(
+        "dead-lettered ({}) to {} after {:.3f}s: {}: {}{}",
+        reason.value,
+        where,
+        time.perf_counter() - started,
+        letter.error_type,
+        exc,
+        fields,
+    )

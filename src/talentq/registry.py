@@ -1,0 +1,275 @@
+"""Where queue names meet processors: the bindings, the startup check, ``WorkerSettings``.
+
+``BINDINGS`` is an explicit list of (queue name, processor); nothing registers itself by
+being imported. ``check()`` collects every problem and raises one ``RegistryError``:
+a name bound twice (arq would silently keep the last; crons share the name space), a
+catalogue queue with no processor (a dead queue), a binding for an unknown or removed
+name, a cron fanning out to a queue with no processor. The database part — tables that
+a processor or cron declares and the connected database lacks — runs in the worker's
+``on_startup``, before any job is taken.
+
+``worker_settings()`` builds the class ``arq talentq.WorkerSettings`` runs, every
+attribute set on the class itself (arq ignores inherited and misspelt ones; this
+module refuses misspelt ones).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import difflib
+import inspect
+import typing
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from arq.worker import Worker
+from loguru import logger
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from talentq.client import Producer, redis_settings
+from talentq.cron import CRONS, CronEntry, arq_cron
+from talentq.db.engine import make_engine, make_sessionmaker
+from talentq.db.models import CORE_TABLES
+from talentq.deadletter import DeadLetterStore
+from talentq.errors import RegistryError
+from talentq.jobs import KEEP_RESULT_S, Processor, job_function, tables_used
+from talentq.logsetup import configure_logging
+from talentq.queues import CATALOGUE, DEFAULT_ARQ_QUEUE, REMOVED, Payload, QueueSpec
+from talentq.serialization import deserialize, serialize
+from talentq.settings import Settings, get_settings
+
+Binding = tuple[str, Processor[Any]]
+
+#: The shipped bindings, one per catalogue queue, added by the issues that build each
+#: processor. Until all 21 exist the worker refuses to boot and names the missing ones.
+BINDINGS: Final[tuple[Binding, ...]] = ()
+
+
+def _unknown(name: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _payload_mismatch(spec: QueueSpec, fn: Processor[Any]) -> str | None:
+    # Only when the annotation resolves: processors defined inside tests may not.
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:
+        return None
+    params = list(inspect.signature(fn).parameters)
+    if len(params) < 2:
+        return None
+    annotation = hints.get(params[1])
+    if (
+        isinstance(annotation, type)
+        and issubclass(annotation, Payload)
+        and not issubclass(spec.payload, annotation)
+    ):
+        return (
+            f"processor {fn.__qualname__} for queue {spec.name!r} takes {annotation.__name__}, "
+            f"but the catalogue's model is {spec.payload.__name__}"
+        )
+    return None
+
+
+def problems(
+    bindings: Sequence[Binding],
+    crons: Sequence[CronEntry] = (),
+    *,
+    catalogue: Mapping[str, QueueSpec] = CATALOGUE,
+) -> list[str]:
+    """Every static problem of ``bindings`` and ``crons`` against ``catalogue``, one line each."""
+    found: list[str] = []
+    bound = Counter(name for name, _ in bindings)
+    known = sorted(catalogue)
+
+    for name, count in sorted(bound.items()):
+        if count > 1:
+            owners = ", ".join(getattr(fn, "__qualname__", repr(fn)) for n, fn in bindings if n == name)
+            found.append(f"queue {name!r} is bound {count} times ({owners}); arq would keep only the last")
+    for name, fn in bindings:
+        if name in REMOVED:
+            found.append(f"queue {name!r} is removed ({REMOVED[name]}); delete its binding")
+        elif name not in catalogue:
+            found.append(f"queue {name!r} is not in the catalogue (queues.py){_unknown(name, known)}")
+        elif not inspect.iscoroutinefunction(fn):
+            found.append(f"queue {name!r} is bound to {fn!r}, which is not an async function")
+        elif (mismatch := _payload_mismatch(catalogue[name], fn)) is not None:
+            found.append(mismatch)
+    for name in known:
+        if name not in bound:
+            found.append(f"queue {name!r} has no processor: nothing would consume it (a dead queue)")
+
+    cron_names = Counter(entry.name for entry in crons)
+    for name, count in sorted(cron_names.items()):
+        if count > 1:
+            found.append(f"cron {name!r} is defined {count} times; arq would keep only the last")
+        if name in bound or name in catalogue:
+            found.append(f"cron {name!r} has the name of a queue; crons and queues share arq's name space")
+    for entry in crons:
+        found += entry.problems()
+        for target in entry.enqueues:
+            if target not in bound:
+                reason = (
+                    f"removed ({REMOVED[target]})"
+                    if target in REMOVED
+                    else "not registered" + _unknown(target, known)
+                )
+                found.append(f"cron {entry.name!r} enqueues into queue {target!r}, which is {reason}")
+            elif target in catalogue and catalogue[target].disabled is not None:
+                found.append(f"cron {entry.name!r} enqueues into disabled queue {target!r}")
+    return found
+
+
+def check(
+    bindings: Sequence[Binding],
+    crons: Sequence[CronEntry] = (),
+    *,
+    catalogue: Mapping[str, QueueSpec] = CATALOGUE,
+) -> None:
+    """Raise one ``RegistryError`` listing every static problem; return quietly if there is none."""
+    found = problems(bindings, crons, catalogue=catalogue)
+    if found:
+        raise RegistryError(found)
+
+
+def required_tables(bindings: Sequence[Binding], crons: Sequence[CronEntry]) -> dict[str, set[str]]:
+    """Table name -> who needs it ("queue 'x'", "cron 'y'", "the worker core")."""
+    needs: dict[str, set[str]] = {table: {"the worker core"} for table in CORE_TABLES}
+    for name, fn in bindings:
+        for table in tables_used(fn):
+            needs.setdefault(table, set()).add(f"queue {name!r}")
+    for entry in crons:
+        declared = entry.tables | (tables_used(entry.run) if entry.run is not None else frozenset())
+        for table in declared:
+            needs.setdefault(table, set()).add(f"cron {entry.name!r}")
+    return needs
+
+
+async def missing_tables(engine: AsyncEngine, needs: Mapping[str, set[str]]) -> list[str]:
+    """One problem line per required table the connected database does not have."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")
+        )
+        present = {row[0] for row in rows}
+    return [
+        f"table {table!r} is missing from the database, needed by {', '.join(sorted(who))} "
+        "(run `talentq db upgrade`)"
+        for table, who in sorted(needs.items())
+        if table not in present
+    ]
+
+
+def worker_settings(
+    bindings: Sequence[Binding] = BINDINGS,
+    crons: Sequence[CronEntry] = CRONS,
+    *,
+    catalogue: Mapping[str, QueueSpec] = CATALOGUE,
+    settings: Settings | None = None,
+    lane: str = DEFAULT_ARQ_QUEUE,
+    configure_logs: bool = True,
+    **overrides: Any,
+) -> type:
+    """Check the registry and build the ``WorkerSettings`` class for the worker of ``lane``.
+
+    ``overrides`` replace attributes (tests pass ``burst=True``, ``poll_delay=0``); a name
+    that is not an arq ``Worker`` parameter is refused, unlike arq, which drops it.
+    ``configure_logs=False`` leaves loguru as the caller set it up (tests capture logs).
+    """
+    settings = settings or get_settings()
+    found = problems(bindings, crons, catalogue=catalogue)
+    found += [
+        f"QUEUE_TIMEOUTS names {name!r}, which is not a queue{_unknown(name, sorted(catalogue))}"
+        for name in settings.queue_timeouts
+        if name not in catalogue
+    ]
+    if found:
+        raise RegistryError(found)
+
+    lane_bindings = [(name, fn) for name, fn in bindings if catalogue[name].arq_queue == lane]
+    functions = [
+        job_function(catalogue[name], fn, timeout=settings.queue_timeouts.get(name))
+        for name, fn in lane_bindings
+    ]
+    # Crons are enqueued by every worker but run once per tick; they live on the default lane.
+    lane_crons = list(crons) if lane == DEFAULT_ARQ_QUEUE else []
+    needs = required_tables(bindings, crons)
+    flusher: dict[str, asyncio.Task[None]] = {}
+
+    async def on_startup(ctx: dict[str, Any]) -> None:
+        if configure_logs:
+            configure_logging(settings)
+        engine = make_engine(settings)
+        missing = await missing_tables(engine, needs)
+        if missing:
+            await engine.dispose()
+            error = RegistryError(missing)
+            logger.critical("refusing to start: {}", error)
+            raise error
+        sessions = make_sessionmaker(engine)
+        store = DeadLetterStore(sessions, ctx["redis"])
+        ctx.update(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            dead_letters=store,
+            producer=Producer(ctx["redis"], catalogue=catalogue),
+        )
+        await store.flush()
+        flusher["task"] = asyncio.create_task(_flush_periodically(store, settings.dead_letter_flush_interval))
+        logger.info(
+            "worker ready: lane {} with {} queue(s) and {} cron(s); max_jobs={} poll_delay={}s",
+            lane,
+            len(functions),
+            len(lane_crons),
+            settings.worker_max_jobs,
+            settings.worker_poll_delay,
+        )
+
+    async def on_shutdown(ctx: dict[str, Any]) -> None:
+        task = flusher.pop("task", None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if "engine" in ctx:
+            await ctx["engine"].dispose()
+
+    attrs: dict[str, Any] = {
+        "functions": functions,
+        "cron_jobs": [arq_cron(entry) for entry in lane_crons],
+        "queue_name": lane,
+        "redis_settings": redis_settings(settings),
+        "job_serializer": serialize,
+        "job_deserializer": deserialize,
+        "max_jobs": settings.worker_max_jobs,
+        "poll_delay": settings.worker_poll_delay,
+        "health_check_interval": settings.worker_health_check_interval,
+        "job_completion_wait": settings.worker_shutdown_wait,
+        "keep_result": KEEP_RESULT_S,
+        "timezone": settings.cron_zone,
+        "on_startup": on_startup,
+        "on_shutdown": on_shutdown,
+        **overrides,
+    }
+    unknown = sorted(set(attrs) - set(inspect.signature(Worker).parameters))
+    if unknown:
+        raise RegistryError(
+            [f"{name!r} is not an arq Worker setting; arq would ignore it" for name in unknown]
+        )
+    return type("WorkerSettings", (), attrs)
+
+
+async def _flush_periodically(store: DeadLetterStore, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            if await store.pending():
+                await store.flush()
+        except Exception as exc:
+            # PostgreSQL or Redis still down: the records stay in the list; try next time.
+            logger.warning("dead-letter flush failed, will retry in {}s: {!r}", interval, exc)

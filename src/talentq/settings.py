@@ -1,0 +1,113 @@
+"""The one place talentq reads its environment: a pydantic-settings ``Settings``.
+
+Every variable is documented in ``.env.example``. Nothing here connects to anything:
+``get_settings()`` only parses, so importing talentq never touches Redis or PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, PositiveFloat, PositiveInt, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from talentq.errors import ConfigError
+
+LogLevel = Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"]
+
+
+def normalise_database_url(url: str) -> str:
+    """Return ``url`` with the asyncpg driver: ``postgres://`` and ``postgresql://`` both map to it."""
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://", "postgresql+psycopg://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    return url
+
+
+class Settings(BaseSettings):
+    """All of talentq's configuration; see ``.env.example`` for each variable."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    redis_url: str | None = None
+    database_url: str | None = None
+
+    # Worker tunables. The defaults suit processors that wait on PostgreSQL, SMTP and HTTP:
+    # arq's own (10 jobs, 0.5 s poll) cap a worker near 20 jobs/s (see bench/).
+    worker_max_jobs: PositiveInt = 100
+    worker_poll_delay: PositiveFloat = 0.05
+    worker_health_check_interval: PositiveFloat = 10.0
+    worker_shutdown_wait: PositiveInt = 30
+    queue_timeouts: Annotated[dict[str, PositiveFloat], NoDecode] = Field(default_factory=dict)
+
+    # Redis connection resilience: redis-py retries each command this many times with
+    # exponential backoff, so a Redis restart of several seconds does not kill the worker.
+    redis_retries: PositiveInt = 12
+    redis_retry_cap: PositiveFloat = 2.0
+
+    dead_letter_flush_interval: PositiveFloat = 30.0
+
+    log_level: LogLevel = "INFO"
+    log_json: bool = False
+    cron_timezone: str = "UTC"
+
+    @field_validator("database_url")
+    @classmethod
+    def _asyncpg_driver(cls, value: str | None) -> str | None:
+        return None if value is None else normalise_database_url(value)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("REDIS_URL must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("queue_timeouts", mode="before")
+    @classmethod
+    def _parse_timeouts(cls, value: object) -> object:
+        # QUEUE_TIMEOUTS=gmail-ingest=600,ai-agent=120 : a dict from "name=seconds" pairs.
+        if isinstance(value, str):
+            pairs = [item.strip() for item in value.split(",") if item.strip()]
+            parsed: dict[str, str] = {}
+            for pair in pairs:
+                name, sep, seconds = pair.partition("=")
+                if not sep:
+                    raise ValueError(f"QUEUE_TIMEOUTS entry {pair!r} is not queue=seconds")
+                parsed[name.strip()] = seconds.strip()
+            return parsed
+        return value
+
+    @field_validator("cron_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"CRON_TIMEZONE {value!r} is not an IANA time zone") from exc
+        return value
+
+    @property
+    def cron_zone(self) -> ZoneInfo:
+        return ZoneInfo(self.cron_timezone)
+
+    def require_redis_url(self) -> str:
+        if self.redis_url is None:
+            raise ConfigError("REDIS_URL is not set: set it to the Redis URL, e.g. redis://127.0.0.1:6379/0")
+        return self.redis_url
+
+    def require_database_url(self) -> str:
+        if self.database_url is None:
+            raise ConfigError(
+                "DATABASE_URL is not set: set it to the PostgreSQL URL, "
+                "e.g. postgresql://postgres@127.0.0.1:5432/talentq"
+            )
+        return self.database_url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, parsed once from the environment (and ``.env``)."""
+    return Settings()

@@ -1,0 +1,155 @@
+"""Fixtures: settings for the test services, real Redis and PostgreSQL, fakeredis, a burst worker.
+
+Integration tests use the machine's Redis (database 15, flushed around each test) and a
+scratch PostgreSQL database migrated once per session. Where a service is missing they
+are skipped on a laptop and fail in CI (``CI`` set), like dramatiq's suite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any
+from urllib.parse import urlparse
+
+import asyncpg
+import fakeredis
+import pytest
+from arq.connections import ArqRedis
+from arq.worker import Worker, get_kwargs
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from talentq.client import create_redis
+from talentq.cron import CronEntry
+from talentq.db.engine import make_engine, make_sessionmaker
+from talentq.db.migrate import upgrade
+from talentq.queues import QueueSpec
+from talentq.registry import Binding, worker_settings
+from talentq.serialization import deserialize, serialize
+from talentq.settings import Settings
+
+REDIS_URL = os.environ.get("TALENTQ_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+PG_ADMIN_URL = os.environ.get("TALENTQ_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+TEST_DB = os.environ.get("TALENTQ_TEST_DB", "talentq_test")
+DATABASE_URL = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + TEST_DB
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _require(service: str, url: str, port: int) -> None:
+    if _reachable(url, port):
+        return
+    message = f"{service} is not reachable at {url}"
+    if os.environ.get("CI"):
+        pytest.fail(f"{message}: CI must provide it (.ci/run starts it)")
+    pytest.skip(message)
+
+
+def service_settings(**overrides: Any) -> Settings:
+    """Settings for the test services; never read from the developer's environment."""
+    values: dict[str, Any] = {
+        "redis_url": REDIS_URL,
+        "database_url": DATABASE_URL,
+        "worker_poll_delay": 0.01,
+        "worker_shutdown_wait": 5,
+        "log_level": "DEBUG",
+        "redis_retries": 3,
+        "redis_retry_cap": 0.2,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A freshly created and migrated scratch database for this test session."""
+    _require("PostgreSQL", PG_ADMIN_URL, 5432)
+
+    async def recreate() -> None:
+        conn = await asyncpg.connect(PG_ADMIN_URL)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
+            await conn.execute(f'CREATE DATABASE "{TEST_DB}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(recreate())
+    upgrade(DATABASE_URL)
+    yield DATABASE_URL
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return service_settings()
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    eng = make_engine(url=database_url)
+    async with eng.begin() as conn:
+        await conn.execute(text("TRUNCATE failed_jobs, cron_runs RESTART IDENTITY"))
+    yield eng
+    await eng.dispose()
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return make_sessionmaker(engine)
+
+
+@pytest.fixture
+async def redis(settings: Settings) -> AsyncIterator[ArqRedis]:
+    """The real Redis (test database), empty before and after the test."""
+    _require("Redis", REDIS_URL, 6379)
+    pool = await create_redis(settings)
+    await pool.flushdb()
+    yield pool
+    await pool.flushdb()
+    await pool.aclose(close_connection_pool=True)
+
+
+@pytest.fixture
+async def fake_redis() -> AsyncIterator[ArqRedis]:
+    """An in-memory Redis (fakeredis, with Lua) behind arq's client class."""
+    server = fakeredis.FakeAsyncRedis()
+    pool = ArqRedis(pool_or_conn=server.connection_pool, job_serializer=serialize, job_deserializer=deserialize)
+    yield pool
+    await pool.aclose(close_connection_pool=True)
+
+
+MakeWorker = Callable[..., Worker]
+
+
+@pytest.fixture
+async def make_worker(settings: Settings, redis: ArqRedis, engine: AsyncEngine) -> AsyncIterator[MakeWorker]:
+    """Factory of burst workers built by talentq's registry on the real services (arq's pattern)."""
+    workers: list[Worker] = []
+
+    def factory(
+        bindings: Sequence[Binding],
+        crons: Sequence[CronEntry] = (),
+        *,
+        catalogue: dict[str, QueueSpec],
+        settings_: Settings | None = None,
+        **overrides: Any,
+    ) -> Worker:
+        cls = worker_settings(
+            bindings, crons, catalogue=catalogue, settings=settings_ or settings, configure_logs=False, **overrides
+        )
+        worker = Worker(**{**get_kwargs(cls), "burst": True, "handle_signals": False})
+        workers.append(worker)
+        return worker
+
+    yield factory
+    for worker in workers:
+        await worker.close()

@@ -1,0 +1,185 @@
+"""The job wrapper on the real Redis and PostgreSQL: retry, dead-letter, never lose a failure."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from arq.connections import ArqRedis
+from arq.jobs import Job
+from loguru import logger
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from talentq.db.models import FailedJob
+from talentq.jobs import INTERRUPTED_GRACE
+from talentq.serialization import deserialize
+
+from .conftest import MakeWorker
+from .sample_app import BINDINGS, CATALOGUE, PROBE_POLICY
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def records() -> Iterator[list[dict[str, Any]]]:
+    """Every loguru record emitted during the test."""
+    captured: list[dict[str, Any]] = []
+    sink = logger.add(lambda message: captured.append(message.record), level="DEBUG")
+    yield captured
+    logger.remove(sink)
+
+
+async def run_burst(make_worker: MakeWorker) -> None:
+    worker = make_worker(BINDINGS, catalogue=CATALOGUE)
+    await worker.async_run()
+
+
+async def dead_letters(sessions: async_sessionmaker[AsyncSession]) -> list[FailedJob]:
+    async with sessions() as session:
+        return list((await session.execute(select(FailedJob).order_by(FailedJob.id))).scalars())  # type: ignore[arg-type]
+
+
+async def calls(redis: ArqRedis, key: str) -> int:
+    return int(await redis.get(f"probe:{key}:calls") or 0)
+
+
+async def result_of(redis: ArqRedis, job_id: str) -> Any:
+    info = await Job(job_id, redis, _deserializer=deserialize).result_info()
+    assert info is not None
+    return info
+
+
+async def test_transient_error_is_retried_with_growing_delays_then_succeeds(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession], records: list[dict[str, Any]]
+) -> None:
+    """Two connection errors, then success on the third try; the waits between tries grow."""
+    await redis.enqueue_job("probe", {"key": "flaky", "failTimes": 2}, _job_id="flaky")
+
+    await run_burst(make_worker)
+
+    assert await calls(redis, "flaky") == 3
+    info = await result_of(redis, "flaky")
+    assert info.success and info.result == {"key": "flaky", "calls": 3}
+    assert await dead_letters(sessions) == []
+    delays = [float(m.group(1)) for r in records if (m := re.match(r"retry in ([\d.]+)s", r["message"]))]
+    assert len(delays) == 2
+    assert delays[0] < delays[1]
+    starts = [float(s) for s in await redis.lrange("probe:flaky:starts", 0, -1)]  # type: ignore[misc]
+    gaps = [later - earlier for earlier, later in zip(starts, starts[1:], strict=False)]
+    assert all(gap >= delay - 0.01 for gap, delay in zip(gaps, delays, strict=True)), (gaps, delays)
+
+
+async def test_permanent_error_runs_once_and_is_dead_lettered(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A PermanentJobError is not retried; its record has the payload, error and traceback."""
+    await redis.enqueue_job("probe", {"key": "doomed", "mode": "permanent"}, _job_id="doomed")
+
+    await run_burst(make_worker)
+
+    assert await calls(redis, "doomed") == 1
+    (letter,) = await dead_letters(sessions)
+    assert (letter.job_id, letter.queue, letter.reason, letter.tries) == ("doomed", "probe", "permanent", 1)
+    assert letter.payload == {"key": "doomed", "mode": "permanent"}
+    assert letter.error_type == "PermanentJobError"
+    assert letter.message == "probe doomed can never succeed"
+    assert "raise PermanentJobError" in letter.traceback
+    assert letter.state == "dead"
+    assert not (await result_of(redis, "doomed")).success
+
+
+async def test_invalid_payload_is_dead_lettered_without_running(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A payload from a raw producer that misses a field fails permanently, naming the field."""
+    await redis.enqueue_job("probe", {"failTimes": 1}, _job_id="nokey")
+
+    await run_burst(make_worker)
+
+    (letter,) = await dead_letters(sessions)
+    assert (letter.reason, letter.error_type, letter.tries) == ("permanent", "InvalidPayloadError", 1)
+    assert "invalid payload for queue 'probe': key: Field required" in letter.message
+    assert letter.payload == {"failTimes": 1}
+
+
+async def test_exhausted_retries_keep_the_real_exception(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """After max tries the record and arq's result hold the real error, not "max retries exceeded"."""
+    await redis.enqueue_job("probe", {"key": "broken", "failTimes": 99}, _job_id="broken")
+
+    await run_burst(make_worker)
+
+    assert await calls(redis, "broken") == PROBE_POLICY.max_tries
+    (letter,) = await dead_letters(sessions)
+    assert (letter.reason, letter.error_type, letter.tries) == ("exhausted", "ConnectionError", 3)
+    assert letter.message == "probe broken lost its connection (call 3)"
+    assert "ConnectionError: probe broken lost its connection (call 3)" in letter.traceback
+    assert letter.first_failed_at < letter.last_failed_at
+    info = await result_of(redis, "broken")
+    assert not info.success
+    assert info.result == {"error": "ConnectionError", "message": "probe broken lost its connection (call 3)"}
+
+
+async def test_timeout_is_transient_then_dead_lettered(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A job over its queue's timeout is retried (arq alone would not) and dead-lettered as TimeoutError."""
+    await redis.enqueue_job("probe", {"key": "slow", "sleep": 5}, _job_id="slow")
+
+    await run_burst(make_worker)
+
+    assert await calls(redis, "slow") == PROBE_POLICY.max_tries
+    (letter,) = await dead_letters(sessions)
+    assert (letter.reason, letter.error_type, letter.tries) == ("exhausted", "TimeoutError", 3)
+
+
+async def test_tries_used_by_interruptions_end_in_the_dead_letter_store(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A job whose tries shutdowns used up runs within the grace, and past it is dead-lettered unrun."""
+    beyond = PROBE_POLICY.max_tries + INTERRUPTED_GRACE + 1
+    await redis.enqueue_job("probe", {"key": "past"}, _job_id="past", _job_try=beyond)
+    await redis.enqueue_job("probe", {"key": "graced", "failTimes": 99}, _job_id="graced", _job_try=4)
+
+    await run_burst(make_worker)
+
+    assert await calls(redis, "past") == 0
+    assert await calls(redis, "graced") == 1
+    letters = {letter.job_id: letter for letter in await dead_letters(sessions)}
+    assert (letters["past"].reason, letters["past"].error_type) == ("interrupted", "JobInterruptedError")
+    assert letters["past"].tries == beyond
+    assert (letters["graced"].reason, letters["graced"].error_type) == ("exhausted", "ConnectionError")
+
+
+async def test_keyword_arguments_merge_into_the_payload(make_worker: MakeWorker, redis: ArqRedis) -> None:
+    """enqueue_job(name, key=...) works like enqueue_job(name, {"key": ...})."""
+    await redis.enqueue_job("probe", {"key": "merged"}, failTimes=0, _job_id="kw")
+    await redis.enqueue_job("probe", key="kwonly", _job_id="kwonly")
+
+    await run_burst(make_worker)
+
+    assert (await result_of(redis, "kw")).success
+    assert (await result_of(redis, "kwonly")).result == {"key": "kwonly", "calls": 1}
+
+
+async def test_every_line_carries_queue_job_and_try(
+    make_worker: MakeWorker, redis: ArqRedis, records: list[dict[str, Any]]
+) -> None:
+    """Lines printed inside a job carry queue, job id and try; each try ends with one outcome line."""
+    await redis.enqueue_job("probe", {"key": "ctx", "failTimes": 1}, _job_id="ctx")
+
+    await run_burst(make_worker)
+
+    job_lines = [r for r in records if r["extra"].get("job_id") == "ctx"]
+    probe_lines = [r for r in job_lines if r["message"].startswith("probe ctx call")]
+    assert [(r["extra"]["queue"], r["extra"]["job_try"]) for r in probe_lines] == [("probe", 1), ("probe", 2)]
+    outcomes = [
+        (r["extra"]["job_try"], r["message"].split(" ")[0])
+        for r in job_lines
+        if r["message"].startswith(("done in", "retry in", "dead-lettered"))
+    ]
+    assert outcomes == [(1, "retry"), (2, "done")]

@@ -1,0 +1,172 @@
+"""The registry's static check and the WorkerSettings it builds (no services needed)."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from arq.worker import Worker
+
+import talentq
+import talentq.processors
+from talentq import registry
+from talentq.cron import CronEntry
+from talentq.errors import RegistryError
+from talentq.jobs import JobContext
+from talentq.queues import CATALOGUE, BrandCrm, MessageRef
+from talentq.serialization import deserialize, serialize
+
+from .conftest import service_settings
+
+
+async def route(ctx: JobContext, payload: MessageRef) -> str:
+    return "routed"
+
+
+async def other_route(ctx: JobContext, payload: MessageRef) -> str:
+    return "routed again"
+
+
+async def crm(ctx: JobContext, payload: BrandCrm) -> None:
+    return None
+
+
+async def count_nothing(ctx: JobContext) -> int:
+    return 0
+
+
+def complete_bindings() -> list[registry.Binding]:
+    """One binding per catalogue queue (all to the same coroutine: enough for the check)."""
+
+    async def anything(ctx: JobContext, payload: Any) -> None:
+        return None
+
+    return [(name, anything) for name in CATALOGUE]
+
+
+def test_check_reports_every_problem_together() -> None:
+    """A duplicate, a missing processor, an unknown name, deal-package and a bad cron target: one error."""
+    bindings = [b for b in complete_bindings() if b[0] not in {"inbox", "outreach"}]
+    bindings += [("inbox", route), ("inbox", other_route), ("deal-package", route), ("email-sned", route)]
+    crons = [CronEntry("gmail-sync", "*/15 * * * *", count_nothing, enqueues=("gmail-ingets", "outreach"))]
+
+    with pytest.raises(RegistryError) as caught:
+        registry.check(bindings, crons)
+
+    problems = caught.value.problems
+    assert "queue 'inbox' is bound 2 times (route, other_route); arq would keep only the last" in problems
+    assert "queue 'deal-package' is removed (dealPackage schema removed); delete its binding" in problems
+    assert "queue 'email-sned' is not in the catalogue (queues.py); did you mean 'email-send'?" in problems
+    assert "queue 'outreach' has no processor: nothing would consume it (a dead queue)" in problems
+    assert any("cron 'gmail-sync' enqueues into queue 'gmail-ingets'" in p and "'gmail-ingest'" in p for p in problems)
+    assert any("cron 'gmail-sync' enqueues into queue 'outreach', which is not registered" in p for p in problems)
+    assert len(problems) == 6
+    message = str(caught.value)
+    assert message.startswith("worker registry has 6 problem(s):")
+    assert all(f"  - {p}" in message for p in problems)
+
+
+def test_check_passes_a_complete_registry() -> None:
+    """Every catalogue queue bound once and valid crons: no problem."""
+    crons = [CronEntry("gmail-sync", "*/15 * * * *", count_nothing, enqueues=("gmail-ingest",))]
+    registry.check(complete_bindings(), crons)
+
+
+def test_cron_problems() -> None:
+    """Crons sharing a name, named like a queue, with bad schedules, or active without work are refused."""
+    crons = [
+        CronEntry("nightly", "0 3 * * *", count_nothing),
+        CronEntry("nightly", "0 4 * * *", count_nothing),
+        CronEntry("inbox", "0 4 * * *", count_nothing),
+        CronEntry("broken", "61 * * * *", count_nothing),
+        CronEntry("both-days", "0 9 1 * 1", count_nothing),
+        CronEntry("lazy", "0 9 * * *", None),
+        CronEntry("social", "0 9 * * *", count_nothing, enqueues=("social-refresh",)),
+    ]
+    found = registry.problems(complete_bindings(), crons)
+    assert "cron 'nightly' is defined 2 times; arq would keep only the last" in found
+    assert "cron 'inbox' has the name of a queue; crons and queues share arq's name space" in found
+    assert any(p.startswith("cron 'broken': schedule '61 * * * *' is not a valid cron string") for p in found)
+    assert any("restricts both day of month and day of week" in p for p in found)
+    assert "cron 'lazy' is active but has no coroutine to run" in found
+    assert "cron 'social' enqueues into disabled queue 'social-refresh'" in found
+
+
+def test_payload_model_mismatch_is_a_problem() -> None:
+    """A processor annotated with another queue's model is refused."""
+    bindings = [b for b in complete_bindings() if b[0] != "inbox"] + [("inbox", crm)]
+    found = registry.problems(bindings)
+    assert found == ["processor crm for queue 'inbox' takes BrandCrm, but the catalogue's model is MessageRef"]
+
+
+def test_non_coroutine_is_a_problem() -> None:
+    """arq needs coroutine functions; a plain function is refused with its name."""
+
+    def sync(ctx: JobContext, payload: MessageRef) -> None:
+        return None
+
+    bindings = [b for b in complete_bindings() if b[0] != "inbox"] + [("inbox", sync)]  # type: ignore[list-item]
+    (problem,) = registry.problems(bindings)
+    assert problem.startswith("queue 'inbox' is bound to <function") and "not an async function" in problem
+
+
+def test_shipped_worker_refuses_to_boot_naming_missing_queues() -> None:
+    """Until every processor exists, importing WorkerSettings raises, naming each dead queue."""
+    missing = [name for name in CATALOGUE if name not in dict(registry.BINDINGS)]
+    if not missing:
+        pytest.skip("every queue has its processor")
+    with pytest.raises(RegistryError) as caught:
+        _ = talentq.WorkerSettings
+    for name in missing:
+        assert f"queue {name!r} has no processor: nothing would consume it (a dead queue)" in caught.value.problems
+
+
+def test_processor_modules_match_bindings() -> None:
+    """Every module in processors/ is bound, and every bound queue has its module (gmail-ingest -> gmail_ingest)."""
+    folder = Path(inspect.getfile(talentq.processors)).parent
+    modules = {p.stem for p in folder.glob("*.py") if p.stem != "__init__"}
+    bound = {name.replace("-", "_") for name, _ in registry.BINDINGS}
+    assert modules == bound
+    for name, fn in registry.BINDINGS:
+        assert fn.__module__ == f"talentq.processors.{name.replace('-', '_')}"
+
+
+def test_worker_settings_are_complete_and_safe() -> None:
+    """WorkerSettings carries JSON, retries, completion wait, short health checks, I/O concurrency."""
+    settings = service_settings(worker_max_jobs=150, queue_timeouts={"inbox": 42})
+    crons = [CronEntry("gmail-sync", "*/15 * * * *", count_nothing, enqueues=("gmail-ingest",))]
+    cls = registry.worker_settings(complete_bindings(), crons, settings=settings)
+
+    attrs = vars(cls)
+    assert set(attrs) - {"__module__", "__dict__", "__weakref__", "__doc__"} <= set(
+        inspect.signature(Worker).parameters
+    )
+    assert attrs["job_serializer"] is serialize
+    assert attrs["job_deserializer"] is deserialize
+    assert attrs["max_jobs"] == 150
+    assert attrs["poll_delay"] == settings.worker_poll_delay
+    assert attrs["health_check_interval"] <= 60
+    assert attrs["job_completion_wait"] == settings.worker_shutdown_wait > 0
+    rs = attrs["redis_settings"]
+    assert rs.retry is not None and rs.retry_on_error and rs.retry_on_timeout
+    functions = {f.name: f for f in attrs["functions"]}
+    assert list(functions) == list(CATALOGUE)
+    assert functions["inbox"].timeout_s == 42 + 5.0  # the wrapper's 42 s fires before arq's
+    assert functions["email-send"].max_tries == CATALOGUE["email-send"].retry.max_tries + 3
+    (cron_job,) = attrs["cron_jobs"]
+    assert cron_job.name == "gmail-sync"
+    assert cron_job.keep_result_s and cron_job.keep_result_s > 0
+    assert cron_job.minute == {0, 15, 30, 45}
+    assert cron_job.unique
+
+
+def test_misspelt_override_and_unknown_timeout_queue_are_refused() -> None:
+    """arq drops unknown settings silently; talentq refuses them, and QUEUE_TIMEOUTS typos too."""
+    with pytest.raises(RegistryError, match=re.escape("'max_job' is not an arq Worker setting")):
+        registry.worker_settings(complete_bindings(), settings=service_settings(), max_job=5)
+    settings = service_settings(queue_timeouts={"gmail-ingets": 10})
+    with pytest.raises(RegistryError, match="QUEUE_TIMEOUTS names 'gmail-ingets'.*did you mean 'gmail-ingest'"):
+        registry.worker_settings(complete_bindings(), settings=settings)
