@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
@@ -40,7 +40,9 @@ DATABASE_URL = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + TEST_DB
 def _reachable(url: str, default_port: int) -> bool:
     parsed = urlparse(url)
     try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=1):
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=1
+        ):
             return True
     except OSError:
         return False
@@ -67,11 +69,11 @@ def service_settings(**overrides: Any) -> Settings:
         "redis_retry_cap": 0.2,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
+def database_url() -> str:
     """A freshly created and migrated scratch database for this test session."""
     _require("PostgreSQL", PG_ADMIN_URL, 5432)
 
@@ -85,7 +87,7 @@ def database_url() -> Iterator[str]:
 
     asyncio.run(recreate())
     upgrade(DATABASE_URL)
-    yield DATABASE_URL
+    return DATABASE_URL
 
 
 @pytest.fixture
@@ -122,7 +124,9 @@ async def redis(settings: Settings) -> AsyncIterator[ArqRedis]:
 async def fake_redis() -> AsyncIterator[ArqRedis]:
     """An in-memory Redis (fakeredis, with Lua) behind arq's client class."""
     server = fakeredis.FakeAsyncRedis()
-    pool = ArqRedis(pool_or_conn=server.connection_pool, job_serializer=serialize, job_deserializer=deserialize)
+    pool = ArqRedis(
+        pool_or_conn=server.connection_pool, job_serializer=serialize, job_deserializer=deserialize
+    )
     yield pool
     await pool.aclose(close_connection_pool=True)
 
@@ -144,9 +148,15 @@ async def make_worker(settings: Settings, redis: ArqRedis, engine: AsyncEngine) 
         **overrides: Any,
     ) -> Worker:
         cls = worker_settings(
-            bindings, crons, catalogue=catalogue, settings=settings_ or settings, configure_logs=False, **overrides
+            bindings,
+            crons,
+            catalogue=catalogue,
+            settings=settings_ or settings,
+            configure_logs=False,
+            **overrides,
         )
-        worker = Worker(**{**get_kwargs(cls), "burst": True, "handle_signals": False})
+        kwargs: dict[str, Any] = {**get_kwargs(cls), "burst": True, "handle_signals": False}
+        worker = Worker(**kwargs)
         workers.append(worker)
         return worker
 

@@ -52,7 +52,7 @@ BINDINGS = [("probe", probe)]
 
 def _settings_from_env() -> Settings:
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         redis_url=os.environ["REDIS_URL"],
         database_url=os.environ["DATABASE_URL"],
         worker_shutdown_wait=int(os.environ.get("WORKER_SHUTDOWN_WAIT", "10")),

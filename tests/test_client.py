@@ -23,7 +23,11 @@ MAIL = {"to": "ana@agency.test", "subject": "Offer", "body": "Hello"}
         ("deal-package", {"dealId": 1}, "queue was removed (dealPackage schema removed)"),
         ("email-sned", MAIL, "unknown queue; did you mean 'email-send'?"),
         ("social-refresh", {"talentId": 1}, "queue is disabled (the social feature is disabled"),
-        ("email-send", {"to": "a@b.co", "subject": "Hi"}, "invalid payload for queue 'email-send': body: Field required"),
+        (
+            "email-send",
+            {"to": "a@b.co", "subject": "Hi"},
+            "invalid payload for queue 'email-send': body: Field required",
+        ),
     ],
 )
 async def test_refusals_name_the_queue_and_leave_redis_untouched(
@@ -48,7 +52,7 @@ async def test_refusal_lists_the_fields(fake_redis: ArqRedis) -> None:
 
 
 async def test_enqueue_writes_an_arq_job(fake_redis: ArqRedis) -> None:
-    """A validated payload is written in arq's job format, as JSON, camelCase, on the catalogue's arq queue."""
+    """A validated payload is written in arq's job format, as JSON, camelCase, on its arq queue."""
     producer = Producer(fake_redis)
     job_id = await producer.enqueue("brand-crm", {"user_id": 1, "brand_id": 2}, job_id="crm-1")
     assert job_id == "crm-1"
@@ -107,22 +111,25 @@ async def test_enqueue_many_refuses_the_whole_batch_on_one_bad_payload(fake_redi
 async def test_enqueue_many_in_batches_with_deferral(fake_redis: ArqRedis) -> None:
     """More jobs than one batch all land, deferred by the same delay."""
     producer = Producer(fake_redis)
-    ids = await producer.enqueue_many("inbox", ({"messageId": n} for n in range(1, 2502)), defer_by=timedelta(hours=1))
-    assert len(ids) == 2501 and all(ids)
+    ids = await producer.enqueue_many(
+        "inbox", ({"messageId": n} for n in range(1, 2502)), defer_by=timedelta(hours=1)
+    )
+    assert len(ids) == 2501
+    assert all(ids)
     assert await fake_redis.zcard(default_queue_name) == 2501
     now_ms = (await fake_redis.time())[0] * 1000
-    (_, lowest), = await fake_redis.zrange(default_queue_name, 0, 0, withscores=True)
+    ((_, lowest),) = await fake_redis.zrange(default_queue_name, 0, 0, withscores=True)
     assert lowest > now_ms + 3_500_000
 
 
 async def test_defer_by_must_not_be_negative(fake_redis: ArqRedis) -> None:
     """A negative delay is a caller's mistake, refused with the value."""
-    with pytest.raises(ValueError, match="defer_by must not be negative"):
+    with pytest.raises(ValueError, match=r"defer_by must not be negative"):
         await Producer(fake_redis).enqueue("inbox", {"messageId": 1}, defer_by=-5)
 
 
 async def test_pickle_pool_is_refused(fake_redis: ArqRedis) -> None:
     """A pool left on arq's pickle serializer cannot be used to enqueue."""
     pickle_pool = ArqRedis(pool_or_conn=fake_redis.connection_pool)
-    with pytest.raises(ValueError, match="must use talentq.serialization.serialize"):
+    with pytest.raises(ValueError, match=r"must use talentq\.serialization\.serialize"):
         Producer(pickle_pool)

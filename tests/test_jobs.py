@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.integration
 def records() -> Iterator[list[dict[str, Any]]]:
     """Every loguru record emitted during the test."""
     captured: list[dict[str, Any]] = []
-    sink = logger.add(lambda message: captured.append(message.record), level="DEBUG")
+    sink = logger.add(lambda message: captured.append(dict(message.record)), level="DEBUG")
     yield captured
     logger.remove(sink)
 
@@ -53,7 +54,10 @@ async def result_of(redis: ArqRedis, job_id: str) -> Any:
 
 
 async def test_transient_error_is_retried_with_growing_delays_then_succeeds(
-    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession], records: list[dict[str, Any]]
+    make_worker: MakeWorker,
+    redis: ArqRedis,
+    sessions: async_sessionmaker[AsyncSession],
+    records: list[dict[str, Any]],
 ) -> None:
     """Two connection errors, then success on the third try; the waits between tries grow."""
     await redis.enqueue_job("probe", {"key": "flaky", "failTimes": 2}, _job_id="flaky")
@@ -62,13 +66,14 @@ async def test_transient_error_is_retried_with_growing_delays_then_succeeds(
 
     assert await calls(redis, "flaky") == 3
     info = await result_of(redis, "flaky")
-    assert info.success and info.result == {"key": "flaky", "calls": 3}
+    assert info.success
+    assert info.result == {"key": "flaky", "calls": 3}
     assert await dead_letters(sessions) == []
     delays = [float(m.group(1)) for r in records if (m := re.match(r"retry in ([\d.]+)s", r["message"]))]
     assert len(delays) == 2
     assert delays[0] < delays[1]
     starts = [float(s) for s in await redis.lrange("probe:flaky:starts", 0, -1)]  # type: ignore[misc]
-    gaps = [later - earlier for earlier, later in zip(starts, starts[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
     assert all(gap >= delay - 0.01 for gap, delay in zip(gaps, delays, strict=True)), (gaps, delays)
 
 

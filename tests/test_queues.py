@@ -72,7 +72,9 @@ def test_bad_values_and_unknown_fields_are_refused() -> None:
 
 def test_nested_prediction_keeps_detail() -> None:
     """creator-fit's brandPrediction needs brandName and keeps the prediction's other fields."""
-    payload = CATALOGUE["creator-fit"].validate({"userId": 3, "brandPrediction": {"brandName": "Glossier", "spend": 9}})
+    payload = CATALOGUE["creator-fit"].validate(
+        {"userId": 3, "brandPrediction": {"brandName": "Glossier", "spend": 9}}
+    )
     assert CATALOGUE["creator-fit"].wire(payload) == {
         "userId": 3,
         "brandPrediction": {"brandName": "Glossier", "spend": 9},

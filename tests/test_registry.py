@@ -61,8 +61,13 @@ def test_check_reports_every_problem_together() -> None:
     assert "queue 'deal-package' is removed (dealPackage schema removed); delete its binding" in problems
     assert "queue 'email-sned' is not in the catalogue (queues.py); did you mean 'email-send'?" in problems
     assert "queue 'outreach' has no processor: nothing would consume it (a dead queue)" in problems
-    assert any("cron 'gmail-sync' enqueues into queue 'gmail-ingets'" in p and "'gmail-ingest'" in p for p in problems)
-    assert any("cron 'gmail-sync' enqueues into queue 'outreach', which is not registered" in p for p in problems)
+    assert any(
+        "cron 'gmail-sync' enqueues into queue 'gmail-ingets'" in p and "'gmail-ingest'" in p
+        for p in problems
+    )
+    assert any(
+        "cron 'gmail-sync' enqueues into queue 'outreach', which is not registered" in p for p in problems
+    )
     assert len(problems) == 6
     message = str(caught.value)
     assert message.startswith("worker registry has 6 problem(s):")
@@ -99,7 +104,9 @@ def test_payload_model_mismatch_is_a_problem() -> None:
     """A processor annotated with another queue's model is refused."""
     bindings = [b for b in complete_bindings() if b[0] != "inbox"] + [("inbox", crm)]
     found = registry.problems(bindings)
-    assert found == ["processor crm for queue 'inbox' takes BrandCrm, but the catalogue's model is MessageRef"]
+    assert found == [
+        "processor crm for queue 'inbox' takes BrandCrm, but the catalogue's model is MessageRef"
+    ]
 
 
 def test_non_coroutine_is_a_problem() -> None:
@@ -108,9 +115,10 @@ def test_non_coroutine_is_a_problem() -> None:
     def sync(ctx: JobContext, payload: MessageRef) -> None:
         return None
 
-    bindings = [b for b in complete_bindings() if b[0] != "inbox"] + [("inbox", sync)]  # type: ignore[list-item]
+    bindings: list[Any] = [b for b in complete_bindings() if b[0] != "inbox"] + [("inbox", sync)]
     (problem,) = registry.problems(bindings)
-    assert problem.startswith("queue 'inbox' is bound to <function") and "not an async function" in problem
+    assert problem.startswith("queue 'inbox' is bound to <function")
+    assert "not an async function" in problem
 
 
 def test_shipped_worker_refuses_to_boot_naming_missing_queues() -> None:
@@ -121,11 +129,14 @@ def test_shipped_worker_refuses_to_boot_naming_missing_queues() -> None:
     with pytest.raises(RegistryError) as caught:
         _ = talentq.WorkerSettings
     for name in missing:
-        assert f"queue {name!r} has no processor: nothing would consume it (a dead queue)" in caught.value.problems
+        assert (
+            f"queue {name!r} has no processor: nothing would consume it (a dead queue)"
+            in caught.value.problems
+        )
 
 
 def test_processor_modules_match_bindings() -> None:
-    """Every module in processors/ is bound, and every bound queue has its module (gmail-ingest -> gmail_ingest)."""
+    """Every module in processors/ is bound and every bound queue has its module (a-b -> a_b.py)."""
     folder = Path(inspect.getfile(talentq.processors)).parent
     modules = {p.stem for p in folder.glob("*.py") if p.stem != "__init__"}
     bound = {name.replace("-", "_") for name, _ in registry.BINDINGS}
@@ -151,14 +162,17 @@ def test_worker_settings_are_complete_and_safe() -> None:
     assert attrs["health_check_interval"] <= 60
     assert attrs["job_completion_wait"] == settings.worker_shutdown_wait > 0
     rs = attrs["redis_settings"]
-    assert rs.retry is not None and rs.retry_on_error and rs.retry_on_timeout
+    assert rs.retry is not None
+    assert rs.retry_on_error
+    assert rs.retry_on_timeout
     functions = {f.name: f for f in attrs["functions"]}
     assert list(functions) == list(CATALOGUE)
     assert functions["inbox"].timeout_s == 42 + 5.0  # the wrapper's 42 s fires before arq's
     assert functions["email-send"].max_tries == CATALOGUE["email-send"].retry.max_tries + 3
     (cron_job,) = attrs["cron_jobs"]
     assert cron_job.name == "gmail-sync"
-    assert cron_job.keep_result_s and cron_job.keep_result_s > 0
+    assert cron_job.keep_result_s
+    assert cron_job.keep_result_s > 0
     assert cron_job.minute == {0, 15, 30, 45}
     assert cron_job.unique
 
@@ -168,5 +182,7 @@ def test_misspelt_override_and_unknown_timeout_queue_are_refused() -> None:
     with pytest.raises(RegistryError, match=re.escape("'max_job' is not an arq Worker setting")):
         registry.worker_settings(complete_bindings(), settings=service_settings(), max_job=5)
     settings = service_settings(queue_timeouts={"gmail-ingets": 10})
-    with pytest.raises(RegistryError, match="QUEUE_TIMEOUTS names 'gmail-ingets'.*did you mean 'gmail-ingest'"):
+    with pytest.raises(
+        RegistryError, match=r"QUEUE_TIMEOUTS names 'gmail-ingets'.*did you mean 'gmail-ingest'"
+    ):
         registry.worker_settings(complete_bindings(), settings=settings)

@@ -90,7 +90,9 @@ class Producer:
     def __init__(self, redis: ArqRedis, *, catalogue: Mapping[str, QueueSpec] = CATALOGUE) -> None:
         if redis.job_serializer is not serialize:
             # arq's default would write pickle, which the worker refuses (and must).
-            raise ValueError("the arq pool must use talentq.serialization.serialize: create it with create_redis()")
+            raise ValueError(
+                "the arq pool must use talentq.serialization.serialize: create it with create_redis()"
+            )
         self.redis = redis
         self._catalogue = catalogue
         self._enqueue_many_script = redis.register_script(_ENQUEUE_MANY_LUA)

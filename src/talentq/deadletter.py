@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
+from uuid import uuid4
 
 from loguru import logger
 from redis.asyncio import Redis
@@ -21,6 +22,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from talentq.client import Producer
 from talentq.db.models import DeadLetterState, FailedJob, utcnow
 
 PENDING_KEY: Final = "talentq:dead-letters:pending"
@@ -180,3 +182,25 @@ async def mark_replayed(session: AsyncSession, job_id: str, new_job_id: str) -> 
         .where(col(FailedJob.job_id) == job_id)
         .values(state=DeadLetterState.REPLAYED.value, replayed_job_id=new_job_id, replayed_at=utcnow())
     )
+
+
+async def replay(sessions: async_sessionmaker[AsyncSession], producer: Producer, job_id: str) -> str:
+    """Enqueue a dead letter's payload again under a new job id; returns that id.
+
+    The producer validates the payload as for any job, so a record whose payload was the
+    problem is refused here with the field names, and stays dead.
+    """
+    async with sessions() as session:
+        row = (
+            await session.execute(select(FailedJob).where(col(FailedJob.job_id) == job_id))
+        ).scalar_one_or_none()
+    if row is None:
+        raise LookupError(f"no dead letter with job id {job_id!r} (see `talentq dead-letters list`)")
+    if row.state == DeadLetterState.REPLAYED.value:
+        raise ValueError(f"dead letter {job_id!r} was already replayed as {row.replayed_job_id!r}")
+    new_id = await producer.enqueue(row.queue, row.payload, job_id=f"{job_id}:replay:{uuid4().hex[:8]}")
+    if new_id is None:  # pragma: no cover - a fresh random id cannot exist already
+        raise RuntimeError(f"replay of {job_id!r} was not enqueued: its new id already exists")
+    async with sessions.begin() as session:
+        await mark_replayed(session, job_id, new_id)
+    return new_id

@@ -1,0 +1,168 @@
+"""Cron entries: seed strings to arq fields, and run_cron_job's logging, recording and once-per-tick rule."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from arq.connections import ArqRedis
+from arq.cron import next_cron
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from talentq.cron import CronEntry, arq_fields, run_cron_job
+from talentq.db.models import CronRun
+from talentq.jobs import JobContext
+
+from .conftest import MakeWorker
+from .sample_app import BINDINGS, CATALOGUE
+
+TICK_MS = 1_764_316_800_000  # 2025-11-28 08:00:00 UTC
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [
+        (
+            "*/15 * * * *",
+            {"minute": {0, 15, 30, 45}, "hour": None, "day": None, "month": None, "weekday": None},
+        ),
+        ("0 */6 * * *", {"minute": {0}, "hour": {0, 6, 12, 18}, "day": None, "month": None, "weekday": None}),
+        ("0 9 * * 1", {"minute": {0}, "hour": {9}, "day": None, "month": None, "weekday": {0}}),
+        ("0 8 * * 2", {"minute": {0}, "hour": {8}, "day": None, "month": None, "weekday": {1}}),
+        ("0 9 * * 0", {"minute": {0}, "hour": {9}, "day": None, "month": None, "weekday": {6}}),
+        ("0 9 * * 7", {"minute": {0}, "hour": {9}, "day": None, "month": None, "weekday": {6}}),
+    ],
+)
+def test_seed_strings_become_arq_fields(schedule: str, expected: dict[str, Any]) -> None:
+    """Cron strings expand to arq's sets; weekdays move from Sunday=0 to arq's Monday=0."""
+    assert arq_fields(schedule) == expected
+
+
+def test_monday_schedule_fires_on_monday() -> None:
+    """'0 9 * * 1' (weekly-outreach) next fires on a Monday at 09:00."""
+    fields = arq_fields("0 9 * * 1")
+    after = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)  # a Saturday
+    fire = next_cron(after, second=0, microsecond=0, **fields)
+    assert (fire.weekday(), fire.hour, fire.minute, fire.day) == (0, 9, 0, 30)
+
+
+@pytest.mark.parametrize("schedule", ["61 * * * *", "0 9 * *", "every day", "0 9 1 * 1"])
+def test_bad_schedules_are_refused(schedule: str) -> None:
+    """Invalid strings, and day-of-month with day-of-week (cron ORs, arq ANDs), are refused."""
+    with pytest.raises(ValueError, match=re.escape(repr(schedule))):
+        arq_fields(schedule)
+
+
+def ctx_for(name: str, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]) -> dict[str, Any]:
+    return {"job_id": f"{name}:{TICK_MS}", "job_try": 1, "redis": redis, "sessions": sessions}
+
+
+async def runs(sessions: async_sessionmaker[AsyncSession]) -> list[CronRun]:
+    async with sessions() as session:
+        return list((await session.execute(select(CronRun).order_by(CronRun.id))).scalars())  # type: ignore[arg-type]
+
+
+@pytest.mark.integration
+async def test_a_run_is_recorded_with_its_count(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A run records name, tick, start, end, status ok and the result; returns the summary."""
+    calls: list[str] = []
+
+    async def work(ctx: JobContext) -> dict[str, Any]:
+        calls.append(ctx["job_id"])
+        return {"count": 3, "queued": [1, 2, 3]}
+
+    result = await run_cron_job(CronEntry("nightly", "0 8 * * *", work))(ctx_for("nightly", redis, sessions))
+
+    assert result == {"count": 3, "queued": [1, 2, 3]}
+    (run,) = await runs(sessions)
+    assert (run.name, run.status, run.result, run.error) == ("nightly", "ok", result, None)
+    assert run.scheduled_at == datetime.fromtimestamp(TICK_MS / 1000, UTC)
+    assert run.finished_at is not None
+    assert run.finished_at >= run.started_at
+
+
+@pytest.mark.integration
+async def test_the_same_tick_runs_once(redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]) -> None:
+    """A tick enqueued twice (two workers, a blocked loop) does its work once."""
+    calls: list[int] = []
+
+    async def work(ctx: JobContext) -> int:
+        calls.append(1)
+        return 1
+
+    entry = CronEntry("nightly", "0 8 * * *", work)
+    await run_cron_job(entry)(ctx_for("nightly", redis, sessions))
+    second = await run_cron_job(entry)(ctx_for("nightly", redis, sessions))
+
+    assert calls == [1]
+    assert second == {"count": 0, "skipped": "tick already ran"}
+    assert len(await runs(sessions)) == 1
+
+
+@pytest.mark.integration
+async def test_errors_are_recorded_and_re_raised(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A failing cron is recorded as failed with its error, and the error propagates."""
+
+    async def work(ctx: JobContext) -> int:
+        raise RuntimeError("invoice table locked")
+
+    with pytest.raises(RuntimeError, match="invoice table locked"):
+        await run_cron_job(CronEntry("overdue", "0 9 * * *", work))(ctx_for("overdue", redis, sessions))
+    (run,) = await runs(sessions)
+    assert (run.status, run.error) == ("failed", "RuntimeError: invoice table locked")
+
+
+@pytest.mark.integration
+async def test_a_result_without_count_is_an_error(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Every run reports a count; a cron that returns none fails loudly."""
+
+    async def work(ctx: JobContext) -> dict[str, Any]:
+        return {"queued": 2}
+
+    with pytest.raises(TypeError, match="without an integer 'count'"):
+        await run_cron_job(CronEntry("vague", "0 9 * * *", work))(ctx_for("vague", redis, sessions))
+    assert (await runs(sessions))[0].status == "failed"
+
+
+@pytest.mark.integration
+async def test_disabled_entries_skip_with_their_reason(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A disabled entry never calls its coroutine; the run is recorded as skipped with the reason."""
+    entry = CronEntry("deal-cleanup", "0 4 * * *", None, disabled="dealDraft model removed from schema")
+
+    result = await run_cron_job(entry)(ctx_for("deal-cleanup", redis, sessions))
+
+    assert result == {"count": 0, "skipped": "dealDraft model removed from schema"}
+    (run,) = await runs(sessions)
+    assert (run.status, run.result) == ("skipped", result)
+
+
+@pytest.mark.integration
+async def test_worker_runs_a_tick_and_keeps_its_result(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Through a worker, a tick runs; its kept result refuses a second enqueue of the same tick."""
+    calls: list[int] = []
+
+    async def work(ctx: JobContext) -> int:
+        calls.append(1)
+        return 7
+
+    entry = CronEntry("nightly", "0 8 * * *", work)
+    tick_id = f"nightly:{TICK_MS}"
+    assert await redis.enqueue_job("nightly", _job_id=tick_id) is not None
+    await make_worker(BINDINGS, [entry], catalogue=CATALOGUE).async_run()
+
+    assert calls == [1]
+    assert (await runs(sessions))[0].result == {"count": 7}
+    assert await redis.enqueue_job("nightly", _job_id=tick_id) is None
