@@ -15,7 +15,7 @@ order) and reporting the median, because a small shared machine is noisy:
    CPU <= 1.1.
 2. Shipped defaults. Jobs that each ``await asyncio.sleep(0.01)`` through talentq's
    defaults (``Settings()``'s worker_max_jobs and worker_poll_delay, via worker_settings)
-   against arq's own defaults (max_jobs=10, poll_delay=0.5; fewer jobs, as it runs ~20/s).
+   against arq's own defaults (max_jobs=10, poll_delay=0.5; 200 jobs, as it is far slower).
    Target: talentq >= 1,000 jobs/s in one worker process.
 3. Producer. ``Producer.enqueue_many`` against a loop of awaited ``ArqRedis.enqueue_job``
    for ``--jobs`` jobs into one queue. Targets: >= 15,000 jobs/s and >= 5x the loop.
@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import logging
 import os
 import platform
 import statistics
@@ -68,7 +69,7 @@ from talentq.settings import Settings
 
 DEFAULT_REDIS_URL: Final = "redis://127.0.0.1:6379/14"
 DEFAULT_DATABASE_URL: Final = "postgresql://postgres@127.0.0.1:5432/talentq_bench"
-#: Jobs for arq's own defaults, which run ~20 jobs/s (10 at a time, a poll every 0.5 s).
+#: Jobs for arq's own defaults (10 at a time, a poll every 0.5 s): tens of jobs/s, not thousands.
 ARQ_DEFAULTS_JOBS: Final = 200
 SLEEP_S: Final = 0.01
 #: The Worker parameters that are the application, not the settings: left out of the bare arm.
@@ -381,6 +382,8 @@ class Bench:
 
     async def run(self) -> None:
         self.configure_logs()
+        arq_level = logging.getLevelName(logging.getLogger("arq").getEffectiveLevel())
+        print(f"arq's stdlib logger level after configure_logging: {arq_level} (forwarded into loguru)")
         redis = await create_redis(self.settings)
         try:
             producer = Producer(redis, catalogue=ALL_QUEUES)

@@ -66,7 +66,9 @@ def redis_settings(settings: Settings) -> RedisSettings:
     rs.retry_on_timeout = True
     rs.retry_on_error = [RedisConnectionError, RedisTimeoutError, ConnectionError, OSError]
     rs.retry = RedisRetry(ExponentialBackoff(cap=settings.redis_retry_cap, base=0.05), settings.redis_retries)
-    rs.conn_retries = settings.redis_retries
+    # Each connection attempt already retries for the whole budget (~17 s by default);
+    # arq's own reconnect loop on top would multiply it into minutes before a clear error.
+    rs.conn_retries = 0
     return rs
 
 

@@ -27,6 +27,7 @@ from sqlmodel import col
 
 from talentq.db.models import CronRun, CronStatus, utcnow
 from talentq.jobs import JobContext
+from talentq.logsetup import cron_context
 
 CronResult = int | Mapping[str, Any]
 CronFunction = Callable[[JobContext], Awaitable[CronResult]]
@@ -113,7 +114,7 @@ def run_cron_job(entry: CronEntry) -> Callable[[dict[str, Any]], Awaitable[dict[
     async def run(arq_ctx: dict[str, Any]) -> dict[str, Any]:
         ctx = cast(JobContext, arq_ctx)
         scheduled = _scheduled_at(ctx, entry.name)
-        with logger.contextualize(cron=entry.name):
+        with cron_context(entry.name):
             started = time.perf_counter()
             async with ctx["sessions"].begin() as session:
                 run_id = await session.scalar(
