@@ -20,15 +20,20 @@ order) and reporting the median, because a small shared machine is noisy:
 3. Producer. ``Producer.enqueue_many`` against a loop of awaited ``ArqRedis.enqueue_job``
    for ``--jobs`` jobs into one queue. Targets: >= 15,000 jobs/s and >= 5x the loop.
 
-Logging is configured as the shipped worker does it (``talentq.logsetup.configure_logging``,
-level INFO, text format) into a null sink that only counts lines, before every arm, so arq's
-stdlib lines and talentq's own lines cost what they cost in production minus the I/O.
+Parts 1 and 3 run on the event loop the shipped worker uses (uvloop unless
+``WORKER_UVLOOP=false``); part 2 runs each arm on its own: talentq's on that loop, arq's
+defaults on asyncio's. Part 1 compares twice: (a) each side logging as it ships (arq's CLI
+config: two stdlib lines per job; talentq's: one loguru line, arq's two dropped) and
+(b) logging off on both, which leaves the wrapper's code alone. Elsewhere logging is
+configured as the shipped worker does it (``talentq.logsetup.configure_logging``, level
+INFO, text format). Every line goes to a null sink that only counts lines, so logging
+costs what it costs in production minus the I/O.
 
 It needs the real services: a scratch PostgreSQL database (dropped, created and migrated
 here; default ``talentq_bench``) and a Redis database that it FLUSHes between runs
 (default 14). Run from the repository root::
 
-    .venv/bin/python bench/bench_worker.py [--jobs 5000] [--rounds 3]
+    .venv/bin/python bench/bench_worker.py [--jobs 3000] [--rounds 7]
         [--redis-url redis://127.0.0.1:6379/14]
         [--database-url postgresql://postgres@127.0.0.1:5432/talentq_bench]
 
@@ -55,6 +60,7 @@ from urllib.parse import urlparse
 
 import arq
 import asyncpg
+import uvloop
 from arq.connections import ArqRedis, RedisSettings
 from arq.worker import Worker, func, get_kwargs
 
@@ -172,7 +178,22 @@ class Bench:
         self.rows: list[Row] = []
 
     def configure_logs(self) -> None:
+        """talentq's logging as shipped (loguru, one INFO line per job), into the null sink."""
         configure_logging(self.settings, sink=self.sink)
+
+    def configure_logs_off(self) -> None:
+        """talentq's logging at WARNING: what is left is the code's own cost."""
+        configure_logging(self.settings.model_copy(update={"log_level": "WARNING"}), sink=self.sink)
+
+    def configure_arq_default_logs(self) -> None:
+        """arq's logging as its CLI sets it up (stdlib, INFO, two lines per job), into the null sink."""
+        configure_logging(self.settings.model_copy(update={"log_level": "WARNING"}), sink=self.sink)
+        handler = logging.StreamHandler(self.sink)
+        handler.setFormatter(logging.Formatter("%(asctime)s: %(message)s", "%H:%M:%S"))
+        arq_logger = logging.getLogger("arq")
+        arq_logger.handlers = [handler]
+        arq_logger.setLevel(logging.INFO)
+        logging.getLogger("arq.worker").filters.clear()
 
     async def reset_redis(self, redis: ArqRedis) -> None:
         await redis.flushdb()
@@ -182,10 +203,12 @@ class Bench:
         if None in ids:
             raise RuntimeError(f"pre-enqueue into {queue!r} skipped {ids.count(None)} job(s)")
 
-    async def timed_burst(self, make: Callable[[], Worker], count: int) -> Run:
+    async def timed_burst(
+        self, make: Callable[[], Worker], count: int, logs: Callable[[], None] | None = None
+    ) -> Run:
         """Run one burst worker over ``count`` queued jobs; time ``async_run`` only."""
         worker = make()
-        self.configure_logs()
+        (logs or self.configure_logs)()
         gc.collect()
         lines0 = self.sink.lines
         cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -224,29 +247,39 @@ class Bench:
         print(f"\n[1] {n} no-op jobs, wrapper vs bare arq, same worker settings:")
         print("    " + ", ".join(f"{k}={_show(v)}" for k, v in sorted(shared.items())))
 
-        bare, wrapped = Arm("bare arq"), Arm("talentq wrapper")
-        arms: list[tuple[Arm, dict[str, Any]]] = [(bare, bare_kwargs), (wrapped, wrapped_kwargs)]
-
         # Fixed cost of each arm (pool, startup, one poll) on an empty queue: part of the timed runs.
-        for arm, kwargs in arms:
+        for label, kwargs in (("bare arq", bare_kwargs), ("talentq wrapper", wrapped_kwargs)):
             await self.reset_redis(redis)
             empty = await self.timed_burst(partial(Worker, **kwargs), 0)
-            print(f"    {arm.label:<16} empty burst run (startup + one poll): {empty.wall_s * 1000:6.1f} ms")
+            print(f"    {label:<16} empty burst run (startup + one poll): {empty.wall_s * 1000:6.1f} ms")
 
-        for r in range(self.rounds):
-            order = arms if r % 2 == 0 else arms[::-1]
-            for arm, kwargs in order:
-                await self.reset_redis(redis)
-                await self.pre_enqueue(producer, NOOP, n)
-                run = await self.timed_burst(partial(Worker, **kwargs), n)
-                arm.runs.append(run)
-                print(
-                    f"    round {r + 1} {arm.label:<16} {run.wall_s:6.2f} s {run.rate:8.0f} jobs/s  "
-                    f"cpu {run.cpu_s:5.2f} s = {run.cpu_per_1k:.3f} s/1k jobs  "
-                    f"({run.cpu_s / run.wall_s:.0%} of wall)  log lines/job {run.log_lines / n:.2f}{run.note}"
-                )
-        await self.reset_redis(redis)
+        # (a) each side logging as it ships: arq's CLI config logs two stdlib lines per job,
+        #     talentq one loguru line (it drops arq's two); (b) logging off on both sides, which
+        #     leaves the wrapper's own code (validation, context, timeout, classification).
+        modes = [
+            ("a", "logging as shipped", self.configure_arq_default_logs, self.configure_logs),
+            ("b", "logging off (WARNING)", self.configure_logs_off, self.configure_logs_off),
+        ]
+        for key, title, bare_logs, wrapped_logs in modes:
+            print(f"  ({key}) {title}:")
+            bare, wrapped = Arm("bare arq"), Arm("talentq wrapper")
+            arms = [(bare, bare_kwargs, bare_logs), (wrapped, wrapped_kwargs, wrapped_logs)]
+            for r in range(self.rounds):
+                for arm, kwargs, logs in arms if r % 2 == 0 else arms[::-1]:
+                    await self.reset_redis(redis)
+                    await self.pre_enqueue(producer, NOOP, n)
+                    run = await self.timed_burst(partial(Worker, **kwargs), n, logs)
+                    arm.runs.append(run)
+                    print(
+                        f"    round {r + 1} {arm.label:<16} {run.wall_s:6.2f} s {run.rate:8.0f} jobs/s  "
+                        f"cpu {run.cpu_s:5.2f} s = {run.cpu_per_1k:.3f} s/1k jobs  "
+                        f"({run.cpu_s / run.wall_s:.0%} of wall)  "
+                        f"log lines/job {run.log_lines / n:.2f}{run.note}"
+                    )
+            await self.reset_redis(redis)
+            self._noop_rows(key, bare, wrapped)
 
+    def _noop_rows(self, key: str, bare: Arm, wrapped: Arm) -> None:
         rate_ratios = [w.rate / b.rate for b, w in zip(bare.runs, wrapped.runs, strict=True)]
         cpu_ratios = [w.cpu_per_1k / b.cpu_per_1k for b, w in zip(bare.runs, wrapped.runs, strict=True)]
         rate_ratio, cpu_ratio = statistics.median(rate_ratios), statistics.median(cpu_ratios)
@@ -259,19 +292,20 @@ class Bench:
             f"cpu per job {_list(cpu_ratios)} -> median {cpu_ratio:.3f}"
         )
         ok = all(run.ok for arm in (bare, wrapped) for run in arm.runs)
+        tag = f"1{key}"
         self.rows += [
-            Row("1  bare arq, no-op (jobs/s)", f"{bare.median('rate'):.0f}", "-", "info"),
-            Row("1  talentq wrapper, no-op (jobs/s)", f"{wrapped.median('rate'):.0f}", "-", "info"),
-            Row("1  bare arq cpu s / 1k jobs", f"{bare.median('cpu_per_1k'):.3f}", "-", "info"),
-            Row("1  wrapper cpu s / 1k jobs", f"{wrapped.median('cpu_per_1k'):.3f}", "-", "info"),
+            Row(f"{tag} bare arq, no-op (jobs/s)", f"{bare.median('rate'):.0f}", "-", "info"),
+            Row(f"{tag} talentq wrapper, no-op (jobs/s)", f"{wrapped.median('rate'):.0f}", "-", "info"),
+            Row(f"{tag} bare arq cpu s / 1k jobs", f"{bare.median('cpu_per_1k'):.3f}", "-", "info"),
+            Row(f"{tag} wrapper cpu s / 1k jobs", f"{wrapped.median('cpu_per_1k'):.3f}", "-", "info"),
             Row(
-                "1  throughput wrapper/bare",
+                f"{tag} throughput wrapper/bare",
                 f"{rate_ratio:.3f}",
                 ">= 0.90",
                 _verdict(ok and rate_ratio >= 0.9),
             ),
             Row(
-                "1  cpu per job wrapper/bare",
+                f"{tag} cpu per job wrapper/bare",
                 f"{cpu_ratio:.3f}",
                 "<= 1.10",
                 _verdict(ok and cpu_ratio <= 1.1),
@@ -280,7 +314,9 @@ class Bench:
 
     # --- part 2 -------------------------------------------------------------------------------
 
-    async def part_defaults(self, redis: ArqRedis, producer: Producer) -> None:
+    def part_defaults(self) -> None:
+        """Each arm on its own event loop: talentq's shipped one (uvloop unless WORKER_UVLOOP=false)
+        and arq's (asyncio's), each run in a fresh loop with its own Redis pool."""
         n_tq, n_arq = self.jobs, min(ARQ_DEFAULTS_JOBS, self.jobs)
         tq_kwargs = self.talentq_kwargs(SLEEP_BINDINGS, SLEEP_CATALOGUE, self.settings)
         arq_kwargs: dict[str, Any] = {
@@ -291,26 +327,27 @@ class Bench:
             "burst": True,
             "handle_signals": False,
         }
-        probe = Worker(**arq_kwargs)
+        tq_loop = "uvloop" if self.settings.worker_uvloop else "asyncio"
         print(
             f"\n[2] jobs sleeping {SLEEP_S * 1000:.0f} ms: talentq defaults "
-            f"(max_jobs={tq_kwargs['max_jobs']}, poll_delay={tq_kwargs['poll_delay']}s; {n_tq} jobs) "
-            f"vs arq defaults (max_jobs={probe.max_jobs}, poll_delay={probe.poll_delay_s}s; {n_arq} jobs):"
+            f"(max_jobs={tq_kwargs['max_jobs']}, poll_delay={tq_kwargs['poll_delay']}s, {tq_loop}; "
+            f"{n_tq} jobs) "
+            f"vs arq defaults (max_jobs=10, poll_delay=0.5s, asyncio; {n_arq} jobs):"
         )
         tq, bare = Arm("talentq defaults"), Arm("arq defaults")
-        arms: list[tuple[Arm, dict[str, Any], int]] = [(tq, tq_kwargs, n_tq), (bare, arq_kwargs, n_arq)]
+        arms: list[tuple[Arm, dict[str, Any], int, Callable[[Any], Run]]] = [
+            (tq, tq_kwargs, n_tq, loop_runner(self.settings)),
+            (bare, arq_kwargs, n_arq, asyncio.run),
+        ]
         for r in range(self.rounds):
             order = arms if r % 2 == 0 else arms[::-1]
-            for arm, kwargs, count in order:
-                await self.reset_redis(redis)
-                await self.pre_enqueue(producer, SLEEP, count)
-                run = await self.timed_burst(partial(Worker, **kwargs), count)
+            for arm, kwargs, count, run_in_loop in order:
+                run = run_in_loop(self._isolated_burst(kwargs, SLEEP, count))
                 arm.runs.append(run)
                 print(
                     f"    round {r + 1} {arm.label:<16} {count:5d} jobs {run.wall_s:6.2f} s "
                     f"{run.rate:8.0f} jobs/s  cpu {run.cpu_s / run.wall_s:.0%} of wall{run.note}"
                 )
-        await self.reset_redis(redis)
         ratio = tq.median("rate") / bare.median("rate")
         print(f"    median: talentq {tq.median('rate'):.0f} jobs/s, arq {bare.median('rate'):.1f} jobs/s")
         ok = all(run.ok for arm in (tq, bare) for run in arm.runs)
@@ -380,19 +417,34 @@ class Bench:
             Row("3  enqueue_many / loop", f"{ratio:.1f}x", ">= 5x", _verdict(ok and ratio >= 5)),
         ]
 
-    async def run(self) -> None:
-        self.configure_logs()
-        arq_level = logging.getLevelName(logging.getLogger("arq").getEffectiveLevel())
-        print(f"arq's stdlib logger level after configure_logging: {arq_level} (forwarded into loguru)")
+    async def _isolated_burst(self, kwargs: dict[str, Any], queue: str, count: int) -> Run:
+        """One timed burst with a Redis pool of its own, for a run in an event loop of its own."""
         redis = await create_redis(self.settings)
         try:
-            producer = Producer(redis, catalogue=ALL_QUEUES)
-            await self.part_noop(redis, producer)
-            await self.part_defaults(redis, producer)
-            await self.part_enqueue(redis, producer)
+            await self.reset_redis(redis)
+            await self.pre_enqueue(Producer(redis, catalogue=ALL_QUEUES), queue, count)
+            return await self.timed_burst(partial(Worker, **kwargs), count)
         finally:
             await redis.flushdb()
             await redis.aclose(close_connection_pool=True)
+
+    async def with_redis(self, part: Callable[[ArqRedis, Producer], Awaitable[None]]) -> None:
+        redis = await create_redis(self.settings)
+        try:
+            await part(redis, Producer(redis, catalogue=ALL_QUEUES))
+        finally:
+            await redis.flushdb()
+            await redis.aclose(close_connection_pool=True)
+
+    def run(self) -> None:
+        """Parts 1 and 3 compare arms on one loop, the shipped one; part 2 gives each arm its own."""
+        self.configure_logs()
+        arq_level = logging.getLevelName(logging.getLogger("arq").getEffectiveLevel())
+        print(f"arq's stdlib logger level after configure_logging: {arq_level} (forwarded into loguru)")
+        run_in_loop = loop_runner(self.settings)
+        run_in_loop(self.with_redis(self.part_noop))
+        self.part_defaults()
+        run_in_loop(self.with_redis(self.part_enqueue))
 
     def table(self) -> str:
         rows = [("figure", "value", "target", "result")]
@@ -442,6 +494,11 @@ async def recreate_database(database_url: str) -> None:
         await conn.close()
 
 
+def loop_runner(settings: Settings) -> Callable[[Any], Any]:
+    """``asyncio.run`` on the event loop the shipped worker uses (``WORKER_UVLOOP``)."""
+    return uvloop.run if settings.worker_uvloop else asyncio.run
+
+
 def bench_settings(redis_url: str, database_url: str) -> Settings:
     """Settings with talentq's shipped worker defaults, whatever the environment says."""
     fields = Settings.model_fields
@@ -452,6 +509,7 @@ def bench_settings(redis_url: str, database_url: str) -> Settings:
         worker_max_jobs=fields["worker_max_jobs"].default,
         worker_poll_delay=fields["worker_poll_delay"].default,
         worker_health_check_interval=fields["worker_health_check_interval"].default,
+        worker_uvloop=fields["worker_uvloop"].default,
         queue_timeouts={},
         log_level="INFO",
         log_json=False,
@@ -460,8 +518,8 @@ def bench_settings(redis_url: str, database_url: str) -> Settings:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
-    parser.add_argument("--jobs", type=int, default=5000, help="jobs per run (default 5000)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of each pair of arms (default 3)")
+    parser.add_argument("--jobs", type=int, default=3000, help="jobs per run (default 3000)")
+    parser.add_argument("--rounds", type=int, default=7, help="rounds of each pair of arms (default 7)")
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="a Redis database it may FLUSH")
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL, help="a database it may DROP")
     args = parser.parse_args(argv)
@@ -480,7 +538,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     asyncio.run(recreate_database(args.database_url))
     upgrade(args.database_url)
-    asyncio.run((bench := Bench(settings, args.jobs, args.rounds)).run())
+    (bench := Bench(settings, args.jobs, args.rounds)).run()
     print(f"\nsummary (median of {args.rounds} round(s); ratios are medians of per-round pairs)")
     print(bench.table())
     print(f"\ntotal time {time.perf_counter() - started:.0f} s")

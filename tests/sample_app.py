@@ -16,7 +16,7 @@ from loguru import logger
 from talentq.errors import PermanentJobError
 from talentq.jobs import JobContext
 from talentq.queues import Payload, QueueSpec, RetryPolicy, Text
-from talentq.registry import worker_settings
+from talentq.registry import install_event_loop, worker_settings
 from talentq.settings import Settings
 
 
@@ -61,7 +61,10 @@ def _settings_from_env() -> Settings:
 
 
 def __getattr__(name: str) -> type:
-    # Built on access, as talentq's own WorkerSettings, so importing this module needs no env.
+    # Built on access, as talentq's own WorkerSettings, so importing this module needs no env;
+    # and, like it, on the event loop the shipped worker runs on.
+    if name in {"WorkerSettings", "PlainWorkerSettings"}:
+        install_event_loop(_settings_from_env())
     if name == "WorkerSettings":
         return worker_settings(BINDINGS, catalogue=CATALOGUE, settings=_settings_from_env())
     if name == "PlainWorkerSettings":

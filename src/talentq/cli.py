@@ -64,6 +64,7 @@ def worker(burst: Annotated[bool, typer.Option(help="Exit once the queue is empt
     except TalentqError as exc:
         console.print(f"[red]refusing to start: {exc}[/red]")
         raise typer.Exit(1) from exc
+    registry.install_event_loop(get_settings())
     run_worker(settings_cls, burst=burst)
 
 

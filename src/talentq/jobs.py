@@ -95,7 +95,7 @@ def _raw_payload(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
     # The contract: one JSON object as the only positional argument, keyword arguments
     # merged into it. Anything else is kept as it came, for the dead-letter record.
     if len(args) == 1 and isinstance(args[0], Mapping):
-        return {**args[0], **kwargs}
+        return {**args[0], **kwargs} if kwargs else args[0]
     if not args:
         return dict(kwargs)
     return {"args": list(args), "kwargs": dict(kwargs)}

@@ -85,7 +85,7 @@ class QueueSpec:
 
     def validate(self, data: Any) -> Payload:
         """Validate a raw payload; raises ``InvalidPayloadError`` naming every bad field."""
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):  # dict first: the hot path
             raise InvalidPayloadError(
                 self.name, [("<payload>", f"must be a JSON object, got {type(data).__name__}")]
             )

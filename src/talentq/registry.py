@@ -264,6 +264,14 @@ def worker_settings(
     return type("WorkerSettings", (), attrs)
 
 
+def install_event_loop(settings: Settings) -> None:
+    """Make new event loops uvloop's (``WORKER_UVLOOP``); call before arq creates its loop."""
+    if settings.worker_uvloop:
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
 async def _flush_periodically(store: DeadLetterStore, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
