@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from collections.abc import AsyncIterator, Callable, Sequence
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
@@ -19,6 +20,7 @@ import fakeredis
 import pytest
 from arq.connections import ArqRedis
 from arq.worker import Worker, get_kwargs
+from loguru import logger
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -29,7 +31,7 @@ from talentq.db.migrate import upgrade
 from talentq.queues import QueueSpec
 from talentq.registry import Binding, worker_settings
 from talentq.serialization import deserialize, serialize
-from talentq.settings import Settings
+from talentq.settings import Settings, get_settings
 
 REDIS_URL = os.environ.get("TALENTQ_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 PG_ADMIN_URL = os.environ.get("TALENTQ_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -57,8 +59,25 @@ def _require(service: str, url: str, port: int) -> None:
     pytest.skip(message)
 
 
+@pytest.fixture(autouse=True)
+def _no_talentq_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's exported settings (REDIS_URL, WORKER_*...) must not change what tests see."""
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    get_settings.cache_clear()
+    # One loguru sink that writes to whatever sys.stderr is now (pytest swaps it per test;
+    # a sink bound to an old one fails once pytest closes it).
+    logger.remove()
+    logger.configure(extra={"ctx": ""})
+
+    def to_current_stderr(message: object) -> None:
+        sys.stderr.write(str(message))
+
+    logger.add(to_current_stderr, level="DEBUG")
+
+
 def service_settings(**overrides: Any) -> Settings:
-    """Settings for the test services; never read from the developer's environment."""
+    """Settings for the test services, whatever the environment holds (tests clear it)."""
     values: dict[str, Any] = {
         "redis_url": REDIS_URL,
         "database_url": DATABASE_URL,
@@ -129,6 +148,15 @@ async def fake_redis() -> AsyncIterator[ArqRedis]:
     )
     yield pool
     await pool.aclose(close_connection_pool=True)
+
+
+@pytest.fixture
+def records() -> Iterator[list[dict[str, Any]]]:
+    """Every loguru record emitted during the test."""
+    captured: list[dict[str, Any]] = []
+    sink = logger.add(lambda message: captured.append(dict(message.record)), level="DEBUG")
+    yield captured
+    logger.remove(sink)
 
 
 MakeWorker = Callable[..., Worker]

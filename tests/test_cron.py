@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 from arq.connections import ArqRedis
 from arq.cron import next_cron
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from talentq.cron import CronEntry, arq_fields, run_cron_job
@@ -166,3 +167,85 @@ async def test_worker_runs_a_tick_and_keeps_its_result(
     assert calls == [1]
     assert (await runs(sessions))[0].result == {"count": 7}
     assert await redis.enqueue_job("nightly", _job_id=tick_id) is None
+
+
+@pytest.mark.integration
+async def test_a_tick_cancelled_by_shutdown_runs_again(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A run cancelled by a shutdown is recorded as interrupted, and arq's rerun takes the tick over."""
+    started = asyncio.Event()
+    calls: list[int] = []
+
+    async def slow(ctx: JobContext) -> int:
+        calls.append(1)
+        started.set()
+        await asyncio.sleep(30)
+        return 1
+
+    entry = CronEntry("nightly", "0 8 * * *", slow)
+    # Given a run that a shutdown cancels
+    task = asyncio.create_task(run_cron_job(entry)(ctx_for("nightly", redis, sessions)))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    (run,) = await runs(sessions)
+    assert run.status == "interrupted"
+
+    # When arq runs the same tick again, Then it runs (not "already ran") and is recorded ok
+    async def quick(ctx: JobContext) -> int:
+        calls.append(2)
+        return 5
+
+    result = await run_cron_job(CronEntry("nightly", "0 8 * * *", quick))(ctx_for("nightly", redis, sessions))
+    assert result == {"count": 5}
+    assert calls == [1, 2]
+    (run,) = await runs(sessions)
+    assert (run.status, run.result, run.error) == ("ok", {"count": 5}, None)
+
+
+@pytest.mark.integration
+async def test_a_tick_whose_worker_died_is_taken_over_only_when_stale(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A 'running' row younger than the cron's timeout blocks a second run; an older one is taken over."""
+    async with sessions.begin() as session:
+        await session.execute(
+            text(
+                "INSERT INTO cron_runs (name, scheduled_at, started_at, status) "
+                "VALUES ('nightly', to_timestamp(:tick / 1000.0), now(), 'running')"
+            ),
+            {"tick": TICK_MS},
+        )
+    calls: list[int] = []
+
+    async def work(ctx: JobContext) -> int:
+        calls.append(1)
+        return 1
+
+    entry = CronEntry("nightly", "0 8 * * *", work, timeout=60)
+    assert (await run_cron_job(entry)(ctx_for("nightly", redis, sessions)))["skipped"] == "tick already ran"
+
+    async with sessions.begin() as session:
+        await session.execute(text("UPDATE cron_runs SET started_at = now() - interval '2 hours'"))
+    assert await run_cron_job(entry)(ctx_for("nightly", redis, sessions)) == {"count": 1}
+    assert calls == [1]
+
+
+@pytest.mark.integration
+async def test_a_timeout_is_recorded_with_its_limit(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A cron over its timeout fails, and the record says which limit it passed."""
+
+    async def slow(ctx: JobContext) -> int:
+        await asyncio.sleep(5)
+        return 0
+
+    with pytest.raises(TimeoutError):
+        await run_cron_job(CronEntry("slow", "0 8 * * *", slow, timeout=0.05))(
+            ctx_for("slow", redis, sessions)
+        )
+    (run,) = await runs(sessions)
+    assert (run.status, run.error) == ("failed", "TimeoutError: ran past its 0.05s timeout")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from arq.connections import ArqRedis
@@ -20,6 +23,7 @@ from talentq.deadletter import (
     list_dead,
     mark_replayed,
 )
+from talentq.serialization import serialize
 
 from .conftest import MakeWorker
 from .sample_app import BINDINGS, CATALOGUE
@@ -118,8 +122,50 @@ async def test_unreadable_entries_are_set_aside_not_dropped(
     """An entry that cannot be parsed moves to its own list; the good ones are stored."""
     await redis.rpush(PENDING_KEY, b"{not json", letter("ok").to_json())  # type: ignore[misc]
     assert await DeadLetterStore(sessions, redis).flush() == 1
-    assert await redis.lrange(UNREADABLE_KEY, 0, -1) == [b"{not json"]  # type: ignore[misc]
+    (aside,) = await redis.lrange(UNREADABLE_KEY, 0, -1)  # type: ignore[misc]
+    assert json.loads(aside)["raw"] == "{not json"
+    assert json.loads(aside)["why"].startswith("unreadable: JSONDecodeError")
     assert [r.job_id for r in await rows(sessions)] == ["ok"]
+    assert await redis.llen(PENDING_KEY) == 0  # type: ignore[misc]
+
+
+async def test_a_record_postgres_rejects_cannot_block_the_rest(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A record the database refuses is set aside with the reason; the rest of its batch is stored."""
+    bad = replace(letter("bad"), tries=2**40)  # out of the integer column's range
+    await redis.rpush(PENDING_KEY, letter("a").to_json(), bad.to_json(), letter("b").to_json())  # type: ignore[misc]
+
+    assert await DeadLetterStore(sessions, redis).flush() == 2
+
+    assert sorted(r.job_id for r in await rows(sessions)) == ["a", "b"]
+    (aside,) = await redis.lrange(UNREADABLE_KEY, 0, -1)  # type: ignore[misc]
+    assert json.loads(aside)["why"].startswith("rejected by PostgreSQL")
+    assert await redis.llen(PENDING_KEY) == 0  # type: ignore[misc]
+
+
+async def test_nul_characters_are_stored_escaped(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """PostgreSQL refuses NUL in text and JSONB; the record is stored with it escaped, not lost."""
+    nul = replace(letter("nul", message="bad\x00byte"), payload={"body": "a\x00b"})
+    assert await DeadLetterStore(sessions, redis).record(nul) == "postgres"
+    (row,) = await rows(sessions)
+    assert row.message == "bad\\x00byte"
+    assert row.payload == {"body": "a\\x00b"}
+
+
+async def test_both_stores_down_logs_the_whole_record(
+    down_store: DeadLetterStore, redis: ArqRedis, records: list[dict[str, Any]]
+) -> None:
+    """PostgreSQL and Redis both down: the full record is logged at CRITICAL as the last resort."""
+    dead_redis = ArqRedis(host="127.0.0.1", port=1, job_serializer=serialize)
+    store = DeadLetterStore(down_store._sessions, dead_redis)
+    assert await store.record(letter("lost?")) == "log"
+    await dead_redis.aclose()
+    (line,) = [r for r in records if r["level"].name == "CRITICAL"]
+    assert '"job_id": "lost?"' in line["message"]
+    assert "Traceback" in line["message"]
 
 
 async def test_worker_start_flushes_pending_dead_letters(

@@ -4,33 +4,22 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from arq.connections import ArqRedis
 from arq.jobs import Job
-from loguru import logger
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from talentq.db.models import FailedJob
-from talentq.jobs import INTERRUPTED_GRACE
-from talentq.serialization import deserialize
+from talentq.jobs import INTERRUPTED_GRACE, JobContext
+from talentq.serialization import UNDECODABLE_JOB, deserialize
 
 from .conftest import MakeWorker
-from .sample_app import BINDINGS, CATALOGUE, PROBE_POLICY
+from .sample_app import BINDINGS, CATALOGUE, PROBE_POLICY, Probe
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def records() -> Iterator[list[dict[str, Any]]]:
-    """Every loguru record emitted during the test."""
-    captured: list[dict[str, Any]] = []
-    sink = logger.add(lambda message: captured.append(dict(message.record)), level="DEBUG")
-    yield captured
-    logger.remove(sink)
 
 
 async def run_burst(make_worker: MakeWorker) -> None:
@@ -139,7 +128,8 @@ async def test_timeout_is_transient_then_dead_lettered(
 
     assert await calls(redis, "slow") == PROBE_POLICY.max_tries
     (letter,) = await dead_letters(sessions)
-    assert (letter.reason, letter.error_type, letter.tries) == ("exhausted", "TimeoutError", 3)
+    assert (letter.reason, letter.error_type, letter.tries) == ("exhausted", "JobTimeoutError", 3)
+    assert letter.message == "job of queue 'probe' ran past its 0.5s timeout"
 
 
 async def test_tries_used_by_interruptions_end_in_the_dead_letter_store(
@@ -188,3 +178,41 @@ async def test_every_line_carries_queue_job_and_try(
         if r["message"].startswith(("done in", "retry in", "dead-lettered"))
     ]
     assert outcomes == [(1, "retry"), (2, "done")]
+
+
+async def test_pickled_and_removed_jobs_are_dead_lettered_not_lost(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Jobs arq would fail before any wrapper runs (pickle data, a removed queue) reach the store."""
+    # Given a producer on arq's default (pickle) serializer, and one enqueueing the removed queue
+    pickle_pool = ArqRedis(pool_or_conn=redis.connection_pool)
+    await pickle_pool.enqueue_job("probe", {"key": "pickled"}, _job_id="pickled")
+    await redis.enqueue_job("deal-package", {"dealPackageId": 4}, _job_id="old")
+
+    await run_burst(make_worker)
+
+    # Then nothing was unpickled or run, and both are dead letters saying why
+    assert await calls(redis, "pickled") == 0
+    letters = {letter.job_id: letter for letter in await dead_letters(sessions)}
+    assert letters["pickled"].queue == UNDECODABLE_JOB
+    assert "not talentq's JSON" in letters["pickled"].message
+    assert letters["pickled"].payload["bytes"] > 0
+    assert (letters["old"].queue, letters["old"].reason) == ("deal-package", "permanent")
+    assert letters["old"].message == (
+        "queue 'deal-package' was removed (dealPackage schema removed); nothing runs its jobs"
+    )
+    assert letters["old"].payload == {"dealPackageId": 4}
+
+
+async def test_a_model_result_is_stored_as_success(make_worker: MakeWorker, redis: ArqRedis) -> None:
+    """A processor returning a pydantic model succeeds in arq's record too, with the model's JSON."""
+
+    async def answer(ctx: JobContext, payload: Probe) -> Probe:
+        return payload
+
+    await redis.enqueue_job("probe", {"key": "model"}, _job_id="model")
+    await make_worker([("probe", answer)], catalogue=CATALOGUE).async_run()
+
+    info = await result_of(redis, "model")
+    assert info.success
+    assert info.result == {"key": "model", "mode": "ok", "failTimes": 0, "sleep": 0.0}

@@ -15,9 +15,9 @@ import talentq.processors
 from talentq import registry
 from talentq.cron import CronEntry
 from talentq.errors import RegistryError
-from talentq.jobs import JobContext
+from talentq.jobs import ARQ_TIMEOUT_MARGIN_S, INTERRUPTED_GRACE, JobContext
 from talentq.queues import CATALOGUE, BrandCrm, MessageRef
-from talentq.serialization import deserialize, serialize
+from talentq.serialization import UNDECODABLE_JOB, deserialize, serialize
 
 from .conftest import service_settings
 
@@ -166,15 +166,19 @@ def test_worker_settings_are_complete_and_safe() -> None:
     assert rs.retry_on_error
     assert rs.retry_on_timeout
     functions = {f.name: f for f in attrs["functions"]}
-    assert list(functions) == list(CATALOGUE)
-    assert functions["inbox"].timeout_s == 42 + 5.0  # the wrapper's 42 s fires before arq's
-    assert functions["email-send"].max_tries == CATALOGUE["email-send"].retry.max_tries + 3
+    # Every catalogue queue, then the names whose jobs are dead-lettered instead of failing in arq.
+    assert list(functions) == [*CATALOGUE, "deal-package", UNDECODABLE_JOB]
+    assert functions["inbox"].timeout_s == 42 + ARQ_TIMEOUT_MARGIN_S  # the wrapper's 42 s fires first
+    assert (
+        functions["email-send"].max_tries == CATALOGUE["email-send"].retry.max_tries + INTERRUPTED_GRACE + 1
+    )
     (cron_job,) = attrs["cron_jobs"]
     assert cron_job.name == "gmail-sync"
     assert cron_job.keep_result_s
     assert cron_job.keep_result_s > 0
     assert cron_job.minute == {0, 15, 30, 45}
     assert cron_job.unique
+    assert cron_job.max_tries == 1 + INTERRUPTED_GRACE  # a cron cancelled by a shutdown runs again
 
 
 def test_misspelt_override_and_unknown_timeout_queue_are_refused() -> None:

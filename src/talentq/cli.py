@@ -72,7 +72,7 @@ def worker(burst: Annotated[bool, typer.Option(help="Exit once the queue is empt
 def check() -> None:
     """Run the startup check (registry, then the database's tables) without starting a worker."""
     try:
-        registry.check(registry.BINDINGS, CRONS)
+        registry.check(registry.BINDINGS, CRONS, settings=get_settings())
     except RegistryError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc

@@ -12,7 +12,6 @@ arq's own format with the JSON serializer, so an arq worker (ours) runs them.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -28,7 +27,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from talentq.errors import InvalidPayloadError, QueueRefusedError
-from talentq.queues import CATALOGUE, REMOVED, Payload, QueueSpec
+from talentq.queues import CATALOGUE, REMOVED, Payload, QueueSpec, did_you_mean
 from talentq.serialization import deserialize, serialize
 from talentq.settings import Settings, get_settings
 
@@ -105,9 +104,7 @@ class Producer:
             raise QueueRefusedError(queue, f"queue was removed ({REMOVED[queue]})")
         spec = self._catalogue.get(queue)
         if spec is None:
-            close = difflib.get_close_matches(queue, list(self._catalogue), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise QueueRefusedError(queue, f"unknown queue{hint}")
+            raise QueueRefusedError(queue, f"unknown queue{did_you_mean(queue, self._catalogue)}")
         if spec.disabled is not None:
             raise QueueRefusedError(queue, f"queue is disabled ({spec.disabled})")
         return spec

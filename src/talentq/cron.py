@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, cast
 
 from arq.cron import CronJob, cron
@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
 from talentq.db.models import CronRun, CronStatus, utcnow
-from talentq.jobs import JobContext
+from talentq.jobs import INTERRUPTED_GRACE, JobContext
 from talentq.logsetup import cron_context
 
 CronResult = int | Mapping[str, Any]
@@ -108,7 +108,35 @@ def _result_dict(name: str, result: CronResult) -> dict[str, Any]:
     return summary
 
 
-def run_cron_job(entry: CronEntry) -> Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]:
+async def _claim(ctx: JobContext, entry: CronEntry, scheduled: datetime) -> int | None:
+    """Insert this tick's row, or take over one whose run was interrupted or whose worker died.
+
+    Returns the row id, or None when the tick ran (or runs) elsewhere: one statement, so
+    two workers racing for the same tick cannot both win.
+    """
+    now = utcnow()
+    stale = now - timedelta(seconds=entry.timeout + CRON_TIMEOUT_MARGIN_S)
+    stmt = insert(CronRun).values(
+        name=entry.name, scheduled_at=scheduled, started_at=now, status=CronStatus.RUNNING
+    )
+    stmt = stmt.on_conflict_do_update(
+        constraint="uq_cron_runs_name_scheduled_at",
+        set_={
+            "started_at": now,
+            "status": CronStatus.RUNNING,
+            "finished_at": None,
+            "result": None,
+            "error": None,
+        },
+        where=(col(CronRun.status) == CronStatus.INTERRUPTED)
+        | ((col(CronRun.status) == CronStatus.RUNNING) & (col(CronRun.started_at) < stale)),
+    )
+    async with ctx["sessions"].begin() as session:
+        run_id: int | None = await session.scalar(stmt.returning(col(CronRun.id)))
+    return run_id
+
+
+def run_cron_job(entry: CronEntry) -> Callable[[dict[str, Any]], Coroutine[Any, Any, dict[str, Any]]]:
     """The arq coroutine for ``entry``: claim the tick, run (or skip), record, log, re-raise."""
 
     async def run(arq_ctx: dict[str, Any]) -> dict[str, Any]:
@@ -116,33 +144,32 @@ def run_cron_job(entry: CronEntry) -> Callable[[dict[str, Any]], Awaitable[dict[
         scheduled = _scheduled_at(ctx, entry.name)
         with cron_context(entry.name):
             started = time.perf_counter()
-            async with ctx["sessions"].begin() as session:
-                run_id = await session.scalar(
-                    insert(CronRun)
-                    .values(
-                        name=entry.name,
-                        scheduled_at=scheduled,
-                        started_at=utcnow(),
-                        status=CronStatus.RUNNING,
-                    )
-                    .on_conflict_do_nothing(constraint="uq_cron_runs_name_scheduled_at")
-                    .returning(col(CronRun.id))
-                )
+            run_id = await _claim(ctx, entry, scheduled)
             if run_id is None:
                 logger.warning("tick {} already ran; not running it again", scheduled.isoformat())
                 return {"count": 0, "skipped": "tick already ran"}
             logger.info("start (tick {})", scheduled.isoformat())
 
-            status, error, summary = CronStatus.OK, None, None
+            status, error, summary = CronStatus.FAILED, None, None
             try:
                 if entry.disabled is not None:
                     status, summary = CronStatus.SKIPPED, {"count": 0, "skipped": entry.disabled}
+                elif entry.run is None:  # pragma: no cover - CronEntry.problems() refuses it at boot
+                    raise RuntimeError(f"cron {entry.name!r} is active but has no coroutine")
                 else:
-                    assert entry.run is not None  # guaranteed by CronEntry.problems() at boot
                     async with asyncio.timeout(entry.timeout):
                         summary = _result_dict(entry.name, await entry.run(ctx))
+                    status = CronStatus.OK
             except Exception as exc:
-                status, error = CronStatus.FAILED, f"{type(exc).__qualname__}: {exc}"
+                detail = str(exc)
+                if isinstance(exc, TimeoutError) and not detail:  # asyncio.timeout's says nothing
+                    detail = f"ran past its {entry.timeout:g}s timeout"
+                error = f"{type(exc).__qualname__}: {detail}"
+                raise
+            except asyncio.CancelledError:
+                # A shutdown past WORKER_SHUTDOWN_WAIT: arq runs the tick again, and the
+                # "interrupted" row lets that run claim it.
+                status, error = CronStatus.INTERRUPTED, "interrupted by a worker shutdown; arq runs it again"
                 raise
             finally:
                 elapsed = time.perf_counter() - started
@@ -152,14 +179,10 @@ def run_cron_job(entry: CronEntry) -> Callable[[dict[str, Any]], Awaitable[dict[
                         .where(col(CronRun.id) == run_id)
                         .values(status=status, finished_at=utcnow(), result=summary, error=error)
                     )
-                if status is CronStatus.FAILED:
-                    logger.error("failed after {:.3f}s: {}", elapsed, error)
-                elif status is CronStatus.SKIPPED:
-                    logger.info("skipped ({}) in {:.3f}s", entry.disabled, elapsed)
+                if error is not None:
+                    logger.error("{} after {:.3f}s: {}", status.value, elapsed, error)
                 else:
-                    logger.info(
-                        "done in {:.3f}s: count={} {}", elapsed, summary and summary["count"], summary
-                    )
+                    logger.info("{} in {:.3f}s: {}", status.value, elapsed, summary)
             return summary
 
     run.__qualname__ = f"talentq.cron[{entry.name}]"
@@ -180,7 +203,9 @@ def arq_cron(entry: CronEntry) -> CronJob:
         unique=True,
         keep_result=CRON_KEEP_RESULT_S,
         timeout=entry.timeout + CRON_TIMEOUT_MARGIN_S,
-        max_tries=1,
+        # Tries beyond the first are only for runs a shutdown cancelled: a failing cron is
+        # not retried (arq retries only on Retry), it is recorded as failed.
+        max_tries=1 + INTERRUPTED_GRACE,
     )
 
 

@@ -8,6 +8,7 @@ upserted by job id, so a flush that is interrupted and run again writes nothing 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -23,14 +24,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from talentq.client import Producer
+from talentq.db.engine import is_unavailable
 from talentq.db.models import DeadLetterState, FailedJob, utcnow
 
 PENDING_KEY: Final = "talentq:dead-letters:pending"
 UNREADABLE_KEY: Final = "talentq:dead-letters:unreadable"
 FLUSH_LOCK_KEY: Final = "talentq:dead-letters:flush-lock"
-#: Redis key remembering when a job first failed, so the record can say so.
-FIRST_FAILURE_PREFIX: Final = "talentq:first-failure:"
-FIRST_FAILURE_TTL_S: Final = 7 * 86_400
+#: How long a dead-letter write may wait for PostgreSQL before the record goes to Redis.
+DB_WRITE_TIMEOUT_S: Final = 10.0
+FLUSH_LOCK_S: Final = 120
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +56,26 @@ class DeadLetter:
         data["last_failed_at"] = self.last_failed_at.isoformat()
         return json.dumps(data, default=str)
 
+    def storable(self) -> DeadLetter:
+        """This record as PostgreSQL accepts it: NUL characters (refused in text and JSONB) escaped."""
+        return DeadLetter(**{name: _escape_nul(value) for name, value in asdict(self).items()})
+
     @classmethod
     def from_json(cls, raw: bytes | str) -> DeadLetter:
         data = json.loads(raw)
         data["first_failed_at"] = datetime.fromisoformat(data["first_failed_at"])
         data["last_failed_at"] = datetime.fromisoformat(data["last_failed_at"])
         return cls(**data)
+
+
+def _escape_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\\x00")
+    if isinstance(value, dict):
+        return {_escape_nul(k): _escape_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_escape_nul(v) for v in value]
+    return value
 
 
 Destination = Literal["postgres", "redis", "log"]
@@ -74,8 +90,9 @@ class DeadLetterStore:
 
     async def record(self, letter: DeadLetter) -> Destination:
         """Store ``letter``; returns where it went. Never raises for a storage failure."""
+        letter = letter.storable()
         try:
-            async with self._sessions.begin() as session:
+            async with asyncio.timeout(DB_WRITE_TIMEOUT_S), self._sessions.begin() as session:
                 await _upsert(session, [letter])
         except Exception as db_error:
             # Any database failure, not only "unreachable": a record must never be lost
@@ -108,10 +125,13 @@ class DeadLetterStore:
     async def flush(self, *, batch: int = 500) -> int:
         """Move dead letters from the Redis list into PostgreSQL; returns how many moved.
 
-        One flusher at a time across all workers (a Redis lock); each batch is upserted
-        before it is trimmed from the list, so a crash mid-flush only repeats an upsert.
+        One flusher at a time across all workers (a Redis lock, renewed before each batch is
+        trimmed); each batch is upserted before it is trimmed from the list, so a crash
+        mid-flush only repeats an upsert. PostgreSQL down: raises, and the list is intact.
+        A record PostgreSQL rejects is set aside in ``UNREADABLE_KEY`` with the reason, so
+        one bad record cannot block the rest.
         """
-        lock = self._redis.lock(FLUSH_LOCK_KEY, timeout=120, blocking=False)
+        lock = self._redis.lock(FLUSH_LOCK_KEY, timeout=FLUSH_LOCK_S, blocking=False)
         if not await lock.acquire():
             return 0
         moved = 0
@@ -120,20 +140,50 @@ class DeadLetterStore:
                 letters: list[DeadLetter] = []
                 for raw in raw_batch:
                     try:
-                        letters.append(DeadLetter.from_json(raw))
+                        letters.append(DeadLetter.from_json(raw).storable())
                     except (ValueError, TypeError, KeyError) as exc:
-                        logger.error("unreadable dead letter moved to {}: {!r}", UNREADABLE_KEY, exc)
-                        await self._redis.rpush(UNREADABLE_KEY, raw)  # type: ignore[misc]  # redis-py types sync and async results as one union
-                if letters:
-                    async with self._sessions.begin() as session:
-                        await _upsert(session, letters)
+                        await self._set_aside(raw, f"unreadable: {exc!r}")
+                moved += await self._store_batch(letters)
+                # Renewing fails (LockNotOwnedError) if another flusher took over after our
+                # lock expired; trimming then could drop records it has not written yet.
+                await lock.reacquire()
                 await self._redis.ltrim(PENDING_KEY, len(raw_batch), -1)  # type: ignore[misc]  # redis-py types sync and async results as one union
-                moved += len(letters)
         finally:
-            await lock.release()
+            if await lock.owned():
+                await lock.release()
         if moved:
             logger.info("flushed {} dead letter(s) from Redis into PostgreSQL", moved)
         return moved
+
+    async def _store_batch(self, letters: list[DeadLetter]) -> int:
+        if not letters:
+            return 0
+        try:
+            async with self._sessions.begin() as session:
+                await _upsert(session, letters)
+            return len(letters)
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise
+        # The batch was rejected, not the connection lost: find the bad records one by one.
+        stored = 0
+        for letter in letters:
+            try:
+                async with self._sessions.begin() as session:
+                    await _upsert(session, [letter])
+                stored += 1
+            except Exception as exc:
+                if is_unavailable(exc):
+                    raise
+                await self._set_aside(letter.to_json(), f"rejected by PostgreSQL: {exc!r}")
+        return stored
+
+    async def _set_aside(self, raw: bytes | str, why: str) -> None:
+        logger.error("dead letter set aside in {} ({}): {!r}", UNREADABLE_KEY, why, raw[:500])
+        entry = json.dumps(
+            {"why": why, "raw": raw.decode(errors="replace") if isinstance(raw, bytes) else raw}
+        )
+        await self._redis.rpush(UNREADABLE_KEY, entry)  # type: ignore[misc]  # redis-py types sync and async results as one union
 
 
 async def _upsert(session: AsyncSession, letters: Sequence[DeadLetter]) -> None:
@@ -148,6 +198,8 @@ async def _upsert(session: AsyncSession, letters: Sequence[DeadLetter]) -> None:
     stmt = insert(FailedJob).values(rows)
     stmt = stmt.on_conflict_do_update(
         index_elements=["job_id"],
+        # An older record flushed late from Redis must not overwrite a newer one.
+        where=col(FailedJob.last_failed_at) <= stmt.excluded.last_failed_at,
         set_={
             "queue": stmt.excluded.queue,
             "payload": stmt.excluded.payload,

@@ -6,8 +6,10 @@
     ├── ConfigError               a setting is missing or invalid; names the environment variable
     ├── RegistryError             the worker registry is inconsistent; the worker refuses to boot
     ├── QueueRefusedError         the producer refused an enqueue; nothing reached Redis
+    ├── JobTimeoutError           a job outlived its queue's timeout (also a TimeoutError); transient
     └── PermanentJobError         a job that no retry can fix; dead-lettered at once
-        └── InvalidPayloadError   a payload failed its queue's model; names the fields
+        ├── InvalidPayloadError   a payload failed its queue's model; names the fields
+        └── JobInterruptedError   shutdowns or crashes used up the job's tries; not run again
 
 Anything else a processor raises (a lost connection, a timeout, an upstream 5xx) is
 transient: the job wrapper retries it with backoff and dead-letters it when tries run out.
@@ -45,6 +47,10 @@ class QueueRefusedError(TalentqError):
         super().__init__(f"refused to enqueue into {queue!r}: {reason}")
 
 
+class JobTimeoutError(TalentqError, TimeoutError):
+    """A job ran past its queue's timeout; retried like any transient error."""
+
+
 class PermanentJobError(TalentqError):
     """The job cannot succeed by retrying; it is dead-lettered on its first failure."""
 
@@ -58,3 +64,7 @@ class InvalidPayloadError(PermanentJobError):
         self.fields = [field for field, _ in self.problems]
         detail = "; ".join(f"{field}: {message}" for field, message in self.problems)
         super().__init__(f"invalid payload for queue {queue!r}: {detail}")
+
+
+class JobInterruptedError(PermanentJobError):
+    """Worker shutdowns or crashes used up the job's tries; it is dead-lettered without running."""

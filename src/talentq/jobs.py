@@ -32,16 +32,21 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from talentq.client import Producer
 from talentq.db.models import FailureReason, utcnow
-from talentq.deadletter import FIRST_FAILURE_PREFIX, FIRST_FAILURE_TTL_S, DeadLetter, DeadLetterStore
-from talentq.errors import InvalidPayloadError, PermanentJobError
+from talentq.deadletter import DeadLetter, DeadLetterStore
+from talentq.errors import InvalidPayloadError, JobInterruptedError, JobTimeoutError, PermanentJobError
 from talentq.logsetup import job_context
 from talentq.queues import Payload, QueueSpec
 from talentq.settings import Settings
 
 #: Extra runs allowed for tries that worker shutdowns or crashes consumed.
 INTERRUPTED_GRACE: Final = 2
-#: arq's own timeout sits this far above the wrapper's, so the wrapper's fires first.
-ARQ_TIMEOUT_MARGIN_S: Final = 5.0
+#: arq's own timeout sits this far above the wrapper's, so the wrapper's fires first and
+#: the failure handling after it (a dead-letter write: PostgreSQL up to
+#: ``deadletter.DB_WRITE_TIMEOUT_S``, then the Redis fallback) finishes before arq cancels.
+ARQ_TIMEOUT_MARGIN_S: Final = 45.0
+#: Redis key remembering when a job first failed, so its dead-letter record can say so.
+FIRST_FAILURE_PREFIX: Final = "talentq:first-failure:"
+FIRST_FAILURE_TTL_S: Final = 7 * 86_400
 #: How long arq keeps a job's result (and so refuses a new job with the same id).
 KEEP_RESULT_S: Final = 3600
 _SUMMARY_CHARS: Final = 200
@@ -87,10 +92,6 @@ def tables_used(fn: Callable[..., Any]) -> frozenset[str]:
     return tables
 
 
-class JobInterruptedError(PermanentJobError):
-    """The job's tries were used up by worker shutdowns or crashes; it was not run again."""
-
-
 def _raw_payload(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
     # The contract: one JSON object as the only positional argument, keyword arguments
     # merged into it. Anything else is kept as it came, for the dead-letter record.
@@ -127,15 +128,10 @@ def job_function(spec: QueueSpec, processor: Processor[Any], *, timeout: float |
                         f"job {job_id} reached try {job_try} of {policy.max_tries}: worker shutdowns "
                         "or crashes interrupted its runs; it is not run again"
                     )
-                payload = spec.validate(raw)
-                async with asyncio.timeout(limit):
-                    result = await processor(job_ctx, payload)
+                result = await _call(processor, job_ctx, spec.validate(raw), spec.name, limit)
             except PermanentJobError as exc:
-                reason = (
-                    FailureReason.INTERRUPTED
-                    if isinstance(exc, JobInterruptedError)
-                    else FailureReason.PERMANENT
-                )
+                interrupted = isinstance(exc, JobInterruptedError)
+                reason = FailureReason.INTERRUPTED if interrupted else FailureReason.PERMANENT
                 await _dead_letter(job_ctx, spec, raw, exc, reason, started)
                 raise
             except Exception as exc:
@@ -148,10 +144,19 @@ def job_function(spec: QueueSpec, processor: Processor[Any], *, timeout: float |
                     "retry in {:.2f}s after {:.3f}s: {}: {}",
                     delay,
                     time.perf_counter() - started,
-                    _error_type(exc),
+                    type(exc).__qualname__,
                     exc,
                 )
                 raise Retry(defer=delay) from exc
+            except asyncio.CancelledError:
+                # Shutdown past WORKER_SHUTDOWN_WAIT, or an abort: arq puts the job back and
+                # counts the try; INTERRUPTED_GRACE covers it.
+                logger.warning(
+                    "cancelled after {:.3f}s; arq will run it again", time.perf_counter() - started
+                )
+                raise
+            if job_try > 1:
+                await _forget_first_failure(job_ctx)
             logger.info("done in {:.3f}s: {}", time.perf_counter() - started, _summary(result))
             return result
 
@@ -165,14 +170,46 @@ def job_function(spec: QueueSpec, processor: Processor[Any], *, timeout: float |
     )
 
 
-def _error_type(exc: BaseException) -> str:
-    # A wrapper's own timeout surfaces as TimeoutError; say which limit it was.
-    return "TimeoutError" if isinstance(exc, TimeoutError) else type(exc).__qualname__
+async def _call(
+    processor: Processor[Any], ctx: JobContext, payload: Payload, queue: str, limit: float
+) -> Any:
+    deadline = asyncio.timeout(limit)
+    try:
+        async with deadline:
+            return await processor(ctx, payload)
+    except TimeoutError as exc:
+        if deadline.expired():  # ours, not a TimeoutError the processor raised itself
+            raise JobTimeoutError(f"job of queue {queue!r} ran past its {limit:g}s timeout") from exc
+        raise
+
+
+# The first-failure note is bookkeeping for the dead-letter record: a Redis error here must
+# never replace the job's own outcome, so each helper logs it and carries on.
 
 
 async def _remember_first_failure(ctx: JobContext) -> None:
-    key = FIRST_FAILURE_PREFIX + ctx["job_id"]
-    await ctx["redis"].set(key, utcnow().isoformat(), nx=True, ex=FIRST_FAILURE_TTL_S)
+    try:
+        await ctx["redis"].set(
+            FIRST_FAILURE_PREFIX + ctx["job_id"], utcnow().isoformat(), nx=True, ex=FIRST_FAILURE_TTL_S
+        )
+    except Exception as exc:
+        logger.warning("could not note the first failure time in Redis: {!r}", exc)
+
+
+async def _forget_first_failure(ctx: JobContext) -> None:
+    try:
+        await ctx["redis"].delete(FIRST_FAILURE_PREFIX + ctx["job_id"])
+    except Exception as exc:
+        logger.warning("could not clear the first failure time in Redis: {!r}", exc)
+
+
+async def _first_failure(ctx: JobContext) -> datetime | None:
+    try:
+        first = await ctx["redis"].getdel(FIRST_FAILURE_PREFIX + ctx["job_id"])
+    except Exception as exc:
+        logger.warning("could not read the first failure time from Redis: {!r}", exc)
+        return None
+    return datetime.fromisoformat(first.decode()) if first else None
 
 
 async def _dead_letter(
@@ -185,17 +222,16 @@ async def _dead_letter(
             "whose on_startup provides it"
         )
     now = utcnow()
-    first = await ctx["redis"].getdel(FIRST_FAILURE_PREFIX + ctx["job_id"])
     letter = DeadLetter(
         job_id=ctx["job_id"],
         queue=spec.name,
         payload=raw if isinstance(raw, dict) else {"payload": raw},
         reason=reason.value,
-        error_type=_error_type(exc),
+        error_type=type(exc).__qualname__,
         message=str(exc),
         traceback="".join(traceback.format_exception(exc)),
         tries=ctx["job_try"],
-        first_failed_at=datetime.fromisoformat(first.decode()) if first else now,
+        first_failed_at=await _first_failure(ctx) or now,
         last_failed_at=now,
     )
     where = await store.record(letter)

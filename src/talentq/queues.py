@@ -10,8 +10,9 @@ This module imports no worker code, so the web API can import it alone.
 
 from __future__ import annotations
 
+import difflib
 import random
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Final
 
@@ -26,6 +27,13 @@ DEFAULT_ARQ_QUEUE: Final = "arq:queue"
 
 #: Queues that existed in the BullMQ worker and are gone; enqueueing or binding them is refused.
 REMOVED: Final[Mapping[str, str]] = {"deal-package": "dealPackage schema removed"}
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """ "; did you mean 'x'?" for the closest known name, or "" when none is close."""
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
 
 Id = Annotated[int, Field(gt=0)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -172,17 +180,10 @@ class StrategyEngine(Payload):
     brand_name: Text
 
 
-class BrandPrediction(BaseModel):
+class BrandPrediction(Payload):
     """A strategy-engine prediction as creator-fit receives it; extra detail is kept."""
 
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        validate_by_name=True,
-        validate_by_alias=True,
-        serialize_by_alias=True,
-        extra="allow",
-        frozen=True,
-    )
+    model_config = ConfigDict(extra="allow")
     brand_name: Text
 
 

@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import difflib
 import inspect
 import typing
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from arq.worker import Worker
+from arq.worker import Function, Worker
 from loguru import logger
+from pydantic import ConfigDict
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -34,11 +34,19 @@ from talentq.cron import CRONS, CronEntry, arq_cron
 from talentq.db.engine import make_engine, make_sessionmaker
 from talentq.db.models import CORE_TABLES
 from talentq.deadletter import DeadLetterStore
-from talentq.errors import RegistryError
-from talentq.jobs import KEEP_RESULT_S, Processor, job_function, tables_used
+from talentq.errors import PermanentJobError, RegistryError
+from talentq.jobs import KEEP_RESULT_S, JobContext, Processor, job_function, tables_used
 from talentq.logsetup import configure_logging
-from talentq.queues import CATALOGUE, DEFAULT_ARQ_QUEUE, REMOVED, Payload, QueueSpec
-from talentq.serialization import deserialize, serialize
+from talentq.queues import (
+    CATALOGUE,
+    DEFAULT_ARQ_QUEUE,
+    REMOVED,
+    Payload,
+    QueueSpec,
+    RetryPolicy,
+    did_you_mean,
+)
+from talentq.serialization import UNDECODABLE_JOB, deserialize, serialize
 from talentq.settings import Settings, get_settings
 
 Binding = tuple[str, Processor[Any]]
@@ -46,11 +54,6 @@ Binding = tuple[str, Processor[Any]]
 #: The shipped bindings, one per catalogue queue, added by the issues that build each
 #: processor. Until all 21 exist the worker refuses to boot and names the missing ones.
 BINDINGS: Final[tuple[Binding, ...]] = ()
-
-
-def _unknown(name: str, known: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _payload_mismatch(spec: QueueSpec, fn: Processor[Any]) -> str | None:
@@ -80,9 +83,16 @@ def problems(
     crons: Sequence[CronEntry] = (),
     *,
     catalogue: Mapping[str, QueueSpec] = CATALOGUE,
+    settings: Settings | None = None,
 ) -> list[str]:
-    """Every static problem of ``bindings`` and ``crons`` against ``catalogue``, one line each."""
+    """Every static problem of ``bindings``, ``crons`` (and ``settings``), one line each."""
     found: list[str] = []
+    if settings is not None:
+        found += [
+            f"QUEUE_TIMEOUTS names {name!r}, which is not a queue{did_you_mean(name, catalogue)}"
+            for name in settings.queue_timeouts
+            if name not in catalogue
+        ]
     bound = Counter(name for name, _ in bindings)
     known = sorted(catalogue)
 
@@ -94,7 +104,7 @@ def problems(
         if name in REMOVED:
             found.append(f"queue {name!r} is removed ({REMOVED[name]}); delete its binding")
         elif name not in catalogue:
-            found.append(f"queue {name!r} is not in the catalogue (queues.py){_unknown(name, known)}")
+            found.append(f"queue {name!r} is not in the catalogue (queues.py){did_you_mean(name, known)}")
         elif not inspect.iscoroutinefunction(fn):
             found.append(f"queue {name!r} is bound to {fn!r}, which is not an async function")
         elif (mismatch := _payload_mismatch(catalogue[name], fn)) is not None:
@@ -116,7 +126,7 @@ def problems(
                 reason = (
                     f"removed ({REMOVED[target]})"
                     if target in REMOVED
-                    else "not registered" + _unknown(target, known)
+                    else "not registered" + did_you_mean(target, known)
                 )
                 found.append(f"cron {entry.name!r} enqueues into queue {target!r}, which is {reason}")
             elif target in catalogue and catalogue[target].disabled is not None:
@@ -129,9 +139,10 @@ def check(
     crons: Sequence[CronEntry] = (),
     *,
     catalogue: Mapping[str, QueueSpec] = CATALOGUE,
+    settings: Settings | None = None,
 ) -> None:
     """Raise one ``RegistryError`` listing every static problem; return quietly if there is none."""
-    found = problems(bindings, crons, catalogue=catalogue)
+    found = problems(bindings, crons, catalogue=catalogue, settings=settings)
     if found:
         raise RegistryError(found)
 
@@ -164,6 +175,36 @@ async def missing_tables(engine: AsyncEngine, needs: Mapping[str, set[str]]) -> 
     ]
 
 
+class _Anything(Payload):
+    model_config = ConfigDict(extra="allow")
+
+
+def _refusing_function(name: str, reason: str) -> Function:
+    """An arq function that dead-letters every job sent to ``name``, with ``reason``.
+
+    arq fails a job for an unregistered name, or one it cannot decode, before any code of
+    ours runs: only a log line and a short-lived result would remain. Registered under
+    those names, this puts such jobs in the dead-letter store like any other failure.
+    """
+
+    async def refuse(ctx: JobContext, payload: _Anything) -> None:
+        raise PermanentJobError(reason)
+
+    return job_function(QueueSpec(name, _Anything, reason, RetryPolicy(max_tries=1)), refuse)
+
+
+def _refusing_functions(catalogue: Mapping[str, QueueSpec]) -> list[Function]:
+    removed = [
+        _refusing_function(name, f"queue {name!r} was removed ({why}); nothing runs its jobs")
+        for name, why in REMOVED.items()
+        if name not in catalogue
+    ]
+    undecodable = _refusing_function(
+        UNDECODABLE_JOB, "job data in Redis is not talentq's JSON (pickle from arq's default serializer?)"
+    )
+    return [*removed, undecodable]
+
+
 def worker_settings(
     bindings: Sequence[Binding] = BINDINGS,
     crons: Sequence[CronEntry] = CRONS,
@@ -181,30 +222,27 @@ def worker_settings(
     ``configure_logs=False`` leaves loguru as the caller set it up (tests capture logs).
     """
     settings = settings or get_settings()
-    found = problems(bindings, crons, catalogue=catalogue)
-    found += [
-        f"QUEUE_TIMEOUTS names {name!r}, which is not a queue{_unknown(name, sorted(catalogue))}"
-        for name in settings.queue_timeouts
-        if name not in catalogue
-    ]
-    if found:
-        raise RegistryError(found)
+    check(bindings, crons, catalogue=catalogue, settings=settings)
 
     lane_bindings = [(name, fn) for name, fn in bindings if catalogue[name].arq_queue == lane]
     functions = [
         job_function(catalogue[name], fn, timeout=settings.queue_timeouts.get(name))
         for name, fn in lane_bindings
     ]
+    functions += _refusing_functions(catalogue)
     # Crons are enqueued by every worker but run once per tick; they live on the default lane.
     lane_crons = list(crons) if lane == DEFAULT_ARQ_QUEUE else []
     needs = required_tables(bindings, crons)
-    flusher: dict[str, asyncio.Task[None]] = {}
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         if configure_logs:
             configure_logging(settings)
         engine = make_engine(settings)
-        missing = await missing_tables(engine, needs)
+        try:
+            missing = await missing_tables(engine, needs)
+        except BaseException:
+            await engine.dispose()
+            raise
         if missing:
             await engine.dispose()
             error = RegistryError(missing)
@@ -219,19 +257,25 @@ def worker_settings(
             dead_letters=store,
             producer=Producer(ctx["redis"], catalogue=catalogue),
         )
-        await store.flush()
-        flusher["task"] = asyncio.create_task(_flush_periodically(store, settings.dead_letter_flush_interval))
+        try:
+            await store.flush()
+        except Exception as exc:
+            # Not a reason to refuse jobs: the records stay in Redis for the periodic flush.
+            logger.error("dead-letter flush at start failed; will retry: {!r}", exc)
+        ctx["dead_letter_flusher"] = asyncio.create_task(
+            _flush_periodically(store, settings.dead_letter_flush_interval)
+        )
         logger.info(
             "worker ready: lane {} with {} queue(s) and {} cron(s); max_jobs={} poll_delay={}s",
             lane,
-            len(functions),
+            len(lane_bindings),
             len(lane_crons),
             settings.worker_max_jobs,
             settings.worker_poll_delay,
         )
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
-        task = flusher.pop("task", None)
+        task = ctx.pop("dead_letter_flusher", None)
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -259,7 +303,7 @@ def worker_settings(
     unknown = sorted(set(attrs) - set(inspect.signature(Worker).parameters))
     if unknown:
         raise RegistryError(
-            [f"{name!r} is not an arq Worker setting; arq would ignore it" for name in unknown]
+            [f"{name!r} is not an arq Worker setting (arq would ignore it)" for name in unknown]
         )
     return type("WorkerSettings", (), attrs)
 

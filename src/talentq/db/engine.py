@@ -18,7 +18,8 @@ CONNECT_TIMEOUT = 5.0
 
 
 def make_engine(settings: Settings | None = None, *, url: str | None = None) -> AsyncEngine:
-    """An engine for ``url`` or for ``DATABASE_URL``; connects lazily, on first use."""
+    """An engine for ``url`` or for ``DATABASE_URL``, pooled as the settings say; connects lazily."""
+    pool = settings or Settings(_env_file=None, database_url=url)
     if url is None:
         if settings is None:
             raise ValueError("make_engine needs settings or url")
@@ -26,13 +27,15 @@ def make_engine(settings: Settings | None = None, *, url: str | None = None) -> 
     return create_async_engine(
         normalise_database_url(url),
         pool_pre_ping=True,
-        pool_size=10,
-        max_overflow=20,
+        pool_size=pool.database_pool_size,
+        max_overflow=pool.database_max_overflow,
+        pool_timeout=pool.database_pool_timeout,
         connect_args={"timeout": CONNECT_TIMEOUT},
     )
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose objects stay readable after commit (jobs log and return them)."""
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
@@ -54,5 +57,5 @@ def is_unavailable(exc: BaseException | None) -> bool:
         return is_unavailable(exc.orig)
     # asyncpg raises plain OSError when the server refuses or is unreachable.
     return isinstance(
-        exc, sa_exc.DisconnectionError | sa_exc.TimeoutError | OSError | asyncio.TimeoutError | _PG_DOWN
+        exc, (sa_exc.DisconnectionError, sa_exc.TimeoutError, OSError, asyncio.TimeoutError, *_PG_DOWN)
     )

@@ -40,18 +40,19 @@ class FailedJob(SQLModel, table=True):
     __tablename__ = "failed_jobs"
 
     id: int | None = Field(default=None, primary_key=True)
-    job_id: str = Field(unique=True, max_length=200)
+    # No length limits on what arrives from outside: a record must never be refused for it.
+    job_id: str = Field(sa_column=Column(Text, nullable=False, unique=True))
     queue: str = Field(index=True, max_length=100)
     payload: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
     reason: str = Field(max_length=20)
-    error_type: str = Field(max_length=200)
+    error_type: str = Field(sa_column=Column(Text, nullable=False))
     message: str = Field(sa_column=Column(Text, nullable=False))
     traceback: str = Field(sa_column=Column(Text, nullable=False))
     tries: int
     first_failed_at: datetime = _tz()
     last_failed_at: datetime = _tz()
     state: str = Field(default=DeadLetterState.DEAD.value, index=True, max_length=20)
-    replayed_job_id: str | None = Field(default=None, max_length=200)
+    replayed_job_id: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     replayed_at: datetime | None = _tz(nullable=True)
 
 
@@ -60,6 +61,7 @@ class CronStatus(StrEnum):
     OK = "ok"
     FAILED = "failed"
     SKIPPED = "skipped"
+    INTERRUPTED = "interrupted"  # cancelled by a shutdown; the rerun takes the row over
 
 
 class CronRun(SQLModel, table=True):

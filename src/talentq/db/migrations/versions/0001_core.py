@@ -21,18 +21,18 @@ def upgrade() -> None:
     op.create_table(
         "failed_jobs",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("job_id", sa.String(200), nullable=False, unique=True),
+        sa.Column("job_id", sa.Text(), nullable=False, unique=True),
         sa.Column("queue", sa.String(100), nullable=False),
         sa.Column("payload", postgresql.JSONB(), nullable=False),
         sa.Column("reason", sa.String(20), nullable=False),
-        sa.Column("error_type", sa.String(200), nullable=False),
+        sa.Column("error_type", sa.Text(), nullable=False),
         sa.Column("message", sa.Text(), nullable=False),
         sa.Column("traceback", sa.Text(), nullable=False),
         sa.Column("tries", sa.Integer(), nullable=False),
         sa.Column("first_failed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_failed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("state", sa.String(20), nullable=False),
-        sa.Column("replayed_job_id", sa.String(200), nullable=True),
+        sa.Column("replayed_job_id", sa.Text(), nullable=True),
         sa.Column("replayed_at", sa.DateTime(timezone=True), nullable=True),
     )
     op.create_index("ix_failed_jobs_queue", "failed_jobs", ["queue"])
