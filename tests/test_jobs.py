@@ -12,6 +12,7 @@ from arq.jobs import Job
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from talentq.client import Producer
 from talentq.db.models import FailedJob
 from talentq.jobs import INTERRUPTED_GRACE, JobContext
 from talentq.serialization import UNDECODABLE_JOB, deserialize
@@ -216,3 +217,18 @@ async def test_a_model_result_is_stored_as_success(make_worker: MakeWorker, redi
     info = await result_of(redis, "model")
     assert info.success
     assert info.result == {"key": "model", "mode": "ok", "failTimes": 0, "sleep": 0.0}
+
+
+async def test_jobs_from_enqueue_many_run_in_a_real_worker(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """What enqueue_many writes is what arq's worker runs: every job once, none lost."""
+    ids = await Producer(redis, catalogue=CATALOGUE).enqueue_many(
+        "probe", [{"key": f"m{n}"} for n in range(50)]
+    )
+    assert all(ids)
+
+    await run_burst(make_worker)
+
+    assert [await calls(redis, f"m{n}") for n in range(50)] == [1] * 50
+    assert await dead_letters(sessions) == []

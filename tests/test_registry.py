@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from talentq import registry
 from talentq.cron import CronEntry
 from talentq.errors import RegistryError
 from talentq.jobs import ARQ_TIMEOUT_MARGIN_S, INTERRUPTED_GRACE, JobContext
-from talentq.queues import CATALOGUE, BrandCrm, MessageRef
+from talentq.queues import CATALOGUE, DEFAULT_ARQ_QUEUE, BrandCrm, MessageRef
 from talentq.serialization import UNDECODABLE_JOB, deserialize, serialize
 
 from .conftest import service_settings
@@ -190,3 +191,27 @@ def test_misspelt_override_and_unknown_timeout_queue_are_refused() -> None:
         RegistryError, match=r"QUEUE_TIMEOUTS names 'gmail-ingets'.*did you mean 'gmail-ingest'"
     ):
         registry.worker_settings(complete_bindings(), settings=settings)
+
+
+def test_a_lane_worker_serves_only_its_queues() -> None:
+    """A queue moved to a lane of its own is served by that lane's worker only; crons stay on the default."""
+    heavy = replace(CATALOGUE["gmail-ingest"], arq_queue="talentq:lane:mail")
+    catalogue = {**CATALOGUE, "gmail-ingest": heavy}
+    crons = [CronEntry("gmail-sync", "*/15 * * * *", count_nothing, enqueues=("gmail-ingest",))]
+    settings = service_settings()
+
+    def build(lane: str) -> dict[str, Any]:
+        cls = registry.worker_settings(
+            complete_bindings(), crons, catalogue=catalogue, settings=settings, lane=lane
+        )
+        return dict(vars(cls))
+
+    mail, default = build("talentq:lane:mail"), build(DEFAULT_ARQ_QUEUE)
+
+    assert mail["queue_name"] == "talentq:lane:mail"
+    mail_names = [f.name for f in mail["functions"]]
+    assert mail_names[0] == "gmail-ingest"
+    assert "inbox" not in mail_names
+    assert mail["cron_jobs"] == []
+    assert "gmail-ingest" not in {f.name for f in default["functions"]}
+    assert [c.name for c in default["cron_jobs"]] == ["gmail-sync"]

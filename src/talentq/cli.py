@@ -6,14 +6,17 @@ Each command configures logging once and reads settings from the environment.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from typing import Annotated, Any, TypeVar
 
 import typer
+from arq.connections import ArqRedis
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from talentq import registry
@@ -49,6 +52,25 @@ def _run(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
         raise typer.Exit(1) from exc
 
 
+@asynccontextmanager
+async def _database() -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(get_settings())
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def _database_and_redis() -> AsyncIterator[tuple[async_sessionmaker[AsyncSession], ArqRedis]]:
+    async with _database() as engine:
+        redis = await create_redis(get_settings())
+        try:
+            yield make_sessionmaker(engine), redis
+        finally:
+            await redis.aclose(close_connection_pool=True)
+
+
 @app.callback()
 def _setup() -> None:
     configure_logging(get_settings())
@@ -78,11 +100,8 @@ def check() -> None:
         raise typer.Exit(1) from exc
 
     async def tables() -> list[str]:
-        engine = make_engine(get_settings())
-        try:
+        async with _database() as engine:
             return await registry.missing_tables(engine, registry.required_tables(registry.BINDINGS, CRONS))
-        finally:
-            await engine.dispose()
 
     missing = _run(tables)
     if missing:
@@ -126,12 +145,8 @@ def dead_list(
     """The most recent dead letters."""
 
     async def fetch() -> list[Any]:
-        engine = make_engine(get_settings())
-        try:
-            async with make_sessionmaker(engine)() as session:
-                return await list_dead(session, queue=queue, state=state, limit=limit)
-        finally:
-            await engine.dispose()
+        async with _database() as engine, make_sessionmaker(engine)() as session:
+            return await list_dead(session, queue=queue, state=state, limit=limit)
 
     table = Table("job id", "queue", "reason", "error", "tries", "last failure", "state")
     for row in _run(fetch):
@@ -153,13 +168,8 @@ def dead_flush() -> None:
     """Move dead letters kept in Redis (PostgreSQL was down) into PostgreSQL."""
 
     async def flush() -> int:
-        settings = get_settings()
-        engine, redis = make_engine(settings), await create_redis(settings)
-        try:
-            return await DeadLetterStore(make_sessionmaker(engine), redis).flush()
-        finally:
-            await redis.aclose(close_connection_pool=True)
-            await engine.dispose()
+        async with _database_and_redis() as (sessions, redis):
+            return await DeadLetterStore(sessions, redis).flush()
 
     console.print(f"flushed {_run(flush)} dead letter(s)")
 
@@ -169,13 +179,8 @@ def dead_replay(job_id: str) -> None:
     """Enqueue a dead letter's payload again (validated like any job) and mark it replayed."""
 
     async def go() -> str:
-        settings = get_settings()
-        engine, redis = make_engine(settings), await create_redis(settings)
-        try:
-            return await replay(make_sessionmaker(engine), Producer(redis), job_id)
-        finally:
-            await redis.aclose(close_connection_pool=True)
-            await engine.dispose()
+        async with _database_and_redis() as (sessions, redis):
+            return await replay(sessions, Producer(redis), job_id)
 
     try:
         new_id = _run(go)
@@ -190,18 +195,14 @@ def cron_list() -> None:
     """The cron health summary: every entry, its schedule, status and last run."""
 
     async def last_runs() -> dict[str, CronRun]:
-        engine = make_engine(get_settings())
-        try:
-            async with make_sessionmaker(engine)() as session:
-                # PostgreSQL's DISTINCT ON: the newest run of each cron, in one statement.
-                rows = await session.execute(
-                    select(CronRun)
-                    .ext(distinct_on(col(CronRun.name)))
-                    .order_by(col(CronRun.name), col(CronRun.started_at).desc())
-                )
-                return {run.name: run for run in rows.scalars()}
-        finally:
-            await engine.dispose()
+        async with _database() as engine, make_sessionmaker(engine)() as session:
+            # PostgreSQL's DISTINCT ON: the newest run of each cron, in one statement.
+            rows = await session.execute(
+                select(CronRun)
+                .ext(distinct_on(col(CronRun.name)))
+                .order_by(col(CronRun.name), col(CronRun.started_at).desc())
+            )
+            return {run.name: run for run in rows.scalars()}
 
     last = _run(last_runs)
     table = Table("cron", "schedule", "status", "last run", "result", "enqueues")
