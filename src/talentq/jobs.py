@@ -95,7 +95,7 @@ def tables_used(fn: Callable[..., Any]) -> frozenset[str]:
 def _raw_payload(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
     # The contract: one JSON object as the only positional argument, keyword arguments
     # merged into it. Anything else is kept as it came, for the dead-letter record.
-    if len(args) == 1 and isinstance(args[0], Mapping):
+    if len(args) == 1 and (type(args[0]) is dict or isinstance(args[0], Mapping)):  # dict: the hot path
         return {**args[0], **kwargs} if kwargs else args[0]
     if not args:
         return dict(kwargs)
