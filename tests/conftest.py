@@ -23,15 +23,20 @@ from arq.worker import Worker, get_kwargs
 from loguru import logger
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlmodel import SQLModel
 
+import talentq.db.domain  # noqa: F401  (every table on SQLModel.metadata, for ALL_TABLES)
 from talentq.client import create_redis
 from talentq.cron import CronEntry
 from talentq.db.engine import make_engine, make_sessionmaker
-from talentq.db.migrate import upgrade
+from talentq.db.migrate import upgrade, upgrade_async
 from talentq.queues import QueueSpec
 from talentq.registry import Binding, worker_settings
 from talentq.serialization import deserialize, serialize
 from talentq.settings import Settings, get_settings
+
+#: Every table of the schema: each test that uses the database starts with all of them empty.
+ALL_TABLES = ", ".join(table.name for table in SQLModel.metadata.sorted_tables)
 
 REDIS_URL = os.environ.get("TALENTQ_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 PG_ADMIN_URL = os.environ.get("TALENTQ_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -110,6 +115,22 @@ def database_url() -> str:
 
 
 @pytest.fixture
+async def scratch_url(database_url: str) -> AsyncIterator[str]:
+    """A migrated database of the test's own, free to be damaged; dropped afterwards."""
+    name = f"{TEST_DB}_scratch"
+    admin = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+        await upgrade_async(url)
+        yield url
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
 def settings() -> Settings:
     return service_settings()
 
@@ -118,7 +139,7 @@ def settings() -> Settings:
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     eng = make_engine(url=database_url)
     async with eng.begin() as conn:
-        await conn.execute(text("TRUNCATE failed_jobs, cron_runs RESTART IDENTITY"))
+        await conn.execute(text(f"TRUNCATE {ALL_TABLES} RESTART IDENTITY CASCADE"))
     yield eng
     await eng.dispose()
 

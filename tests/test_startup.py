@@ -2,47 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import asyncpg
 import pytest
 from arq.connections import ArqRedis
 
 from talentq.cron import CronEntry
-from talentq.db.migrate import upgrade_async
+from talentq.db.domain import Deal, Talent
 from talentq.errors import RegistryError
 from talentq.jobs import JobContext, uses_tables
 
-from .conftest import PG_ADMIN_URL, MakeWorker, service_settings
+from .conftest import MakeWorker, service_settings
 from .sample_app import CATALOGUE, Probe, probe
 
 pytestmark = pytest.mark.integration
 
-SCRATCH_DB = "talentq_scratch_startup"
 
-
-@uses_tables("deals", "talents")
-async def needs_deals(ctx: JobContext, payload: Probe) -> object:
+# The seed's models that outlived their schema: code declaring them must not boot.
+@uses_tables("deal_drafts", "deal_packages")
+async def needs_removed_models(ctx: JobContext, payload: Probe) -> object:
     return await probe(ctx, payload)
 
 
 async def nightly(ctx: JobContext) -> int:
     return 0
-
-
-@pytest.fixture
-async def scratch_url(database_url: str) -> AsyncIterator[str]:
-    """A migrated database of its own, free to be damaged by the test."""
-    admin = await asyncpg.connect(PG_ADMIN_URL)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{SCRATCH_DB}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{SCRATCH_DB}"')
-        url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + SCRATCH_DB
-        await upgrade_async(url)
-        yield url
-        await admin.execute(f'DROP DATABASE IF EXISTS "{SCRATCH_DB}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 async def test_missing_declared_table_refuses_boot_naming_table_and_queue(
@@ -51,25 +33,48 @@ async def test_missing_declared_table_refuses_boot_naming_table_and_queue(
     """A processor declaring tables the database lacks stops the worker before it takes a job."""
     # Given a queued job for a processor that declares two tables this database does not have
     await redis.enqueue_job("probe", {"key": "never"}, _job_id="never")
-    crons = [CronEntry("nightly", "0 3 * * *", nightly, tables=frozenset({"reports"}))]
-    worker = make_worker([("probe", needs_deals)], crons, catalogue=CATALOGUE)
+    crons = [CronEntry("nightly", "0 3 * * *", nightly, tables=frozenset({"deal_threads"}))]
+    worker = make_worker([("probe", needs_removed_models)], crons, catalogue=CATALOGUE)
 
     # When the worker starts, Then it refuses with one error naming each table and who needs it
     with pytest.raises(RegistryError) as caught:
         await worker.async_run()
+    fix = "(run `talentq db upgrade`)"
     assert caught.value.problems == [
-        "table 'deals' is missing from the database, needed by queue 'probe' (run `talentq db upgrade`)",
-        "table 'reports' is missing from the database, needed by cron 'nightly' (run `talentq db upgrade`)",
-        "table 'talents' is missing from the database, needed by queue 'probe' (run `talentq db upgrade`)",
+        f"table 'deal_drafts' is missing from the database, needed by queue 'probe' {fix}",
+        f"table 'deal_packages' is missing from the database, needed by queue 'probe' {fix}",
+        f"table 'deal_threads' is missing from the database, needed by cron 'nightly' {fix}",
     ]
     # And the job was not taken
     assert await redis.get("probe:never:calls") is None
     assert await redis.zcard("arq:queue") == 1
 
 
+@uses_tables(Deal, Talent)
+async def reads_deals(ctx: JobContext, payload: Probe) -> object:
+    return await probe(ctx, payload)
+
+
+async def test_dropped_domain_table_refuses_boot_naming_it_and_its_queue(
+    make_worker: MakeWorker, scratch_url: str
+) -> None:
+    """A database that lost a table a processor declares: the worker refuses, naming table and queue."""
+    conn = await asyncpg.connect(scratch_url)
+    await conn.execute("DROP TABLE deals CASCADE")
+    await conn.close()
+    worker = make_worker(
+        [("probe", reads_deals)], catalogue=CATALOGUE, settings_=service_settings(database_url=scratch_url)
+    )
+    with pytest.raises(RegistryError) as caught:
+        await worker.async_run()
+    assert caught.value.problems == [
+        "table 'deals' is missing from the database, needed by queue 'probe' (run `talentq db upgrade`)"
+    ]
+
+
 async def test_dropped_core_table_refuses_boot(make_worker: MakeWorker, scratch_url: str) -> None:
     """A database that lost the dead-letter table cannot run the wrapper: the worker refuses to boot."""
-    conn = await asyncpg.connect(scratch_url.replace("postgresql+asyncpg", "postgresql"))
+    conn = await asyncpg.connect(scratch_url)
     await conn.execute("DROP TABLE failed_jobs")
     await conn.close()
     worker = make_worker(

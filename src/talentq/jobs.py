@@ -29,6 +29,7 @@ from arq.connections import ArqRedis
 from arq.worker import Function, Retry, func
 from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import SQLModel
 
 from talentq.client import Producer
 from talentq.db.models import FailureReason, utcnow
@@ -73,21 +74,28 @@ F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 _TABLES_ATTR: Final = "__talentq_tables__"
 
 
-def uses_tables(*tables: str) -> Callable[[F], F]:
-    """Declare the database tables a processor or cron reads or writes.
+def table_names(*tables: str | type[SQLModel]) -> frozenset[str]:
+    """Table names from names or SQLModel table classes (``Deal`` -> ``"deals"``)."""
+    return frozenset(t if isinstance(t, str) else str(t.__tablename__) for t in tables)
+
+
+def uses_tables(*tables: str | type[SQLModel]) -> Callable[[F], F]:
+    """Declare the database tables a processor or cron reads or writes: ``@uses_tables(Deal, Talent)``.
 
     The worker's startup check refuses to boot when the connected database lacks one,
     naming the table and the queue or cron that needs it.
     """
+    names = table_names(*tables)
 
     def mark(fn: F) -> F:
-        setattr(fn, _TABLES_ATTR, frozenset(tables))
+        setattr(fn, _TABLES_ATTR, names)
         return fn
 
     return mark
 
 
 def tables_used(fn: Callable[..., Any]) -> frozenset[str]:
+    """The tables ``fn`` declared with ``uses_tables`` (none if it declared nothing)."""
     tables: frozenset[str] = getattr(fn, _TABLES_ATTR, frozenset())
     return tables
 
