@@ -29,6 +29,8 @@ from talentq.deadletter import DeadLetterStore, list_dead, replay
 from talentq.errors import RegistryError, TalentqError
 from talentq.logsetup import configure_logging
 from talentq.queues import CATALOGUE
+from talentq.sample_agency import SeedResult
+from talentq.sample_agency import seed as seed_agency
 from talentq.settings import get_settings
 
 app = typer.Typer(help="talentq: the background-job worker of the talent platform.", no_args_is_help=True)
@@ -134,6 +136,22 @@ def db_upgrade(revision: str = "head") -> None:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
     console.print(f"[green]database at {revision}[/green]")
+
+
+@app.command()
+def seed() -> None:
+    """Fill the database with the sample agency (idempotent: a second run adds nothing)."""
+
+    async def go() -> SeedResult:
+        async with _database() as engine:
+            return await seed_agency(make_sessionmaker(engine))
+
+    result = _run(go)
+    if result.created:
+        summary = ", ".join(f"{count} {table}" for table, count in result.rows.items())
+        console.print(f"[green]sample agency created: {summary}[/green]")
+    else:
+        console.print("sample agency already present: nothing added")
 
 
 @dead_app.command("list")
