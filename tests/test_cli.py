@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -166,3 +170,27 @@ def test_db_upgrade_is_idempotent() -> None:
     upgraded = runner.invoke(app, ["db", "upgrade"])
     assert upgraded.exit_code == 0, upgraded.output
     assert "database at head" in upgraded.output
+
+
+def test_dev_starts_embedded_services_seeds_and_runs_the_startup_check(tmp_path: Path) -> None:
+    """`talentq dev` with no URLs: embedded servers, migration, sample agency, then the worker's check."""
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}}
+    result = subprocess.run(
+        [sys.executable, "-m", "talentq.cli", "dev", "--data-dir", str(tmp_path / "dev")],
+        capture_output=True,
+        text=True,
+        env={**env, "COLUMNS": "200", "LOG_LEVEL": "INFO"},
+        timeout=120,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert "embedded Redis serving unix://" in output
+    assert "embedded PostgreSQL serving postgresql://" in output
+    assert "sample agency created" in output
+    if all(name in dict(registry.BINDINGS) for name in CATALOGUE):
+        pytest.skip("every queue has its processor: the worker would run in the foreground")
+    assert result.returncode == 1
+    assert "the worker refuses to start: worker registry has" in output
+    assert "queue 'gmail-ingest' has no processor" in output
+    # And both embedded servers were stopped on the way out
+    assert not (tmp_path / "dev" / "postgres" / "postmaster.pid").exists()

@@ -272,3 +272,7 @@ def cron_list() -> None:
         result = (run.error or str(run.result)) if run else ""
         table.add_row(entry.name, entry.schedule, status, when, result[:60], ", ".join(entry.enqueues))
     console.print(table)
+
+
+if __name__ == "__main__":  # python -m talentq.cli, as the console script does
+    app()
