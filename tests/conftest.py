@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -54,8 +55,9 @@ def _test_services() -> tuple[str, str]:
     pg_admin_url = os.environ.get("TALENTQ_TEST_PG_ADMIN_URL")
     if redis_url is None or pg_admin_url is None:
         folder = Path(tempfile.mkdtemp(prefix="talentq-test-services-"))
+        _EMBEDDED.callback(shutil.rmtree, folder, ignore_errors=True)  # runs after the servers stop
         urls = _EMBEDDED.enter_context(
-            embedded_services(folder, redis_url=redis_url, database_url=pg_admin_url)
+            embedded_services(folder, redis_url=redis_url, database_url=pg_admin_url, keep_data=False)
         )
         redis_url = redis_url or urls.redis_url + "?db=15"
         pg_admin_url = pg_admin_url or urls.database_url

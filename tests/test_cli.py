@@ -24,7 +24,7 @@ from talentq.jobs import JobContext
 from talentq.queues import CATALOGUE
 from talentq.settings import get_settings
 
-from .conftest import REDIS_URL, service_settings
+from .conftest import ALL_TABLES, REDIS_URL, service_settings
 from .test_deadletter import letter
 
 runner = CliRunner()
@@ -180,6 +180,7 @@ def test_dev_starts_embedded_services_seeds_and_runs_the_startup_check(tmp_path:
         capture_output=True,
         text=True,
         env={**env, "COLUMNS": "200", "LOG_LEVEL": "INFO"},
+        cwd=tmp_path,  # no developer .env is read, nothing of theirs is migrated or seeded
         timeout=120,
         check=False,
     )
@@ -194,3 +195,27 @@ def test_dev_starts_embedded_services_seeds_and_runs_the_startup_check(tmp_path:
     assert "queue 'gmail-ingest' has no processor" in output
     # And both embedded servers were stopped on the way out
     assert not (tmp_path / "dev" / "postgres" / "postmaster.pid").exists()
+    assert not (tmp_path / "dev" / "redis" / "redis.sock").exists()
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("env")
+def test_seed_command_creates_once(database_url: str) -> None:
+    """`talentq seed` creates the sample agency, then says there is nothing to add."""
+    asyncio.run(_truncate_all(database_url))
+    first = runner.invoke(app, ["seed"], env={"COLUMNS": "200"})
+    assert first.exit_code == 0, first.output
+    assert "sample agency created: 3 users, 12 talents, 10 brands" in first.output
+    again = runner.invoke(app, ["seed"], env={"COLUMNS": "200"})
+    assert again.exit_code == 0, again.output
+    assert "nothing added: the sample agency is already there" in again.output
+    asyncio.run(_truncate_all(database_url))
+
+
+async def _truncate_all(database_url: str) -> None:
+    engine = make_engine(url=database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f"TRUNCATE {ALL_TABLES} RESTART IDENTITY CASCADE"))
+    finally:
+        await engine.dispose()

@@ -9,7 +9,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel, col
 
-from talentq.db.domain import Approval, Deal, DealStage, Deliverable, InboxMessage, Invoice, Talent
+from talentq.db.domain import Approval, Deal, DealStage, Deliverable, InboxMessage, Invoice, Talent, User
 from talentq.db.models import utcnow
 from talentq.sample_agency import seed
 
@@ -65,3 +65,16 @@ async def test_a_second_seed_adds_nothing(
 
     assert not again.created
     assert await counts(engine) == before
+
+
+async def test_a_database_with_other_users_is_not_seeded(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """The sample goes into empty databases only: someone's real managers are left alone."""
+    async with sessions.begin() as session:
+        session.add(User(name="Real Manager", email="real@agency.test"))
+
+    result = await seed(sessions)
+
+    assert not result.created
+    assert result.reason == "the database holds other users; not seeding it"
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(User)) == 1

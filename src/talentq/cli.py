@@ -6,6 +6,7 @@ Each command configures logging once and reads settings from the environment.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -33,7 +34,7 @@ from talentq.logsetup import configure_logging
 from talentq.queues import CATALOGUE
 from talentq.sample_agency import SeedResult
 from talentq.sample_agency import seed as seed_agency
-from talentq.settings import get_settings, normalise_database_url
+from talentq.settings import get_settings
 
 app = typer.Typer(help="talentq: the background-job worker of the talent platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
@@ -107,9 +108,10 @@ def dev(
     """
     base = get_settings()
     with embedded_services(data_dir, redis_url=base.redis_url, database_url=base.database_url) as urls:
-        settings = base.model_copy(
-            update={"redis_url": urls.redis_url, "database_url": normalise_database_url(urls.database_url)}
-        )
+        # Everything that reads the environment (the producer's connect(), Alembic) sees them too.
+        os.environ.update(REDIS_URL=urls.redis_url, DATABASE_URL=urls.database_url)
+        get_settings.cache_clear()
+        settings = get_settings()
         migrate.upgrade(settings.require_database_url())
 
         async def seed_it() -> SeedResult:
@@ -120,7 +122,7 @@ def dev(
                 await engine.dispose()
 
         seeded = _run(seed_it)
-        console.print("sample agency " + ("created" if seeded.created else "already present"))
+        console.print("sample agency created" if seeded.created else f"not seeded: {seeded.reason}")
         console.print(f"redis: {settings.redis_url}\npostgres: {settings.database_url}")
         try:
             settings_cls = registry.worker_settings(settings=settings)
@@ -192,7 +194,7 @@ def seed() -> None:
         summary = ", ".join(f"{count} {table}" for table, count in result.rows.items())
         console.print(f"[green]sample agency created: {summary}[/green]")
     else:
-        console.print("sample agency already present: nothing added")
+        console.print(f"nothing added: {result.reason}")
 
 
 @dead_app.command("list")

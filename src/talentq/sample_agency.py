@@ -6,7 +6,8 @@ invoices (some overdue), pending approvals and outreach. Times are relative to t
 moment of seeding, so "due tomorrow" stays true for a fresh demo.
 
 Idempotent: everything is inserted in one transaction under an advisory lock, and a
-database that already holds the sample agency (its first manager) is left alone.
+database that already holds the sample agency (its first manager) is left alone, as is
+one that holds other users: the sample goes into empty databases only.
 """
 
 from __future__ import annotations
@@ -143,6 +144,7 @@ class SeedResult:
 
     created: bool
     rows: dict[str, int]
+    reason: str = ""
 
 
 async def seed(sessions: async_sessionmaker[AsyncSession], *, now: datetime | None = None) -> SeedResult:
@@ -152,7 +154,10 @@ async def seed(sessions: async_sessionmaker[AsyncSession], *, now: datetime | No
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
         existing = await session.scalar(select(col(User.id)).where(col(User.email) == MARKER_EMAIL))
         if existing is not None:
-            return SeedResult(created=False, rows={})
+            return SeedResult(created=False, rows={}, reason="the sample agency is already there")
+        if await session.scalar(select(col(User.id)).limit(1)) is not None:
+            # Someone's real data: a sample agency mixed into it would be a mess to untangle.
+            return SeedResult(created=False, rows={}, reason="the database holds other users; not seeding it")
         return SeedResult(created=True, rows=await _insert_agency(session, now))
 
 
@@ -178,7 +183,17 @@ async def _insert_agency(session: AsyncSession, now: datetime) -> dict[str, int]
     }
     talents["liamrides"].active = False  # on a break: no weekly report, no outreach
     await add(*talents.values())
-    brands = {name: Brand(name=name, domain=domain, category=cat) for name, domain, cat in BRANDS}
+    brands = {
+        name: Brand(
+            name=name,
+            domain=domain,
+            category=cat,
+            instagram_handle=name.lower(),
+            contact_email=f"partnerships@{domain}",
+            billing_email=f"accounts-payable@{domain}",
+        )
+        for name, domain, cat in BRANDS
+    }
     await add(*brands.values())
 
     connections = [
@@ -187,6 +202,8 @@ async def _insert_agency(session: AsyncSession, now: datetime) -> dict[str, int]
             address=m.email,
             sync_cursor=None,
             last_synced_at=now - timedelta(minutes=30 + 15 * i),
+            # No OAuth token in a sample: gmail-sync would only fail on these. Connect a real one.
+            active=False,
         )
         for i, m in enumerate(managers)
     ]
@@ -313,6 +330,7 @@ async def _insert_agency(session: AsyncSession, now: datetime) -> dict[str, int]
             deal_id=pk(contracted),
             brand_id=pk(brands["Glossier"]),
             number="NS-2026-0004",
+            installment=2,
             amount_minor=400_000,
             status="overdue",
             issued_at=now - timedelta(days=60),
@@ -359,7 +377,8 @@ async def _insert_agency(session: AsyncSession, now: datetime) -> dict[str, int]
             stage="active",
             last_contact_at=now - timedelta(days=4),
             open_deals=1,
-            open_deal_value_minor=800_000,
+            open_deal_value={"USD": 800_000},
+            replies=3,
             score=0.82,
             refreshed_at=now - timedelta(days=1),
         ),

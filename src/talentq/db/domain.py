@@ -14,7 +14,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, DateTime, Index, Text, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Index,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -33,7 +43,12 @@ def _json(empty: type[list[Any]] | type[dict[str, Any]] | None = None) -> Any:
 
 def _when(*, required: bool = False, index: bool = False, now: bool = False) -> Any:
     """A timezone-aware timestamp: nullable, required, or defaulting to now."""
-    column = Column(DateTime(timezone=True), nullable=not (required or now), index=index)
+    column = Column(
+        DateTime(timezone=True),
+        nullable=not (required or now),
+        index=index,
+        server_default=func.now() if now else None,
+    )
     if now:
         return Field(default_factory=utcnow, sa_column=column)
     return Field(sa_column=column) if required else Field(default=None, sa_column=column)
@@ -50,6 +65,16 @@ def _money(*, required: bool = False) -> Any:
     return Field(sa_column=column) if required else Field(default=None, sa_column=column)
 
 
+def _dflt(value: str | int | float | bool, **kwargs: Any) -> Any:
+    """A column with a default in the database too, so set-based INSERT ... SELECT can omit it."""
+    literal = (
+        value
+        if isinstance(value, str)
+        else text(str(value).lower() if isinstance(value, bool) else str(value))
+    )
+    return Field(default=value, sa_column_kwargs={"server_default": literal}, **kwargs)
+
+
 def _one_of(table: str, column: str, values: type[StrEnum]) -> CheckConstraint:
     allowed = ", ".join(f"'{v.value}'" for v in values)
     return CheckConstraint(f"{column} IN ({allowed})", name=f"ck_{table}_{column}")
@@ -63,8 +88,8 @@ class User(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=200)
     email: str = Field(max_length=320, unique=True)
-    digest_opt_in: bool = Field(default=True, index=True)
-    time_zone: str = Field(default="UTC", max_length=64)
+    digest_opt_in: bool = _dflt(True, index=True)
+    time_zone: str = _dflt("UTC", max_length=64)
     created_at: datetime = _when(now=True)
 
 
@@ -78,8 +103,9 @@ class Talent(SQLModel, table=True):
     handle: str = Field(max_length=100, unique=True)
     manager_id: int = Field(foreign_key="users.id", index=True)
     niches: list[str] = _json(list)
-    audience_size: int = Field(default=0, ge=0)
-    active: bool = Field(default=True, index=True)
+    audience_size: int = _dflt(0, ge=0)
+    active: bool = _dflt(True, index=True)
+    daily_outreach_cap: int = _dflt(3, ge=0)
     created_at: datetime = _when(now=True)
 
 
@@ -90,6 +116,9 @@ class Brand(SQLModel, table=True):
     name: str = Field(max_length=200, unique=True)
     domain: str | None = Field(default=None, max_length=253, unique=True)
     category: str | None = Field(default=None, max_length=100, index=True)
+    instagram_handle: str | None = Field(default=None, max_length=100)
+    contact_email: str | None = Field(default=None, max_length=320)  # outreach goes here
+    billing_email: str | None = Field(default=None, max_length=320)  # invoice reminders go here
     created_at: datetime = _when(now=True)
 
 
@@ -102,12 +131,13 @@ class BrandCrmRecord(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", index=True)
     brand_id: int = Field(foreign_key="brands.id", index=True)
-    stage: str = Field(default="prospect", max_length=30)
+    stage: str = _dflt("prospect", max_length=30)
     last_contact_at: datetime | None = _when()
-    open_deals: int = 0
-    open_deal_value_minor: int | None = _money()
-    currency: str = Field(default="USD", max_length=3)
-    score: float = 0.0
+    open_deals: int = _dflt(0)
+    # Currency -> minor units: deals in different currencies are never added together.
+    open_deal_value: dict[str, int] = _json(dict)
+    replies: int = _dflt(0)
+    score: float = _dflt(0.0)
     refreshed_at: datetime | None = _when(index=True)
 
 
@@ -115,16 +145,20 @@ class MailConnection(SQLModel, table=True):
     """A manager's connected mailbox."""
 
     __tablename__ = "mail_connections"
-    __table_args__ = (UniqueConstraint("provider", "address", name="uq_mail_connections_provider_address"),)
+    __table_args__ = (
+        UniqueConstraint("provider", "address", name="uq_mail_connections_provider_address"),
+        # gmail-sync: active connections not synced lately.
+        Index("ix_mail_connections_sync_due", "last_synced_at", postgresql_where=text("active")),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", index=True)
-    provider: str = Field(default="gmail", max_length=20)
+    provider: str = _dflt("gmail", max_length=20)
     address: str = Field(max_length=320)
     refresh_token: str | None = _text()
     sync_cursor: str | None = Field(default=None, max_length=200)
-    last_synced_at: datetime | None = _when(index=True)
-    active: bool = Field(default=True, index=True)
+    last_synced_at: datetime | None = _when()
+    active: bool = _dflt(True, index=True)
 
 
 class MessageCategory(StrEnum):
@@ -141,6 +175,8 @@ class InboxMessage(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("connection_id", "provider_message_id", name="uq_inbox_messages_connection_message"),
         _one_of("inbox_messages", "category", MessageCategory),
+        # Stored but not yet handed to the inbox queue: a re-run of gmail-ingest finds them here.
+        Index("ix_inbox_messages_unrouted", "id", postgresql_where=text("routed_at IS NULL")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -154,7 +190,22 @@ class InboxMessage(SQLModel, table=True):
     body: str = _text(required=True)
     received_at: datetime = _when(required=True, index=True)
     category: str | None = Field(default=None, max_length=20, index=True)
+    routed_at: datetime | None = _when()
     triaged_at: datetime | None = _when()
+
+
+class WhatsAppNumber(SQLModel, table=True):
+    """A connected WhatsApp number that whatsapp-sync pulls messages for."""
+
+    __tablename__ = "whatsapp_numbers"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    phone_number: str = Field(max_length=32, unique=True)
+    provider: str = _dflt("whatsapp_cloud", max_length=30)
+    sync_cursor: str | None = Field(default=None, max_length=200)
+    last_synced_at: datetime | None = _when()
+    active: bool = _dflt(True, index=True)
 
 
 class WhatsAppMessage(SQLModel, table=True):
@@ -166,7 +217,7 @@ class WhatsAppMessage(SQLModel, table=True):
     provider_message_id: str = Field(max_length=200, unique=True)
     phone_from: str = Field(max_length=32)
     phone_to: str = Field(max_length=32)
-    direction: str = Field(default="inbound", max_length=10)
+    direction: str = _dflt("inbound", max_length=10)
     body: str = _text(required=True)
     received_at: datetime = _when(required=True, index=True)
 
@@ -182,23 +233,33 @@ class AgentTask(SQLModel, table=True):
     """One AI agent task: its input, the steps it decided, and how far their execution got."""
 
     __tablename__ = "agent_tasks"
-    __table_args__ = (_one_of("agent_tasks", "status", TaskStatus),)
+    __table_args__ = (
+        _one_of("agent_tasks", "status", TaskStatus),
+        # One task of a kind per message: a retried inbox job does not triage twice.
+        Index(
+            "uq_agent_tasks_kind_message",
+            "kind",
+            "message_id",
+            unique=True,
+            postgresql_where=text("message_id IS NOT NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=50, index=True)
     input: dict[str, Any] = _json(dict)
-    status: str = Field(default=TaskStatus.QUEUED.value, max_length=10, index=True)
+    status: str = _dflt(TaskStatus.QUEUED.value, max_length=10, index=True)
     message_id: int | None = Field(default=None, foreign_key="inbox_messages.id", index=True)
     deal_id: int | None = Field(default=None, foreign_key="deals.id", index=True)
     steps: list[dict[str, Any]] | None = _json()
-    steps_done: int = 0
-    attempts: int = 0
-    max_attempts: int = 3
+    steps_done: int = _dflt(0)
+    attempts: int = _dflt(0)
+    max_attempts: int = _dflt(3)
     last_error: str | None = _text()
-    timeout_s: int = 600
+    timeout_s: int = _dflt(600)
     created_at: datetime = _when(now=True)
     started_at: datetime | None = _when(index=True)
-    finished_at: datetime | None = _when()
+    finished_at: datetime | None = _when(index=True)
 
 
 class DealStage(StrEnum):
@@ -218,9 +279,9 @@ class Deal(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     talent_id: int | None = Field(default=None, foreign_key="talents.id", index=True)
     brand_id: int | None = Field(default=None, foreign_key="brands.id", index=True)
-    stage: str = Field(default=DealStage.DRAFT.value, max_length=12, index=True)
+    stage: str = _dflt(DealStage.DRAFT.value, max_length=12, index=True)
     fee_minor: int | None = _money()
-    currency: str = Field(default="USD", max_length=3)
+    currency: str = _dflt("USD", max_length=3)
     # Extraction runs once per message: the unique source is its idempotency key.
     source_message_id: int | None = Field(default=None, foreign_key="inbox_messages.id", unique=True)
     deliverables: list[dict[str, Any]] = _json(list)
@@ -228,7 +289,14 @@ class Deal(SQLModel, table=True):
     ends_at: datetime | None = _when()
     insights: dict[str, Any] | None = _json()
     created_at: datetime = _when(now=True)
-    updated_at: datetime = _when(now=True, index=True)
+    # Set by every UPDATE through SQLAlchemy; processors moving a stage set stage_changed_at too.
+    updated_at: datetime = Field(
+        default_factory=utcnow,
+        sa_column=Column(
+            DateTime(timezone=True), nullable=False, index=True, server_default=func.now(), onupdate=utcnow
+        ),
+    )
+    stage_changed_at: datetime = _when(now=True, index=True)
 
 
 class NegotiationSession(SQLModel, table=True):
@@ -236,7 +304,7 @@ class NegotiationSession(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     deal_id: int = Field(foreign_key="deals.id", index=True)
-    status: str = Field(default="open", max_length=20, index=True)
+    status: str = _dflt("open", max_length=20, index=True)
     thread: list[dict[str, Any]] = _json(list)
     last_step_at: datetime | None = _when()
     created_at: datetime = _when(now=True)
@@ -266,7 +334,7 @@ class Contract(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     deal_id: int = Field(foreign_key="deals.id", index=True)
     terms: dict[str, Any] = _json(dict)
-    status: str = Field(default=ContractStatus.DRAFTING.value, max_length=10, index=True)
+    status: str = _dflt(ContractStatus.DRAFTING.value, max_length=10, index=True)
     rendered_text: str | None = _text()
     review: dict[str, Any] | None = _json()
     created_at: datetime = _when(now=True)
@@ -293,7 +361,7 @@ class Deliverable(SQLModel, table=True):
     title: str = Field(max_length=300)
     platform: str | None = Field(default=None, max_length=30)
     due_at: datetime = _when(required=True, index=True)
-    status: str = Field(default=DeliverableStatus.PENDING.value, max_length=20, index=True)
+    status: str = _dflt(DeliverableStatus.PENDING.value, max_length=20, index=True)
     content: str | None = _text()
     review: dict[str, Any] | None = _json()
     reminded_at: datetime | None = _when()
@@ -308,18 +376,26 @@ class InvoiceStatus(StrEnum):
 
 class Invoice(SQLModel, table=True):
     __tablename__ = "invoices"
-    __table_args__ = (_one_of("invoices", "status", InvoiceStatus),)
+    __table_args__ = (
+        _one_of("invoices", "status", InvoiceStatus),
+        CheckConstraint("amount_minor >= 0", name="ck_invoices_amount_minor"),
+        # A retried contract_finalisation writes the same schedule, not a second one.
+        UniqueConstraint("deal_id", "installment", name="uq_invoices_deal_installment"),
+        # check-overdue-invoices: sent invoices by due date.
+        Index("ix_invoices_sent_due_at", "due_at", postgresql_where=text("status = 'sent'")),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     deal_id: int = Field(foreign_key="deals.id", index=True)
     brand_id: int = Field(foreign_key="brands.id", index=True)
     number: str = Field(max_length=40, unique=True)
+    installment: int = _dflt(1, ge=1)
     amount_minor: int = _money(required=True)
-    currency: str = Field(default="USD", max_length=3)
-    status: str = Field(default=InvoiceStatus.DRAFT.value, max_length=10, index=True)
-    issued_at: datetime | None = _when()
+    currency: str = _dflt("USD", max_length=3)
+    status: str = _dflt(InvoiceStatus.DRAFT.value, max_length=10, index=True)
+    issued_at: datetime | None = _when(index=True)
     due_at: datetime | None = _when(index=True)
-    paid_at: datetime | None = _when()
+    paid_at: datetime | None = _when(index=True)
     reminded_at: datetime | None = _when()
 
 
@@ -340,10 +416,12 @@ class Approval(SQLModel, table=True):
     kind: str = Field(max_length=50)
     subject: str = Field(max_length=300)
     payload: dict[str, Any] = _json(dict)
+    # What asked for it ("negotiation:12:3"): a retried job finds its approval instead of adding one.
+    source_key: str | None = Field(default=None, max_length=200, unique=True)
     requested_by_id: int | None = Field(default=None, foreign_key="users.id", index=True)
-    status: str = Field(default=ApprovalStatus.PENDING.value, max_length=10, index=True)
+    status: str = _dflt(ApprovalStatus.PENDING.value, max_length=10, index=True)
     created_at: datetime = _when(now=True, index=True)
-    expires_at: datetime | None = _when(index=True)
+    expires_at: datetime = _when(required=True, index=True)
     decided_at: datetime | None = _when()
 
 
@@ -364,6 +442,9 @@ class OutreachAction(SQLModel, table=True):
     __table_args__ = (
         _one_of("outreach_actions", "status", OutreachStatus),
         _one_of("outreach_actions", "kind", OutreachKind),
+        CheckConstraint(
+            "(kind = 'follow_up') = (follow_up_of_id IS NOT NULL)", name="ck_outreach_actions_follow_up_of"
+        ),
         # Never two open actions for one talent and brand, and never a second follow-up.
         Index(
             "uq_outreach_actions_open_pair",
@@ -383,15 +464,16 @@ class OutreachAction(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     talent_id: int = Field(foreign_key="talents.id", index=True)
     brand_id: int = Field(foreign_key="brands.id", index=True)
-    kind: str = Field(default=OutreachKind.INITIAL.value, max_length=10)
+    kind: str = _dflt(OutreachKind.INITIAL.value, max_length=10)
     follow_up_of_id: int | None = Field(default=None, foreign_key="outreach_actions.id")
-    status: str = Field(default=OutreachStatus.PENDING.value, max_length=10, index=True)
+    status: str = _dflt(OutreachStatus.PENDING.value, max_length=10, index=True)
+    to_address: str | None = Field(default=None, max_length=320)
     subject: str | None = Field(default=None, max_length=300)
     message: str | None = _text()
     scheduled_at: datetime | None = _when(index=True)
     sent_at: datetime | None = _when(index=True)
-    replied_at: datetime | None = _when()
-    created_at: datetime = _when(now=True)
+    replied_at: datetime | None = _when(index=True)
+    created_at: datetime = _when(now=True, index=True)
 
 
 class StrategyPrediction(SQLModel, table=True):
@@ -402,16 +484,19 @@ class StrategyPrediction(SQLModel, table=True):
     brand_id: int | None = Field(default=None, foreign_key="brands.id", index=True)
     brand_name: str = Field(max_length=200, index=True)
     predicted_spend_minor: int | None = _money()
-    currency: str = Field(default="USD", max_length=3)
+    currency: str = _dflt("USD", max_length=3)
     category: str | None = Field(default=None, max_length=100)
     timing: str | None = Field(default=None, max_length=100)
-    confidence: float = 0.0
+    confidence: float = _dflt(0.0)
     reasons: list[str] = _json(list)
     created_at: datetime = _when(now=True)
 
 
 class CreatorFitScore(SQLModel, table=True):
     __tablename__ = "creator_fit_scores"
+    __table_args__ = (
+        UniqueConstraint("prediction_id", "talent_id", name="uq_creator_fit_scores_prediction_talent"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", index=True)
@@ -430,7 +515,7 @@ class CreatorBundle(SQLModel, table=True):
     brand_id: int = Field(foreign_key="brands.id", index=True)
     talent_ids: list[int] = _json(list)
     budget_minor: int | None = _money()
-    currency: str = Field(default="USD", max_length=3)
+    currency: str = _dflt("USD", max_length=3)
     rationale: list[str] = _json(list)
     created_at: datetime = _when(now=True)
 
@@ -454,7 +539,7 @@ class OutboundEmail(SQLModel, table=True):
     body: str = _text(required=True)
     html: str | None = _text()
     reply_to: str | None = Field(default=None, max_length=320)
-    status: str = Field(default=EmailStatus.PENDING.value, max_length=10, index=True)
+    status: str = _dflt(EmailStatus.PENDING.value, max_length=10, index=True)
     provider_id: str | None = Field(default=None, max_length=200)
     error: str | None = _text()
     created_at: datetime = _when(now=True)
@@ -492,8 +577,8 @@ class SocialStat(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     talent_id: int = Field(foreign_key="talents.id", index=True)
     platform: str = Field(max_length=30)
-    followers: int = 0
-    engagement_rate: float = 0.0
+    followers: int = _dflt(0)
+    engagement_rate: float = _dflt(0.0)
     captured_at: datetime = _when(now=True)
 
 
@@ -505,6 +590,7 @@ DOMAIN_TABLES: tuple[type[SQLModel], ...] = (
     BrandCrmRecord,
     MailConnection,
     InboxMessage,
+    WhatsAppNumber,
     WhatsAppMessage,
     AgentTask,
     Deal,
