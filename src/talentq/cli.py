@@ -110,6 +110,8 @@ def dev(
     with embedded_services(data_dir, redis_url=base.redis_url, database_url=base.database_url) as urls:
         # Everything that reads the environment (the producer's connect(), Alembic) sees them too.
         os.environ.update(REDIS_URL=urls.redis_url, DATABASE_URL=urls.database_url)
+        # Development records mail instead of sending it, unless a transport is configured.
+        os.environ.setdefault("MAIL_TRANSPORT", "log")
         get_settings.cache_clear()
         settings = get_settings()
         migrate.upgrade(settings.require_database_url())

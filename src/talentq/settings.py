@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, field_validator
+from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from talentq.errors import ConfigError
@@ -57,6 +57,16 @@ class Settings(BaseSettings):
     redis_retry_cap: PositiveFloat = 2.0
 
     dead_letter_flush_interval: PositiveFloat = 30.0
+
+    # Mail (email-send): "smtp" sends through SMTP_*, "log" records without sending (talentq dev).
+    mail_transport: Literal["smtp", "log"] | None = None
+    mail_from: str | None = None
+    smtp_host: str | None = None
+    smtp_port: PositiveInt = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_timeout: PositiveFloat = 30.0
 
     log_level: LogLevel = "INFO"
     log_json: bool = False
