@@ -37,7 +37,7 @@ from talentq.deadletter import DeadLetterStore
 from talentq.errors import PermanentJobError, RegistryError
 from talentq.jobs import KEEP_RESULT_S, JobContext, Processor, job_function, tables_used
 from talentq.logsetup import configure_logging
-from talentq.processors import email_send
+from talentq.processors import deal_extraction, email_send, inbox, inbox_triage
 from talentq.queues import (
     CATALOGUE,
     DEFAULT_ARQ_QUEUE,
@@ -54,7 +54,12 @@ Binding = tuple[str, Processor[Any]]
 
 #: The shipped bindings, one per catalogue queue, added by the issues that build each
 #: processor. Until all 21 exist the worker refuses to boot and names the missing ones.
-BINDINGS: Final[tuple[Binding, ...]] = (("email-send", email_send.handle),)
+BINDINGS: Final[tuple[Binding, ...]] = (
+    ("email-send", email_send.handle),
+    ("inbox", inbox.handle),
+    ("inbox-triage", inbox_triage.handle),
+    ("deal-extraction", deal_extraction.handle),
+)
 
 
 def _payload_mismatch(spec: QueueSpec, fn: Processor[Any]) -> str | None:

@@ -1,0 +1,258 @@
+"""The AI provider's mail skills, as a deterministic rules engine: classify a message, extract deal terms.
+
+Works offline and explains itself: every answer carries the rules that produced it.
+Measured against the labelled set in ``tests/data/`` (see ``tests/test_ai_rules.py``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Final
+
+CATEGORIES: Final = ("deal_offer", "invoice", "scheduling", "deliverable", "spam", "other")
+
+
+@dataclass(frozen=True)
+class Classification:
+    category: str
+    confidence: float
+    reasons: list[str]
+
+
+@dataclass(frozen=True)
+class DealTerms:
+    fee_minor: int | None
+    currency: str | None
+    deliverables: list[dict[str, object]] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+
+def _rx(*patterns: str) -> list[re.Pattern[str]]:
+    return [re.compile(p, re.IGNORECASE) for p in patterns]
+
+
+# Weighted cues per category: (weight, pattern). Subject matches count double.
+_CUES: Final[dict[str, list[tuple[float, re.Pattern[str]]]]] = {
+    "spam": [
+        (3.0, p)
+        for p in _rx(
+            r"\bcrypto\w*|\bbitcoin|\bbtc\b|\bnft\b",
+            r"lotter(y|ies)|\bjackpot|you('| ha)ve won|\bwinner\b|claim your (prize|reward)",
+            r"(buy|grow|boost|increase|gain|get)\b[^.\n]{0,30}\b(followers|likes|views|subscribers)",
+            r"\bseo\b|backlinks?|rank(ing)? (#1|first) on google",
+            r"verify your account|account (will be )?(suspended|locked|disabled)|unusual (sign-?in|activity)",
+            r"gift ?cards?|wire transfer|western union|processing fee",
+            r"guaranteed|100% free|act now|limited time|risk[- ]free|double your",
+            r"click (here|the link below)|bit\.ly|tinyurl",
+            r"blue (tick|check)|get verified",
+            r"you('ve| have) been (selected|chosen)",
+            r"registration fee|one-?time [^.\n]{0,20}fee|just pay shipping|spots are limited",
+            r"\b\d{2}% off\b|\bcommission on every sale|\bhey babe\b",
+            r"policy violation|community standards|appeal now",
+            r"(page|account) (will be|has been) (unpublished|reported|disabled)",
+        )
+    ],
+    "invoice": [
+        (3.0, p)
+        for p in _rx(
+            r"\binvoices?\b",
+            r"\bremittance|\bpayment (sent|made|received|processed|reminder|confirmation|status|run)",
+            r"accounts? payable|\bbilling\b|\breceipt\b|purchase order|\bPO\b ?(number|#)",
+            r"overdue|past due|outstanding (balance|amount|payment)|\bnet ?\d{2}\b",
+            r"\bIBAN\b|bank details|\bsort code|\bwire\b|\bACH\b|W-?9|VAT (number|invoice)",
+        )
+    ]
+    + [(1.0, p) for p in _rx(r"\bpaid\b", r"\bpay(ment)?\b")],
+    "scheduling": [
+        (3.0, p)
+        for p in _rx(
+            r"\b(a|quick|short|intro|kick-?off|discovery) (call|chat|meeting)\b",
+            r"\bavailab(le|ility)\b",
+            r"\b(re)?schedul(e|ed|ing)\b|\bcalendar\b|calendly|time slots?|book a (time|slot)",
+            r"\bzoom\b|google meet|\bteams call\b|hop on a call|\bcatch[- ]up\b|\bcoffee\b",
+            r"\b(move|push|postpone)\b[^.\n]{0,25}\b(shoot|call|meeting)\b",
+            r"does (monday|tuesday|wednesday|thursday|friday|next week|tomorrow)[^?\n]{0,30}work",
+            r"\bwhat time\b|\bwhich day\b|\bwould (\w+ )?work for (you|him|her|them)\b",
+            r"\bkick-?off\b",
+            r"\b(set up|book|lock in|arrange) (a|an|the) [^.\n]{0,20}(call|meeting|session|hour|date)",
+            r"\bdoes that work\b|\bwhich works better\b|\bworks for (us|me)\b|\bfree on\b|\bcan't make\b",
+            r"invitation:|invited you to|going\? yes|meet\.google|\bon teams\b|\bstudio slots?\b",
+            r"\b(mon|tues|wednes|thurs|fri|satur|sun)day\b[^.\n]{0,40}"
+            r"\b(\d{1,2} ?(am|pm)|morning|afternoon|instead|start)\b",
+        )
+    ],
+    "deliverable": [
+        (3.0, p)
+        for p in _rx(
+            r"\bdrafts?\b",
+            r"\b(for|your|final) approval\b|\bapprov(e|ed)\b",
+            r"\bfeedback\b|\brevisions?\b|\bchanges? (to|on) the\b|\bre-?edit|\bre-?shoot|\bre-?record",
+            r"\b(go|goes|went) live\b|\bposting (date|schedule)\b|\bpost(ed)? (it|the video|the reel)\b",
+            r"\bcaption\b|\bfinal cut\b|\brough cut\b|\bthumbnail\b|\bscript\b|\bstoryboard\b",
+            r"link to the (video|reel|post|draft)|wetransfer|google drive|dropbox",
+            r"\bcontent (review|brief|guidelines)\b|\bhashtags?\b|#ad\b|disclosure",
+            r"\b(performance|campaign) (insights|report|stats)\b|screenshots of (reach|impressions|stats)",
+            r"\boverlay\b|\b(assets|artwork|logo files?|b-roll)\b|\bhigher res",
+        )
+    ],
+    "deal_offer": [
+        (3.0, p)
+        for p in _rx(
+            r"\b(our|the|a|total) budget\b|\b(flat |total )?fee (would be|is|of)\b|\boffer(ing)?\b|"
+            r"\bcompensation\b|\byour rates?\b|\bwe (can|could|would) pay\b",
+            r"would (love|like) to (work|partner|collaborate|team up|run|send)|\binterested in working\b",
+            r"\bfeature (our|the) (new )?\w+|\bintegration\b|\bdedicated (video|post|stream)|\bmid-roll|"
+            r"\bhost-read",
+            r"\busage rights\b|\bexclusivity\b|\bwhitelisting\b",
+        )
+    ]
+    # Words a newsletter, a thank-you or a scam uses as readily as an offer: weak on their own.
+    + [
+        (1.0, p)
+        for p in _rx(
+            r"\bcollab(oration|orate)?\b|\bpartner(ship|ing)?\b|\bsponsor(ship|ed|ing)?\b",
+            r"\bambassador|\bcampaign\b|\bbrand deal\b|\binfluencer (program|marketing|campaign)",
+        )
+    ],
+    "other": [
+        (3.0, p)
+        for p in _rx(
+            r"\bunsubscribe\b|\bnewsletter\b|this week in|read the full (issue|story)|view in browser",
+            r"\b(wanted to say|just saying) (a (big|huge) )?thank(s| you)\b|\bcongratulations\b",
+            r"partner program|creator fund|creativity program",
+        )
+    ],
+}
+
+_MONEY_CODES: Final = {
+    "$": "USD", "us$": "USD", "usd": "USD", "dollars": "USD", "dollar": "USD", "bucks": "USD",
+    "£": "GBP", "gbp": "GBP", "pounds": "GBP", "pound": "GBP", "quid": "GBP",
+    "€": "EUR", "eur": "EUR", "euros": "EUR", "euro": "EUR",
+    "ca$": "CAD", "c$": "CAD", "cad": "CAD", "a$": "AUD", "au$": "AUD", "aud": "AUD",
+}  # fmt: skip
+_NUMBER: Final = r"(\d{1,3}(?:[,\s]\d{3})+(?:\.\d{1,2})?|\d+(?:\.\d+)?)"
+_PREFIX: Final = r"(?P<pre>CA\$|C\$|AU\$|A\$|US\$|\$|£|€|\b(?:USD|GBP|EUR|CAD|AUD)\b)"
+_MONEY: Final = re.compile(
+    # prefix symbol or code: "$5,000", "£2.5k", "CA$3,000", "USD 5000", "EUR 4,000"
+    rf"{_PREFIX}\s?{_NUMBER.replace('(', '(?P<n1>', 1)}"
+    r"\s?(?P<k1>k\b|K\b|thousand\b)?"
+    # or suffix: "5k USD", "2,500 GBP", "3000 euros", "3,500 dollars"
+    rf"|{_NUMBER.replace('(', '(?P<n2>', 1)}\s?(?P<k2>k|K|thousand)?\s?"
+    r"(?P<post>USD|GBP|EUR|CAD|AUD|dollars?|euros?|pounds?|quid|bucks)\b",
+    re.IGNORECASE,
+)
+
+_FEE_WORDS: Final = re.compile(r"\b(fee|pay|paid|budget|offer(ing)?|rate|compensation|total)\b", re.I)
+_PRICE_WORDS: Final = re.compile(r"\b(retail|worth|valued?|rrp|price[ds]?|costs?)\b", re.I)
+_WORD_NUMBERS: Final = {
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "single": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+}
+_PLATFORMS: Final = [
+    (r"youtube shorts?|yt shorts?|shorts?", "youtube_short"),
+    (r"tik ?toks?(?: videos?)?", "tiktok"),
+    (r"(?:ig|instagram|insta) stor(?:y|ies)|stor(?:y|ies)", "instagram_story"),
+    (r"(?:ig|instagram|insta) reels?|reels?", "instagram_reel"),
+    (r"(?:ig|instagram|insta) (?:feed )?posts?|feed posts?", "instagram_post"),
+    (r"(?:dedicated )?youtube (?:videos?|integrations?|vlogs?)|(?:dedicated )?videos?|integrations?|vlogs?",
+     "youtube_video"),
+    (r"(?:twitch )?(?:live ?)?streams?", "twitch_stream"),
+    (r"blog posts?|articles?", "blog_post"),
+    (r"podcast(?: episodes?| ads?| spots?)?|(?:mid-roll|pre-roll|host-read) ads?", "podcast"),
+]  # fmt: skip
+_DELIVERABLE: Final = re.compile(
+    r"\b(?P<count>\d+|a|an|one|single|two|three|four|five|six)\s+(?:x\s+)?(?:dedicated\s+|sponsored\s+|short\s+)?"
+    r"(?P<what>" + "|".join(f"(?:{p})" for p, _ in _PLATFORMS) + r")\b",
+    re.IGNORECASE,
+)
+
+
+def classify_message(subject: str, body: str) -> Classification:
+    """The message's category with the cues that decided it."""
+    scores = dict.fromkeys(CATEGORIES, 0.0)
+    reasons: dict[str, list[str]] = {c: [] for c in CATEGORIES}
+    for category, cues in _CUES.items():
+        for weight, pattern in cues:
+            for text, factor in ((subject, 2.0), (body, 1.0)):
+                if match := pattern.search(text):
+                    scores[category] += weight * factor
+                    reasons[category].append(f"{match.group(0)!r}")
+    terms = extract_deal(subject, body)
+    if terms.fee_minor is not None:
+        scores["deal_offer"] += 2
+        reasons["deal_offer"].append("names a fee")
+    if terms.deliverables:
+        scores["deal_offer"] += 3
+        reasons["deal_offer"].append("asks for content")
+    # Spam that talks money is still spam; an invoice that names an amount is still an invoice.
+    if scores["spam"] >= 6:
+        scores["spam"] += scores["deal_offer"]
+    if scores["scheduling"] >= 6 and terms.deliverables == []:
+        # Logistics about a deal already made mention its fee; with no content asked, it is a date.
+        scores["deal_offer"] /= 2
+    if re.search(r"\binvoice", subject, re.IGNORECASE):
+        scores["invoice"] += 6
+    best = max(CATEGORIES, key=lambda c: scores[c])
+    total = sum(scores.values())
+    if scores[best] < 3:
+        return Classification("other", 0.5, ["no category's cues are strong enough"])
+    return Classification(best, round(scores[best] / total, 2), reasons[best])
+
+
+def _amount(number: str, thousands: str | None) -> Decimal | None:
+    digits = re.sub(r"[,\s]", "", number)
+    try:
+        value = Decimal(digits)
+    except InvalidOperation:
+        return None
+    return value * 1000 if thousands else value
+
+
+def extract_deal(subject: str, body: str) -> DealTerms:
+    """Fee (minor units) and currency of the first amount named, and the content asked for."""
+    text = f"{subject}\n{body}"
+    fee_minor: int | None = None
+    currency: str | None = None
+    reasons: list[str] = []
+    chosen = ""
+    best: tuple[int, int] | None = None  # (score, -position) of the chosen amount
+    for match in _MONEY.finditer(text):
+        symbol = (match.group("pre") or match.group("post") or "").lower()
+        amount = _amount(match.group("n1") or match.group("n2"), match.group("k1") or match.group("k2"))
+        if amount is None or amount < 50:  # "$5" is not a fee; a typo'd amount is not either
+            continue
+        # Prefer the amount the brand offers over a product's price quoted beside it.
+        before = text[max(0, match.start() - 40) : match.start()]
+        score = 1 if _FEE_WORDS.search(before) else 0
+        score -= 2 if _PRICE_WORDS.search(before) else 0
+        if best is None or (score, -match.start()) > best:
+            best = (score, -match.start())
+            fee_minor, currency = int(amount * 100), _MONEY_CODES.get(symbol.strip(), None)
+            chosen = match.group(0).strip()
+    if fee_minor is not None:
+        reasons.append(f"fee {chosen!r}")
+    deliverables: dict[str, int] = {}
+    for match in _DELIVERABLE.finditer(text):
+        what = match.group("what").lower()
+        platform = next(name for pattern, name in _PLATFORMS if re.fullmatch(pattern, what, re.IGNORECASE))
+        raw = match.group("count").lower()
+        count = int(raw) if raw.isdigit() else _WORD_NUMBERS[raw]
+        if count > 20:  # "30 videos" in a channel description, not an ask
+            continue
+        deliverables[platform] = deliverables.get(platform, 0) + count
+        reasons.append(f"content {match.group(0)!r}")
+    return DealTerms(
+        fee_minor=fee_minor,
+        currency=currency,
+        deliverables=[{"platform": p, "count": n} for p, n in deliverables.items()],
+        reasons=reasons,
+    )

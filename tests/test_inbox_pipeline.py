@@ -1,0 +1,100 @@
+"""inbox -> inbox-triage + deal-extraction on the sample agency, with a real worker, Redis and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from arq.connections import ArqRedis
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
+
+from talentq.db.domain import AgentTask, Brand, Deal, InboxMessage, Talent
+from talentq.db.models import FailedJob
+from talentq.processors import deal_extraction, inbox, inbox_triage
+from talentq.queues import CATALOGUE
+from talentq.registry import Binding
+from talentq.sample_agency import seed
+
+from .conftest import MakeWorker
+
+pytestmark = pytest.mark.integration
+
+PIPELINE = {name: CATALOGUE[name] for name in ("inbox", "inbox-triage", "deal-extraction")}
+BINDINGS: list[Binding] = [
+    ("inbox", inbox.handle),
+    ("inbox-triage", inbox_triage.handle),
+    ("deal-extraction", deal_extraction.handle),
+]
+
+
+async def message_id(sessions: async_sessionmaker[AsyncSession], provider_id: str) -> int:
+    async with sessions() as session:
+        found = await session.scalar(
+            select(col(InboxMessage.id)).where(col(InboxMessage.provider_message_id) == provider_id)
+        )
+    assert found is not None
+    return int(found)
+
+
+async def rows(sessions: async_sessionmaker[AsyncSession], model: Any) -> list[Any]:
+    async with sessions() as session:
+        return list((await session.execute(select(model))).scalars())
+
+
+async def test_an_offer_becomes_a_draft_deal_and_a_chat_does_not(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Routing Airbnb's offer and Rapha's coffee note: both triaged, one new draft deal."""
+    # Given the sample agency's inbox (its first two offers already have their deals)
+    await seed(sessions)
+    offer, chat = await message_id(sessions, "sample-0004"), await message_id(sessions, "sample-0006")
+
+    # When both are routed, twice (a retried producer), and the worker drains the queue
+    for _ in range(2):
+        await redis.enqueue_job("inbox", {"messageId": offer})
+        await redis.enqueue_job("inbox", {"messageId": chat})
+        await make_worker(BINDINGS, catalogue=PIPELINE).async_run()
+
+    # Then each message has one triage task, done, and its category stored
+    tasks = {t.message_id: t for t in await rows(sessions, AgentTask)}
+    assert set(tasks) == {offer, chat}
+    assert {t.status for t in tasks.values()} == {"done"}
+    messages = {m.id: m for m in await rows(sessions, InboxMessage) if m.id in (offer, chat)}
+    assert messages[offer].category == "deal_offer"
+    assert messages[chat].category == "scheduling"
+    assert messages[offer].routed_at is not None
+    # And the offer is one draft deal with its terms, brand and talent
+    async with sessions() as session:
+        (deal,) = (await session.execute(select(Deal).where(col(Deal.source_message_id) == offer))).scalars()
+        brand = await session.get(Brand, deal.brand_id)
+        talent = await session.get(Talent, deal.talent_id)
+    assert (deal.stage, deal.fee_minor, deal.currency) == ("draft", 400_000, "EUR")
+    assert deal.deliverables == [
+        {"platform": "youtube_video", "count": 1},
+        {"platform": "instagram_story", "count": 4},
+    ]
+    assert brand is not None
+    assert brand.name == "Airbnb"
+    assert talent is not None
+    assert talent.handle == "zoewanders"
+    assert await rows(sessions, FailedJob) == []
+
+
+async def test_unknown_ids_are_permanent_failures_naming_them(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A message or task that does not exist: one try, a dead letter that names the id."""
+    await redis.enqueue_job("inbox", {"messageId": 424242})
+    await redis.enqueue_job("deal-extraction", {"messageId": 424243})
+    await redis.enqueue_job("inbox-triage", {"taskId": 424244})
+
+    await make_worker(BINDINGS, catalogue=PIPELINE).async_run()
+
+    messages = sorted(letter.message for letter in await rows(sessions, FailedJob))
+    assert messages == [
+        "agent task 424244 not found",
+        "inbox message 424242 not found",
+        "inbox message 424243 not found",
+    ]
