@@ -66,10 +66,10 @@ def __getattr__(name: str) -> type:
     if name in {"WorkerSettings", "PlainWorkerSettings"}:
         install_event_loop(_settings_from_env())
     if name == "WorkerSettings":
-        return worker_settings(BINDINGS, catalogue=CATALOGUE, settings=_settings_from_env())
+        return worker_settings(BINDINGS, (), catalogue=CATALOGUE, settings=_settings_from_env())
     if name == "PlainWorkerSettings":
         # The same worker without Redis retries: what arq does by default on a connection error.
-        cls = worker_settings(BINDINGS, catalogue=CATALOGUE, settings=_settings_from_env())
+        cls = worker_settings(BINDINGS, (), catalogue=CATALOGUE, settings=_settings_from_env())
         cls.redis_settings.retry = None  # type: ignore[attr-defined]
         cls.redis_settings.retry_on_error = None  # type: ignore[attr-defined]
         cls.redis_settings.retry_on_timeout = False  # type: ignore[attr-defined]

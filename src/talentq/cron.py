@@ -25,6 +25,7 @@ from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
+from talentq.crons import mail
 from talentq.db.models import CronRun, CronStatus, utcnow
 from talentq.jobs import INTERRUPTED_GRACE, JobContext
 from talentq.logsetup import cron_context
@@ -209,6 +210,8 @@ def arq_cron(entry: CronEntry) -> CronJob:
     )
 
 
-#: The platform's cron entries. Filled by the issues that build their work; the registry
-#: refuses a cron whose target queue has no processor, so entries arrive with their queues.
-CRONS: Final[tuple[CronEntry, ...]] = ()
+#: The platform's cron entries, the seed's schedules. Filled by the issues that build their
+#: work; the registry refuses a cron whose target queue has no processor.
+CRONS: Final[tuple[CronEntry, ...]] = (
+    CronEntry("gmail-sync", "*/15 * * * *", mail.gmail_sync, enqueues=("gmail-ingest",)),
+)

@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any, Final, TypedDict, TypeVar, cast
 
+import httpx
 from arq.connections import ArqRedis
 from arq.worker import Function, Retry, func
 from loguru import logger
@@ -65,6 +66,7 @@ class JobContext(TypedDict):
     sessions: async_sessionmaker[AsyncSession]
     dead_letters: DeadLetterStore
     producer: Producer
+    http: httpx.AsyncClient
 
 
 P = TypeVar("P", bound=Payload)

@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+import httpx
 from arq.worker import Function, Worker
 from loguru import logger
 from pydantic import ConfigDict
@@ -37,7 +38,7 @@ from talentq.deadletter import DeadLetterStore
 from talentq.errors import PermanentJobError, RegistryError
 from talentq.jobs import KEEP_RESULT_S, JobContext, Processor, job_function, tables_used
 from talentq.logsetup import configure_logging
-from talentq.processors import deal_extraction, email_send, inbox, inbox_triage
+from talentq.processors import deal_extraction, email_send, gmail_ingest, inbox, inbox_triage
 from talentq.queues import (
     CATALOGUE,
     DEFAULT_ARQ_QUEUE,
@@ -55,6 +56,7 @@ Binding = tuple[str, Processor[Any]]
 #: The shipped bindings, one per catalogue queue, added by the issues that build each
 #: processor. Until all 21 exist the worker refuses to boot and names the missing ones.
 BINDINGS: Final[tuple[Binding, ...]] = (
+    ("gmail-ingest", gmail_ingest.handle),
     ("email-send", email_send.handle),
     ("inbox", inbox.handle),
     ("inbox-triage", inbox_triage.handle),
@@ -263,6 +265,9 @@ def worker_settings(
             dead_letters=store,
             producer=Producer(ctx["redis"], catalogue=catalogue),
         )
+        # One HTTP client for third-party APIs, shared by the jobs (tests pass their own, with
+        # httpx's MockTransport, through the Worker's ctx).
+        ctx.setdefault("http", httpx.AsyncClient(timeout=settings.http_timeout))
         try:
             await store.flush()
         except Exception as exc:
@@ -288,6 +293,8 @@ def worker_settings(
                 await task
         if "engine" in ctx:
             await ctx["engine"].dispose()
+        if "http" in ctx:
+            await ctx["http"].aclose()
 
     attrs: dict[str, Any] = {
         "functions": functions,

@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     smtp_security: Literal["starttls", "tls", "none"] = "starttls"
     smtp_timeout: PositiveFloat = 30.0
 
+    # Gmail (gmail-ingest): the OAuth client the mail connections' refresh tokens belong to.
+    gmail_client_id: str | None = None
+    gmail_client_secret: SecretStr | None = None
+    http_timeout: PositiveFloat = 30.0
+
     log_level: LogLevel = "INFO"
     log_json: bool = False
     cron_timezone: str = "UTC"

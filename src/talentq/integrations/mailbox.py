@@ -1,0 +1,214 @@
+"""Reading a manager's mailbox: the Gmail REST API over httpx (history, messages, OAuth refresh).
+
+Knows nothing of jobs. ``MailboxUnavailable`` means "try later" (429, 5xx, network);
+``MailboxRejected`` means retrying cannot help (the grant was revoked, the account is gone).
+Tests drive it with httpx's ``MockTransport`` serving responses in Gmail's shapes.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import getaddresses
+from typing import Any, Final
+
+import httpx
+
+from talentq.errors import ConfigError
+from talentq.settings import Settings
+
+GMAIL_API: Final = "https://gmail.googleapis.com/gmail/v1/users/me"
+TOKEN_URL: Final = "https://oauth2.googleapis.com/token"
+#: A first sync (no cursor) looks back this far.
+FIRST_SYNC_QUERY: Final = "newer_than:7d"
+#: Stored bodies are cut here: a 1 MB HTML newsletter is not worth a megabyte per row.
+MAX_BODY_CHARS: Final = 100_000
+
+
+class MailboxError(Exception):
+    """The mailbox could not be read."""
+
+
+class MailboxUnavailable(MailboxError):
+    """Try later: rate limited, a server error, the network."""
+
+
+class MailboxRejected(MailboxError):
+    """Retrying cannot help: the refresh token was revoked, the mailbox is gone."""
+
+
+@dataclass(frozen=True)
+class FetchedMessage:
+    provider_message_id: str
+    thread_id: str | None
+    sender: str
+    recipients: list[str]
+    subject: str
+    body: str
+    received_at: datetime
+
+
+@dataclass
+class FetchResult:
+    messages: list[FetchedMessage] = field(default_factory=list)
+    cursor: str | None = None
+
+
+class GmailClient:
+    """One mailbox's reader: refreshes its access token from the stored refresh token as needed."""
+
+    def __init__(self, http: httpx.AsyncClient, settings: Settings, refresh_token: str) -> None:
+        if not settings.gmail_client_id or not settings.gmail_client_secret:
+            raise ConfigError("Gmail is not configured: set GMAIL_CLIENT_ID and GMAIL_CLIENT_SECRET")
+        self._http = http
+        self._client_id = settings.gmail_client_id
+        self._client_secret = settings.gmail_client_secret.get_secret_value()
+        self._refresh_token = refresh_token
+        self._access_token: str | None = None
+
+    async def fetch_new(self, cursor: str | None, *, full_sync: bool = False) -> FetchResult:
+        """Messages added since ``cursor`` (a Gmail historyId), and the cursor to store next."""
+        ids: list[str] = []
+        if cursor and not full_sync:
+            try:
+                ids, new_cursor = await self._history_since(cursor)
+            except _HistoryExpired:
+                cursor = None  # Gmail keeps about a week of history: resync from the window
+        if not cursor or full_sync:
+            profile = await self._get("/profile")
+            new_cursor = str(profile["historyId"])
+            ids = await self._recent_ids()
+        messages = []
+        for message_id in dict.fromkeys(ids):  # de-duplicated, order kept
+            raw = await self._get(f"/messages/{message_id}", params={"format": "full"}, missing_ok=True)
+            if raw is not None:  # deleted since it was listed
+                messages.append(parse_message(raw))
+        return FetchResult(messages=messages, cursor=new_cursor)
+
+    async def _history_since(self, cursor: str) -> tuple[list[str], str]:
+        ids: list[str] = []
+        params: dict[str, str] = {"startHistoryId": cursor, "historyTypes": "messageAdded"}
+        while True:
+            page = await self._get("/history", params=params, missing_ok=True)
+            if page is None:
+                raise _HistoryExpired
+            for record in page.get("history", []):
+                ids += [added["message"]["id"] for added in record.get("messagesAdded", [])]
+            if "nextPageToken" not in page:
+                return ids, str(page.get("historyId", cursor))
+            params["pageToken"] = page["nextPageToken"]
+
+    async def _recent_ids(self) -> list[str]:
+        ids: list[str] = []
+        params: dict[str, str] = {"q": FIRST_SYNC_QUERY, "maxResults": "100"}
+        while True:
+            page = await self._get("/messages", params=params)
+            ids += [m["id"] for m in page.get("messages", [])]
+            if "nextPageToken" not in page:
+                return list(reversed(ids))  # oldest first
+            params["pageToken"] = page["nextPageToken"]
+
+    async def _refresh(self) -> str:
+        try:
+            response = await self._http.post(
+                TOKEN_URL,
+                data={
+                    "grant_type": "refresh_token",
+                    "refresh_token": self._refresh_token,
+                    "client_id": self._client_id,
+                    "client_secret": self._client_secret,
+                },
+            )
+        except httpx.HTTPError as exc:
+            raise MailboxUnavailable(f"token refresh failed: {exc!r}") from exc
+        if response.status_code in (400, 401):
+            raise MailboxRejected(
+                f"the refresh token was refused ({response.text[:200]}): reconnect the mailbox"
+            )
+        if response.status_code >= 300:
+            raise MailboxUnavailable(f"token refresh answered {response.status_code}")
+        token: str = response.json()["access_token"]
+        self._access_token = token
+        return token
+
+    async def _get(self, path: str, *, params: dict[str, str] | None = None, missing_ok: bool = False) -> Any:
+        token = self._access_token or await self._refresh()
+        for attempt in range(2):
+            try:
+                response = await self._http.get(
+                    GMAIL_API + path, params=params, headers={"Authorization": f"Bearer {token}"}
+                )
+            except httpx.HTTPError as exc:
+                raise MailboxUnavailable(f"Gmail {path}: {exc!r}") from exc
+            if response.status_code == 401 and attempt == 0:
+                token = await self._refresh()  # the access token expired: once, with a fresh one
+                continue
+            break
+        if response.status_code == 404 and missing_ok:
+            return None
+        if response.status_code == 429 or response.status_code >= 500:
+            raise MailboxUnavailable(f"Gmail {path} answered {response.status_code}")
+        if response.status_code >= 400:
+            raise MailboxRejected(f"Gmail {path} answered {response.status_code}: {response.text[:200]}")
+        return response.json()
+
+
+class _HistoryExpired(Exception):
+    pass
+
+
+def parse_message(raw: dict[str, Any]) -> FetchedMessage:
+    """A Gmail ``format=full`` message as talentq stores it: headers, plain-text body, time."""
+    payload = raw.get("payload", {})
+    headers = {h["name"].lower(): h["value"] for h in payload.get("headers", [])}
+    plain, markup = _bodies(payload)
+    body = plain if plain.strip() else _html_to_text(markup)
+    received = datetime.fromtimestamp(int(raw.get("internalDate", "0")) / 1000, UTC)
+    return FetchedMessage(
+        provider_message_id=raw["id"],
+        thread_id=raw.get("threadId"),
+        sender=headers.get("from", ""),
+        recipients=[
+            address for _, address in getaddresses([headers.get("to", ""), headers.get("cc", "")]) if address
+        ],
+        subject=headers.get("subject", ""),
+        body=body[:MAX_BODY_CHARS],
+        received_at=received,
+    )
+
+
+def _bodies(part: dict[str, Any]) -> tuple[str, str]:
+    """The first text/plain and text/html bodies in a MIME tree."""
+    mime = part.get("mimeType", "")
+    data = part.get("body", {}).get("data")
+    if data and mime.startswith("text/"):
+        text = _decode(data, part)
+        return (text, "") if mime == "text/plain" else ("", text)
+    plain, markup = "", ""
+    for child in part.get("parts", []) or []:
+        child_plain, child_markup = _bodies(child)
+        plain, markup = plain or child_plain, markup or child_markup
+    return plain, markup
+
+
+def _decode(data: str, part: dict[str, Any]) -> str:
+    raw = base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
+    content_type = next(
+        (h["value"] for h in part.get("headers", []) if h["name"].lower() == "content-type"), ""
+    )
+    charset = re.search(r"charset=\"?([\w-]+)", content_type)
+    try:
+        # errors="replace": a part that lies about its charset still yields readable text.
+        return raw.decode(charset.group(1) if charset else "utf-8", errors="replace")
+    except LookupError:  # an unknown charset name: keep what decodes
+        return raw.decode("utf-8", errors="replace")
+
+
+def _html_to_text(markup: str) -> str:
+    markup = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", markup)
+    markup = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</li>", "\n", markup)
+    text = html.unescape(re.sub(r"<[^>]+>", " ", markup))
+    return re.sub(r"[ \t]+", " ", re.sub(r"\n\s*\n+", "\n\n", text)).strip()
