@@ -35,7 +35,13 @@ from sqlmodel import SQLModel
 from talentq.client import Producer
 from talentq.db.models import FailureReason, utcnow
 from talentq.deadletter import DeadLetter, DeadLetterStore
-from talentq.errors import InvalidPayloadError, JobInterruptedError, JobTimeoutError, PermanentJobError
+from talentq.errors import (
+    ConfigError,
+    InvalidPayloadError,
+    JobInterruptedError,
+    JobTimeoutError,
+    PermanentJobError,
+)
 from talentq.logsetup import job_context
 from talentq.queues import Payload, QueueSpec
 from talentq.settings import Settings
@@ -139,7 +145,8 @@ def job_function(spec: QueueSpec, processor: Processor[Any], *, timeout: float |
                         "or crashes interrupted its runs; it is not run again"
                     )
                 result = await _call(processor, job_ctx, spec.validate(raw), spec.name, limit)
-            except PermanentJobError as exc:
+            except (PermanentJobError, ConfigError) as exc:
+                # A missing setting does not appear by retrying; its dead letter says which to set.
                 interrupted = isinstance(exc, JobInterruptedError)
                 reason = FailureReason.INTERRUPTED if interrupted else FailureReason.PERMANENT
                 await _dead_letter(job_ctx, spec, raw, exc, reason, started)

@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     gmail_client_secret: SecretStr | None = None
     http_timeout: PositiveFloat = 30.0
 
+    # AI provider: "rules" (deterministic, offline) or "openai" (any chat-completions API).
+    ai_provider: Literal["rules", "openai"] = "rules"
+    ai_base_url: str | None = None
+    ai_api_key: SecretStr | None = None
+    ai_model: str | None = None
+
     log_level: LogLevel = "INFO"
     log_json: bool = False
     cron_timezone: str = "UTC"

@@ -1,7 +1,9 @@
-"""The AI provider's mail skills, as a deterministic rules engine: classify a message, extract deal terms.
+"""The AI provider: an interface, its default rules engine, and an OpenAI-compatible provider.
 
-Works offline and explains itself: every answer carries the rules that produced it.
-Measured against the labelled set in ``tests/data/`` (see ``tests/test_ai_rules.py``).
+The rules engine classifies a message and extracts deal terms deterministically; it works
+offline and explains itself (every answer carries the rules behind it) and is measured
+against the labelled set in ``tests/data/`` (``tests/test_ai_rules.py``). ``AI_PROVIDER``
+chooses; the HTTP provider's JSON answers are validated by pydantic models.
 """
 
 from __future__ import annotations
@@ -9,7 +11,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Final
+from typing import Final, Literal, Protocol, TypeVar
+
+import httpx
+from pydantic import BaseModel, Field, ValidationError
+
+from talentq.errors import ConfigError
+from talentq.settings import Settings
 
 CATEGORIES: Final = ("deal_offer", "invoice", "scheduling", "deliverable", "spam", "other")
 
@@ -256,3 +264,144 @@ def extract_deal(subject: str, body: str) -> DealTerms:
         deliverables=[{"platform": p, "count": n} for p, n in deliverables.items()],
         reasons=reasons,
     )
+
+
+# --- the provider interface -------------------------------------------------------------------
+
+
+class AIError(Exception):
+    """The AI provider could not answer."""
+
+
+class AIUnavailable(AIError):
+    """Try later: the provider is down, rate limited, or gave an answer that does not validate."""
+
+
+class AIRejected(AIError):
+    """Retrying cannot help: the provider refused the credentials or the request."""
+
+
+class AIProvider(Protocol):
+    """What processors ask of an AI; later issues add their methods here."""
+
+    async def classify_message(self, subject: str, body: str) -> Classification: ...
+
+    async def extract_deal(self, subject: str, body: str) -> DealTerms: ...
+
+
+class RulesProvider:
+    """The default: the deterministic rules above. Offline, explains itself."""
+
+    async def classify_message(self, subject: str, body: str) -> Classification:
+        return classify_message(subject, body)
+
+    async def extract_deal(self, subject: str, body: str) -> DealTerms:
+        return extract_deal(subject, body)
+
+
+class _ClassificationAnswer(BaseModel):
+    category: Literal["deal_offer", "invoice", "scheduling", "deliverable", "spam", "other"]
+    confidence: float = Field(ge=0, le=1)
+    reasons: list[str] = Field(default_factory=list)
+
+
+class _Deliverable(BaseModel):
+    platform: Literal[
+        "tiktok", "instagram_post", "instagram_reel", "instagram_story", "youtube_video",
+        "youtube_short", "twitch_stream", "blog_post", "podcast",
+    ]  # fmt: skip
+    count: int = Field(ge=1, le=100)
+
+
+class _DealAnswer(BaseModel):
+    fee_minor: int | None = Field(default=None, ge=0)
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    deliverables: list[_Deliverable] = Field(default_factory=list)
+    reasons: list[str] = Field(default_factory=list)
+
+
+_CLASSIFY_PROMPT: Final = (
+    "You classify email sent to a talent agency. Answer with a JSON object: "
+    '{"category": one of deal_offer, invoice, scheduling, deliverable, spam, other; '
+    '"confidence": 0..1; "reasons": [short strings]}.'
+)
+_EXTRACT_PROMPT: Final = (
+    "You extract the terms of a brand's sponsorship offer to a creator. Answer with a JSON object: "
+    '{"fee_minor": the fee in minor units (cents) or null; "currency": ISO 4217 code or null; '
+    '"deliverables": [{"platform": one of tiktok, instagram_post, instagram_reel, instagram_story, '
+    'youtube_video, youtube_short, twitch_stream, blog_post, podcast; "count": integer}]; '
+    '"reasons": [strings]}.'
+)
+
+A = TypeVar("A", bound=BaseModel)
+
+
+class OpenAICompatibleProvider:
+    """Any chat-completions API (``AI_BASE_URL``, ``AI_API_KEY``, ``AI_MODEL``); answers validated."""
+
+    def __init__(self, http: httpx.AsyncClient, settings: Settings) -> None:
+        if not settings.ai_base_url or not settings.ai_api_key or not settings.ai_model:
+            missing = [
+                name
+                for name, value in (
+                    ("AI_BASE_URL", settings.ai_base_url),
+                    ("AI_API_KEY", settings.ai_api_key),
+                    ("AI_MODEL", settings.ai_model),
+                )
+                if not value
+            ]
+            raise ConfigError(f"AI_PROVIDER=openai needs {', '.join(missing)} to be set")
+        self._http = http
+        self._url = settings.ai_base_url.rstrip("/") + "/chat/completions"
+        self._key = settings.ai_api_key.get_secret_value()
+        self._model = settings.ai_model
+
+    async def classify_message(self, subject: str, body: str) -> Classification:
+        answer = await self._ask(_CLASSIFY_PROMPT, f"Subject: {subject}\n\n{body}", _ClassificationAnswer)
+        return Classification(answer.category, answer.confidence, answer.reasons)
+
+    async def extract_deal(self, subject: str, body: str) -> DealTerms:
+        answer = await self._ask(_EXTRACT_PROMPT, f"Subject: {subject}\n\n{body}", _DealAnswer)
+        return DealTerms(
+            fee_minor=answer.fee_minor,
+            currency=answer.currency,
+            deliverables=[d.model_dump() for d in answer.deliverables],
+            reasons=answer.reasons,
+        )
+
+    async def _ask(self, system: str, user: str, model: type[A]) -> A:
+        request = {
+            "model": self._model,
+            "temperature": 0,
+            "response_format": {"type": "json_object"},
+            "messages": [{"role": "system", "content": system}, {"role": "user", "content": user[:20_000]}],
+        }
+        try:
+            response = await self._http.post(
+                self._url, json=request, headers={"Authorization": f"Bearer {self._key}"}
+            )
+        except httpx.HTTPError as exc:
+            raise AIUnavailable(f"AI provider unreachable: {exc!r}") from exc
+        if response.status_code in (401, 403):
+            raise AIRejected(
+                f"AI provider refused the credentials ({response.status_code}): check AI_API_KEY"
+            )
+        if response.status_code == 429 or response.status_code >= 500:
+            raise AIUnavailable(f"AI provider answered {response.status_code}")
+        if response.status_code >= 400:
+            raise AIRejected(
+                f"AI provider refused the request ({response.status_code}): {response.text[:200]}"
+            )
+        try:
+            content = response.json()["choices"][0]["message"]["content"]
+            return model.model_validate_json(content)
+        except (ValueError, KeyError, IndexError, TypeError, ValidationError) as exc:
+            # A model's malformed answer is usually not repeated: transient, so it is asked again.
+            raise AIUnavailable(f"AI provider's answer did not validate as {model.__name__}: {exc}") from exc
+
+
+def make_ai_provider(settings: Settings, http: httpx.AsyncClient) -> AIProvider:
+    """The provider ``AI_PROVIDER`` names: ``rules`` (default) or ``openai``."""
+    if settings.ai_provider == "openai":
+        return OpenAICompatibleProvider(http, settings)
+    return RulesProvider()

@@ -17,7 +17,7 @@ from sqlmodel import col
 
 from talentq.db.domain import Brand, Deal, InboxMessage, Talent, User
 from talentq.errors import PermanentJobError
-from talentq.integrations.ai import classify_message, extract_deal
+from talentq.integrations.ai import AIProvider, make_ai_provider
 from talentq.jobs import JobContext, uses_tables
 from talentq.queues import MessageRef
 
@@ -34,10 +34,10 @@ async def handle(ctx: JobContext, payload: MessageRef) -> dict[str, Any]:
         existing = await session.scalar(select(col(Deal.id)).where(col(Deal.source_message_id) == message.id))
         if existing is not None:
             return {"result": "exists", "dealId": existing}
-        verdict = classify_message(message.subject, message.body)
+        verdict = await _ai(ctx).classify_message(message.subject, message.body)
         if verdict.category != "deal_offer":
             return {"result": "not_a_deal", "category": verdict.category}
-        terms = extract_deal(message.subject, message.body)
+        terms = await _ai(ctx).extract_deal(message.subject, message.body)
         brand_id = await _brand(session, message.sender)
         talent_id = await _talent(session, message.user_id, f"{message.subject}\n{message.body}")
         deal_id = await session.scalar(
@@ -98,3 +98,7 @@ async def _talent(session: AsyncSession, manager_id: int, text: str) -> int | No
         if re.search(rf"\b({re.escape(handle)}|{re.escape(name)}|{re.escape(name.split()[0])})\b", text, re.I)
     ]
     return named[0] if len(named) == 1 else None
+
+
+def _ai(ctx: JobContext) -> AIProvider:
+    return make_ai_provider(ctx["settings"], ctx["http"])

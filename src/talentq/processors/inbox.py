@@ -16,7 +16,7 @@ from sqlmodel import col
 from talentq.db.domain import AgentTask, InboxMessage
 from talentq.db.models import utcnow
 from talentq.errors import PermanentJobError
-from talentq.integrations.ai import classify_message
+from talentq.integrations.ai import AIProvider, make_ai_provider
 from talentq.jobs import JobContext, uses_tables
 from talentq.queues import MessageRef
 
@@ -41,7 +41,8 @@ async def handle(ctx: JobContext, payload: MessageRef) -> dict[str, Any]:
                 col(AgentTask.kind) == TRIAGE_KIND, col(AgentTask.message_id) == message.id
             )
         )
-        looks_like_offer = classify_message(message.subject, message.body).category == "deal_offer"
+        verdict = await _ai(ctx).classify_message(message.subject, message.body)
+        looks_like_offer = verdict.category == "deal_offer"
 
     producer = ctx["producer"]
     await producer.enqueue("inbox-triage", {"taskId": task_id}, job_id=f"inbox-triage:{task_id}")
@@ -56,3 +57,7 @@ async def handle(ctx: JobContext, payload: MessageRef) -> dict[str, Any]:
             update(InboxMessage).where(col(InboxMessage.id) == payload.message_id).values(routed_at=utcnow())
         )
     return {"taskId": task_id, "dealExtraction": looks_like_offer}
+
+
+def _ai(ctx: JobContext) -> AIProvider:
+    return make_ai_provider(ctx["settings"], ctx["http"])

@@ -14,7 +14,7 @@ from sqlmodel import col
 from talentq.db.domain import AgentTask, InboxMessage, TaskStatus
 from talentq.db.models import utcnow
 from talentq.errors import PermanentJobError
-from talentq.integrations.ai import classify_message
+from talentq.integrations.ai import AIProvider, make_ai_provider
 from talentq.jobs import JobContext, uses_tables
 from talentq.queues import TaskRef
 
@@ -36,7 +36,7 @@ async def handle(ctx: JobContext, payload: TaskRef) -> dict[str, Any]:
         message = await session.get(InboxMessage, task.message_id)
         if message is None:
             raise PermanentJobError(f"inbox message {task.message_id} of agent task {task.id} not found")
-        verdict = classify_message(message.subject, message.body)
+        verdict = await _ai(ctx).classify_message(message.subject, message.body)
         now = utcnow()
         await session.execute(
             update(InboxMessage)
@@ -56,3 +56,7 @@ async def handle(ctx: JobContext, payload: TaskRef) -> dict[str, Any]:
             )
         )
     return {"taskId": payload.task_id, "messageId": message.id, "category": verdict.category}
+
+
+def _ai(ctx: JobContext) -> AIProvider:
+    return make_ai_provider(ctx["settings"], ctx["http"])
