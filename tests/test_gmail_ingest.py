@@ -200,7 +200,7 @@ async def test_next_sync_reads_history_and_stores_only_what_is_new(
     await redis.enqueue_job("gmail-ingest", {"userId": user_id}, _job_id="sync-1")
     await worker_with(make_worker, gmail).async_run()
 
-    gmail.history = ["g1", "g3"]
+    gmail.history = ["g1", "g9", "g3"]  # g9 was deleted since: Gmail answers 404, it is skipped
     gmail.fail_next = [401]  # the access token expired: refreshed once, then fine
     await redis.enqueue_job("gmail-ingest", {"userId": user_id}, _job_id="sync-2")
     await worker_with(make_worker, gmail).async_run()

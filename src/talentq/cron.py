@@ -214,4 +214,5 @@ def arq_cron(entry: CronEntry) -> CronJob:
 #: work; the registry refuses a cron whose target queue has no processor.
 CRONS: Final[tuple[CronEntry, ...]] = (
     CronEntry("gmail-sync", "*/15 * * * *", mail.gmail_sync, enqueues=("gmail-ingest",)),
+    CronEntry("whatsapp-sync", "*/10 * * * *", mail.whatsapp_sync),
 )

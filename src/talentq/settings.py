@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     gmail_client_id: str | None = None
     gmail_client_secret: SecretStr | None = None
     http_timeout: PositiveFloat = 30.0
+    # WhatsApp provider (whatsapp-sync): its REST API and bearer token.
+    whatsapp_api_url: str | None = None
+    whatsapp_api_token: SecretStr | None = None
 
     # AI provider: "rules" (deterministic, offline) or "openai" (any chat-completions API).
     ai_provider: Literal["rules", "openai"] = "rules"

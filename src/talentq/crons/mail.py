@@ -1,15 +1,18 @@
-"""Mail crons: gmail-sync fans one gmail-ingest out per mailbox due a sync."""
+"""Mail crons: gmail-sync fans one gmail-ingest out per mailbox due a sync; whatsapp-sync pulls messages."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any, Final
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, text
+from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
-from talentq.db.domain import MailConnection
+from talentq.db.domain import MailConnection, WhatsAppMessage, WhatsAppNumber
 from talentq.db.models import utcnow
+from talentq.integrations.whatsapp import WhatsAppClient, missing_settings
 from talentq.jobs import JobContext, uses_tables
 
 #: A mailbox synced more recently than this is skipped (gmail-ingest may still be running).
@@ -44,3 +47,59 @@ async def gmail_sync(ctx: JobContext) -> dict[str, Any]:
         job_ids=[f"gmail-ingest:{u}:{ctx['job_id']}" for u in users],
     )
     return {"count": sum(job is not None for job in ids), "users": users}
+
+
+@uses_tables(WhatsAppNumber, WhatsAppMessage)
+async def whatsapp_sync(ctx: JobContext) -> dict[str, Any]:
+    """New messages of every connected number into the database: three statements, however many numbers.
+
+    Not configured: a skip result naming the settings to set, not a failure every ten minutes.
+    """
+    missing = missing_settings(ctx["settings"])
+    if missing:
+        return {"count": 0, "skipped": f"WhatsApp is not configured: set {' and '.join(missing)}"}
+    client = WhatsAppClient(ctx["http"], ctx["settings"])
+    async with ctx["sessions"]() as session:
+        numbers = list(
+            (
+                await session.execute(select(WhatsAppNumber).where(col(WhatsAppNumber.active).is_(True)))
+            ).scalars()
+        )
+    rows: list[dict[str, Any]] = []
+    cursors: list[dict[str, Any]] = []
+    for number in numbers:
+        items, cursor = await client.messages_since(number.phone_number, number.sync_cursor)
+        rows += [
+            {
+                "user_id": number.user_id,
+                "provider_message_id": item.provider_message_id,
+                "phone_from": item.phone_from,
+                "phone_to": item.phone_to,
+                "direction": item.direction,
+                "body": item.body,
+                "received_at": item.received_at,
+            }
+            for item in items
+        ]
+        cursors.append({"number_id": number.id, "cursor": cursor})
+    stored = 0
+    async with ctx["sessions"].begin() as session:
+        if rows:
+            result = await session.execute(
+                insert(WhatsAppMessage)
+                .values(rows)
+                .on_conflict_do_nothing(index_elements=["provider_message_id"])
+                .returning(col(WhatsAppMessage.id))
+            )
+            stored = len(result.all())
+        if cursors:
+            # Every number's cursor in one UPDATE, in the transaction that stores its messages.
+            await session.execute(
+                text(
+                    "UPDATE whatsapp_numbers AS n SET sync_cursor = v.cursor, last_synced_at = now() "
+                    "FROM jsonb_to_recordset(CAST(:cursors AS jsonb)) AS v(number_id int, cursor text) "
+                    "WHERE n.id = v.number_id"
+                ),
+                {"cursors": json.dumps(cursors)},
+            )
+    return {"count": stored, "numbers": len(numbers)}
