@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from arq.connections import ArqRedis
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
@@ -98,3 +98,35 @@ async def test_unknown_ids_are_permanent_failures_naming_them(
         "inbox message 424242 not found",
         "inbox message 424243 not found",
     ]
+
+
+async def test_an_empty_message_is_routed_and_triaged_as_other(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """No subject, no body: a correct result (other, no deal), not a crash or a silent skip."""
+    await seed(sessions)
+    async with sessions.begin() as session:
+        template = await session.get(InboxMessage, await message_id(sessions, "sample-0001"))
+        assert template is not None
+        empty = InboxMessage(
+            user_id=template.user_id,
+            connection_id=template.connection_id,
+            provider_message_id="empty-1",
+            sender="someone@example.com",
+            subject="",
+            body="",
+            received_at=template.received_at,
+        )
+        session.add(empty)
+    await redis.enqueue_job("inbox", {"messageId": empty.id})
+
+    await make_worker(BINDINGS, catalogue=PIPELINE).async_run()
+
+    async with sessions() as session:
+        stored = await session.get(InboxMessage, empty.id)
+        deals = await session.scalar(
+            select(func.count()).select_from(Deal).where(col(Deal.source_message_id) == empty.id)
+        )
+    assert stored is not None
+    assert (stored.category, deals) == ("other", 0)
+    assert stored.routed_at is not None
