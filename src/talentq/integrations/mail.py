@@ -46,7 +46,6 @@ class OutgoingMail:
 class MailTransport(Protocol):
     async def send(self, mail: OutgoingMail) -> str:
         """Send ``mail``; returns the provider's id for it (here: its Message-ID)."""
-        ...
 
 
 def check_address(address: str, *, field: str) -> Address:

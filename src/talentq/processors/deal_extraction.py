@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from talentq.db.domain import Brand, Deal, InboxMessage, Talent, User
+from talentq.db.domain import Brand, Deal, InboxMessage, Talent
 from talentq.errors import PermanentJobError
 from talentq.integrations.ai import AIProvider, make_ai_provider
 from talentq.jobs import JobContext, uses_tables
@@ -87,9 +87,9 @@ async def _talent(session: AsyncSession, manager_id: int, text: str) -> int | No
     """The manager's talent named in the mail (by handle, or by first name), if exactly one is."""
     rows = (
         await session.execute(
-            select(col(Talent.id), col(Talent.name), col(Talent.handle))
-            .join(User, col(User.id) == col(Talent.manager_id))
-            .where(col(Talent.manager_id) == manager_id)
+            select(col(Talent.id), col(Talent.name), col(Talent.handle)).where(
+                col(Talent.manager_id) == manager_id
+            )
         )
     ).all()
     named = [
