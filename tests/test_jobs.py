@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from talentq.client import Producer
 from talentq.db.models import FailedJob
+from talentq.errors import ConfigError
+from talentq.integrations.mailbox import MailboxRejected
 from talentq.jobs import INTERRUPTED_GRACE, JobContext
 from talentq.serialization import UNDECODABLE_JOB, deserialize
 
@@ -232,3 +234,27 @@ async def test_jobs_from_enqueue_many_run_in_a_real_worker(
 
     assert [await calls(redis, f"m{n}") for n in range(50)] == [1] * 50
     assert await dead_letters(sessions) == []
+
+
+async def test_a_refusing_service_or_a_missing_setting_fails_at_once(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A service refusing the credentials, or a missing setting, is not retried: one run, a dead letter."""
+    runs: list[str] = []
+
+    async def refused(ctx: JobContext, payload: Probe) -> None:
+        runs.append(payload.key)
+        if payload.key == "grant":
+            raise MailboxRejected("the refresh token was refused: reconnect the mailbox")
+        raise ConfigError("MAIL_TRANSPORT is not set")
+
+    await redis.enqueue_job("probe", {"key": "grant"}, _job_id="grant")
+    await redis.enqueue_job("probe", {"key": "setting"}, _job_id="setting")
+    await make_worker([("probe", refused)], catalogue=CATALOGUE).async_run()
+
+    assert sorted(runs) == ["grant", "setting"]
+    letters = {letter.job_id: letter for letter in await dead_letters(sessions)}
+    assert (letters["grant"].reason, letters["grant"].error_type, letters["grant"].tries) == (
+        "permanent", "MailboxRejected", 1,
+    )  # fmt: skip
+    assert (letters["setting"].reason, letters["setting"].error_type) == ("permanent", "ConfigError")

@@ -4,6 +4,7 @@
 
     TalentqError                  base: catch this to catch anything talentq raised on purpose
     ├── ConfigError               a setting is missing or invalid; names the environment variable
+    ├── ServiceRefusedError       an external service refused the request or the credentials
     ├── RegistryError             the worker registry is inconsistent; the worker refuses to boot
     ├── QueueRefusedError         the producer refused an enqueue; nothing reached Redis
     ├── JobTimeoutError           a job outlived its queue's timeout (also a TimeoutError); transient
@@ -26,6 +27,14 @@ class TalentqError(Exception):
 
 class ConfigError(TalentqError):
     """A setting is missing or invalid; the message names the environment variable to set."""
+
+
+class ServiceRefusedError(TalentqError):
+    """An external service refused the request or the credentials: retrying as is cannot help.
+
+    Integrations raise subclasses of it (``MailRejected``, ``MailboxRejected``, ...); the job
+    wrapper dead-letters them on the first failure, like a missing setting.
+    """
 
 
 class RegistryError(TalentqError):

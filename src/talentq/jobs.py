@@ -41,6 +41,7 @@ from talentq.errors import (
     JobInterruptedError,
     JobTimeoutError,
     PermanentJobError,
+    ServiceRefusedError,
 )
 from talentq.logsetup import job_context
 from talentq.queues import Payload, QueueSpec
@@ -145,8 +146,9 @@ def job_function(spec: QueueSpec, processor: Processor[Any], *, timeout: float |
                         "or crashes interrupted its runs; it is not run again"
                     )
                 result = await _call(processor, job_ctx, spec.validate(raw), spec.name, limit)
-            except (PermanentJobError, ConfigError) as exc:
-                # A missing setting does not appear by retrying; its dead letter says which to set.
+            except (PermanentJobError, ConfigError, ServiceRefusedError) as exc:
+                # A missing setting, or a service refusing the request or the credentials, does
+                # not change by retrying; the dead letter says what to fix.
                 interrupted = isinstance(exc, JobInterruptedError)
                 reason = FailureReason.INTERRUPTED if interrupted else FailureReason.PERMANENT
                 await _dead_letter(job_ctx, spec, raw, exc, reason, started)

@@ -75,6 +75,10 @@ def _dflt(value: str | int | float | bool, **kwargs: Any) -> Any:
     return Field(default=value, sa_column_kwargs={"server_default": literal}, **kwargs)
 
 
+def _iso_currency(table: str) -> CheckConstraint:
+    return CheckConstraint("currency ~ '^[A-Z]{3}$'", name=f"ck_{table}_currency")
+
+
 def _one_of(table: str, column: str, values: type[StrEnum]) -> CheckConstraint:
     allowed = ", ".join(f"'{v.value}'" for v in values)
     return CheckConstraint(f"{column} IN ({allowed})", name=f"ck_{table}_{column}")
@@ -274,7 +278,10 @@ class Deal(SQLModel, table=True):
     """A brand deal for a talent; stage ``draft`` is what the seed called a dealDraft."""
 
     __tablename__ = "deals"
-    __table_args__ = (_one_of("deals", "stage", DealStage),)
+    __table_args__ = (
+        _iso_currency("deals"),
+        _one_of("deals", "stage", DealStage),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     talent_id: int | None = Field(default=None, foreign_key="talents.id", index=True)
@@ -377,6 +384,7 @@ class InvoiceStatus(StrEnum):
 class Invoice(SQLModel, table=True):
     __tablename__ = "invoices"
     __table_args__ = (
+        _iso_currency("invoices"),
         _one_of("invoices", "status", InvoiceStatus),
         CheckConstraint("amount_minor >= 0", name="ck_invoices_amount_minor"),
         # A retried contract_finalisation writes the same schedule, not a second one.
@@ -478,6 +486,7 @@ class OutreachAction(SQLModel, table=True):
 
 class StrategyPrediction(SQLModel, table=True):
     __tablename__ = "strategy_predictions"
+    __table_args__ = (_iso_currency("strategy_predictions"),)
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", index=True)
@@ -510,6 +519,7 @@ class CreatorFitScore(SQLModel, table=True):
 
 class CreatorBundle(SQLModel, table=True):
     __tablename__ = "creator_bundles"
+    __table_args__ = (_iso_currency("creator_bundles"),)
 
     id: int | None = Field(default=None, primary_key=True)
     brand_id: int = Field(foreign_key="brands.id", index=True)

@@ -16,7 +16,7 @@ from typing import Final, Literal, Protocol, TypeVar
 import httpx
 from pydantic import BaseModel, Field, ValidationError
 
-from talentq.errors import ConfigError
+from talentq.errors import ConfigError, ServiceRefusedError
 from talentq.settings import Settings
 
 CATEGORIES: Final = ("deal_offer", "invoice", "scheduling", "deliverable", "spam", "other")
@@ -277,7 +277,7 @@ class AIUnavailable(AIError):
     """Try later: the provider is down, rate limited, or gave an answer that does not validate."""
 
 
-class AIRejected(AIError):
+class AIRejected(AIError, ServiceRefusedError):
     """Retrying cannot help: the provider refused the credentials or the request."""
 
 

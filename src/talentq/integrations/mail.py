@@ -16,7 +16,7 @@ from typing import Protocol
 import aiosmtplib
 from loguru import logger
 
-from talentq.errors import ConfigError
+from talentq.errors import ConfigError, ServiceRefusedError
 from talentq.settings import Settings
 
 
@@ -24,7 +24,7 @@ class MailError(Exception):
     """A message could not be sent."""
 
 
-class MailRejected(MailError):
+class MailRejected(MailError, ServiceRefusedError):
     """The message can never be sent as it is (SMTP 5xx, a malformed address)."""
 
 

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import httpx
 
-from talentq.errors import ConfigError
+from talentq.errors import ConfigError, ServiceRefusedError
 from talentq.settings import Settings
 
 GMAIL_API: Final = "https://gmail.googleapis.com/gmail/v1/users/me"
@@ -36,7 +36,7 @@ class MailboxUnavailable(MailboxError):
     """Try later: rate limited, a server error, the network."""
 
 
-class MailboxRejected(MailboxError):
+class MailboxRejected(MailboxError, ServiceRefusedError):
     """Retrying cannot help: the refresh token was revoked, the mailbox is gone."""
 
 

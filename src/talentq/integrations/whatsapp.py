@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import httpx
 
-from talentq.errors import ConfigError
+from talentq.errors import ConfigError, ServiceRefusedError
 from talentq.settings import Settings
 
 
@@ -28,7 +28,7 @@ class WhatsAppUnavailable(WhatsAppError):
     """Try later: rate limited, a server error, the network."""
 
 
-class WhatsAppRejected(WhatsAppError):
+class WhatsAppRejected(WhatsAppError, ServiceRefusedError):
     """Retrying cannot help: the token or the number was refused."""
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-28 15:01:26.641129
+Create Date: 2026-11-28 15:33:41.300007
 """
 
 from collections.abc import Sequence
@@ -148,6 +148,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.CheckConstraint("currency ~ '^[A-Z]{3}$'", name="ck_creator_bundles_currency"),
         sa.ForeignKeyConstraint(
             ["brand_id"],
             ["brands.id"],
@@ -199,6 +200,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.CheckConstraint("currency ~ '^[A-Z]{3}$'", name="ck_strategy_predictions_currency"),
         sa.ForeignKeyConstraint(
             ["brand_id"],
             ["brands.id"],
@@ -501,6 +503,7 @@ def upgrade() -> None:
         sa.Column(
             "stage_changed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
         ),
+        sa.CheckConstraint("currency ~ '^[A-Z]{3}$'", name="ck_deals_currency"),
         sa.CheckConstraint(
             "stage IN ('draft', 'negotiating', 'contracted', 'delivered', 'lost')", name="ck_deals_stage"
         ),
@@ -629,6 +632,7 @@ def upgrade() -> None:
         sa.Column("due_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("paid_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("reminded_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint("currency ~ '^[A-Z]{3}$'", name="ck_invoices_currency"),
         sa.CheckConstraint("status IN ('draft', 'sent', 'paid', 'overdue')", name="ck_invoices_status"),
         sa.CheckConstraint("amount_minor >= 0", name="ck_invoices_amount_minor"),
         sa.ForeignKeyConstraint(
