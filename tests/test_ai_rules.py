@@ -141,3 +141,12 @@ def test_openai_provider_names_missing_settings() -> None:
     ):
         make_ai_provider(Settings(_env_file=None, ai_provider="openai"), httpx.AsyncClient())
     assert isinstance(make_ai_provider(Settings(_env_file=None), httpx.AsyncClient()), RulesProvider)
+
+
+def test_hostile_input_is_read_in_bounded_time() -> None:
+    """A megabyte of digits or of unclosed <style> tags is answered (pytest-timeout bounds the test)."""
+    assert classify_message("hi", "1" * 1_000_000).category == "other"
+    assert extract_deal("hi", "9" * 1_000_000 + " USD").fee_minor is None
+    from talentq.integrations.mailbox import _html_to_text
+
+    assert _html_to_text("<p>hello</p>" + "<style>" * 100_000).startswith("hello")

@@ -124,7 +124,7 @@ class SocialRefresh(Payload):
 
 
 class EmailSend(Payload):
-    to: Text
+    to: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320)]
     subject: Text
     body: Text
     html: str | None = None

@@ -267,7 +267,9 @@ def worker_settings(
         )
         # One HTTP client for third-party APIs, shared by the jobs (tests pass their own, with
         # httpx's MockTransport, through the Worker's ctx).
-        ctx.setdefault("http", httpx.AsyncClient(timeout=settings.http_timeout))
+        if "http" not in ctx:
+            ctx["http"] = httpx.AsyncClient(timeout=settings.http_timeout)
+            ctx["owns_http"] = True
         try:
             await store.flush()
         except Exception as exc:
@@ -293,7 +295,7 @@ def worker_settings(
                 await task
         if "engine" in ctx:
             await ctx["engine"].dispose()
-        if "http" in ctx:
+        if ctx.pop("owns_http", False):  # a client the caller passed in is the caller's to close
             await ctx["http"].aclose()
 
     attrs: dict[str, Any] = {

@@ -84,14 +84,15 @@ async def whatsapp_sync(ctx: JobContext) -> dict[str, Any]:
         cursors.append({"number_id": number.id, "cursor": cursor})
     stored = 0
     async with ctx["sessions"].begin() as session:
-        if rows:
+        # One INSERT per 1,000 messages: a statement carries at most 32,767 parameters.
+        for start in range(0, len(rows), 1000):
             result = await session.execute(
                 insert(WhatsAppMessage)
-                .values(rows)
+                .values(rows[start : start + 1000])
                 .on_conflict_do_nothing(index_elements=["provider_message_id"])
                 .returning(col(WhatsAppMessage.id))
             )
-            stored = len(result.all())
+            stored += len(result.all())
         if cursors:
             # Every number's cursor in one UPDATE, in the transaction that stores its messages.
             await session.execute(

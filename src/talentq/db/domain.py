@@ -550,7 +550,7 @@ class OutboundEmail(SQLModel, table=True):
     html: str | None = _text()
     reply_to: str | None = Field(default=None, max_length=320)
     status: str = _dflt(EmailStatus.PENDING.value, max_length=10, index=True)
-    provider_id: str | None = Field(default=None, max_length=200)
+    provider_id: str | None = _text()  # a Message-ID made from the job id: as long as that is
     error: str | None = _text()
     created_at: datetime = _when(now=True)
     sent_at: datetime | None = _when()

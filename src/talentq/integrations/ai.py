@@ -147,7 +147,8 @@ _MONEY: Final = re.compile(
     rf"{_PREFIX}\s?{_NUMBER.replace('(', '(?P<n1>', 1)}"
     r"\s?(?P<k1>k\b|K\b|thousand\b)?"
     # or suffix: "5k USD", "2,500 GBP", "3000 euros", "3,500 dollars"
-    rf"|{_NUMBER.replace('(', '(?P<n2>', 1)}\s?(?P<k2>k|K|thousand)?\s?"
+    # (anchored on its left: unanchored, a long run of digits made this branch quadratic)
+    rf"|(?<![\d.,]){_NUMBER.replace('(', '(?P<n2>', 1)}\s?(?P<k2>k|K|thousand)?\s?"
     r"(?P<post>USD|GBP|EUR|CAD|AUD|dollars?|euros?|pounds?|quid|bucks)\b",
     re.IGNORECASE,
 )
@@ -184,8 +185,14 @@ _DELIVERABLE: Final = re.compile(
 )
 
 
+#: The rules read at most this much of a body: offers say what matters early, and regexes
+#: over a megabyte of text are time the event loop cannot spare.
+RULES_TEXT_LIMIT: Final = 20_000
+
+
 def classify_message(subject: str, body: str) -> Classification:
     """The message's category with the cues that decided it."""
+    subject, body = subject[:1000], body[:RULES_TEXT_LIMIT]
     scores = dict.fromkeys(CATEGORIES, 0.0)
     reasons: dict[str, list[str]] = {c: [] for c in CATEGORIES}
     for category, cues in _CUES.items():
@@ -226,8 +233,8 @@ def _amount(number: str, thousands: str | None) -> Decimal | None:
 
 
 def extract_deal(subject: str, body: str) -> DealTerms:
-    """Fee (minor units) and currency of the first amount named, and the content asked for."""
-    text = f"{subject}\n{body}"
+    """Fee (minor units) and currency of the amount offered, and the content asked for."""
+    text = f"{subject[:1000]}\n{body[:RULES_TEXT_LIMIT]}"
     fee_minor: int | None = None
     currency: str | None = None
     reasons: list[str] = []
@@ -236,7 +243,7 @@ def extract_deal(subject: str, body: str) -> DealTerms:
     for match in _MONEY.finditer(text):
         symbol = (match.group("pre") or match.group("post") or "").lower()
         amount = _amount(match.group("n1") or match.group("n2"), match.group("k1") or match.group("k2"))
-        if amount is None or amount < 50:  # "$5" is not a fee; a typo'd amount is not either
+        if amount is None or not 50 <= amount <= 1_000_000_000:  # "$5" is no fee, nor is a phone number
             continue
         # Prefer the amount the brand offers over a product's price quoted beside it.
         before = text[max(0, match.start() - 40) : match.start()]

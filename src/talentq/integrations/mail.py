@@ -68,6 +68,8 @@ def build_message(mail: OutgoingMail, sender: str) -> EmailMessage:
     message["To"] = check_address(mail.to, field="to")
     if mail.reply_to:
         message["Reply-To"] = check_address(mail.reply_to, field="replyTo")
+    if "\r" in mail.subject or "\n" in mail.subject:
+        raise MailRejected("subject contains a line break (CR or LF): refused, it could inject headers")
     message["Subject"] = mail.subject
     domain = check_address(sender, field="from").domain
     message["Message-ID"] = (

@@ -23,7 +23,10 @@ from talentq.settings import Settings
 GMAIL_API: Final = "https://gmail.googleapis.com/gmail/v1/users/me"
 TOKEN_URL: Final = "https://oauth2.googleapis.com/token"
 #: A first sync (no cursor) looks back this far.
-FIRST_SYNC_QUERY: Final = "newer_than:7d"
+FIRST_SYNC_QUERY: Final = "in:inbox newer_than:7d"
+#: Messages fetched per run at most; the cursor stops where the run stopped, so the next
+#: run goes on from there (a long backlog never outlives the job's timeout).
+MAX_MESSAGES_PER_RUN: Final = 200
 #: Stored bodies are cut here: a 1 MB HTML newsletter is not worth a megabyte per row.
 MAX_BODY_CHARS: Final = 100_000
 
@@ -90,16 +93,26 @@ class GmailClient:
 
     async def _history_since(self, cursor: str) -> tuple[list[str], str]:
         ids: list[str] = []
-        params: dict[str, str] = {"startHistoryId": cursor, "historyTypes": "messageAdded"}
+        seen_tokens: set[str] = set()
+        # INBOX only: a manager's drafts and sent mail are not offers to them.
+        params: dict[str, str] = {
+            "startHistoryId": cursor,
+            "historyTypes": "messageAdded",
+            "labelId": "INBOX",
+        }
         while True:
             page = await self._get("/history", params=params, missing_ok=True)
             if page is None:
                 raise _HistoryExpired
             for record in page.get("history", []):
                 ids += [added["message"]["id"] for added in record.get("messagesAdded", [])]
-            if "nextPageToken" not in page:
+                if len(ids) >= MAX_MESSAGES_PER_RUN and "id" in record:
+                    return ids, str(record["id"])  # the rest next run, from this record on
+            token = page.get("nextPageToken")
+            if not token or token in seen_tokens:  # a repeated token would loop for ever
                 return ids, str(page.get("historyId", cursor))
-            params["pageToken"] = page["nextPageToken"]
+            seen_tokens.add(token)
+            params["pageToken"] = token
 
     async def _recent_ids(self) -> list[str]:
         ids: list[str] = []
@@ -107,9 +120,11 @@ class GmailClient:
         while True:
             page = await self._get("/messages", params=params)
             ids += [m["id"] for m in page.get("messages", [])]
-            if "nextPageToken" not in page:
-                return list(reversed(ids))  # oldest first
-            params["pageToken"] = page["nextPageToken"]
+            token = page.get("nextPageToken")
+            if not token or len(ids) >= MAX_MESSAGES_PER_RUN or token == params.get("pageToken"):
+                # Newest first from Gmail: a first sync keeps the most recent, oldest first.
+                return list(reversed(ids[:MAX_MESSAGES_PER_RUN]))
+            params["pageToken"] = token
 
     async def _refresh(self) -> str:
         try:
@@ -149,7 +164,8 @@ class GmailClient:
             break
         if response.status_code == 404 and missing_ok:
             return None
-        if response.status_code == 429 or response.status_code >= 500:
+        rate_limited = response.status_code == 403 and "ratelimitexceeded" in response.text.lower()
+        if response.status_code == 429 or response.status_code >= 500 or rate_limited:
             raise MailboxUnavailable(f"Gmail {path} answered {response.status_code}")
         if response.status_code >= 400:
             raise MailboxRejected(f"Gmail {path} answered {response.status_code}: {response.text[:200]}")
@@ -168,16 +184,23 @@ def parse_message(raw: dict[str, Any]) -> FetchedMessage:
     body = plain if plain.strip() else _html_to_text(markup)
     received = datetime.fromtimestamp(int(raw.get("internalDate", "0")) / 1000, UTC)
     return FetchedMessage(
-        provider_message_id=raw["id"],
-        thread_id=raw.get("threadId"),
-        sender=headers.get("from", ""),
+        provider_message_id=str(raw["id"])[:200],
+        thread_id=clean(raw.get("threadId") or "")[:200] or None,
+        sender=clean(headers.get("from", ""))[:320],
         recipients=[
-            address for _, address in getaddresses([headers.get("to", ""), headers.get("cc", "")]) if address
+            clean(address)[:320]
+            for _, address in getaddresses([headers.get("to", ""), headers.get("cc", "")])
+            if address
         ],
-        subject=headers.get("subject", ""),
-        body=body[:MAX_BODY_CHARS],
+        subject=clean(headers.get("subject", ""))[:1000],
+        body=clean(body)[:MAX_BODY_CHARS],
         received_at=received,
     )
+
+
+def clean(text: str) -> str:
+    """Text PostgreSQL accepts: NUL characters (a UTF-16 part read as UTF-8) removed."""
+    return text.replace("\x00", "")
 
 
 def _bodies(part: dict[str, Any]) -> tuple[str, str]:
@@ -208,7 +231,25 @@ def _decode(data: str, part: dict[str, Any]) -> str:
 
 
 def _html_to_text(markup: str) -> str:
-    markup = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", markup)
+    markup = _drop_blocks(markup[: MAX_BODY_CHARS * 4], "script", "style")
     markup = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</li>", "\n", markup)
     text = html.unescape(re.sub(r"<[^>]+>", " ", markup))
     return re.sub(r"[ \t]+", " ", re.sub(r"\n\s*\n+", "\n\n", text)).strip()
+
+
+def _drop_blocks(markup: str, *tags: str) -> str:
+    """Remove <script>/<style> blocks in one pass (a regex backtracks badly on unclosed tags)."""
+    lower = markup.lower()
+    out: list[str] = []
+    position = 0
+    while True:
+        starts = [i for i in (lower.find(f"<{tag}", position) for tag in tags) if i >= 0]
+        if not starts:
+            return "".join(out) + markup[position:]
+        start = min(starts)
+        tag = next(t for t in tags if lower.startswith(f"<{t}", start))
+        end = lower.find(f"</{tag}>", start)
+        out.append(markup[position:start])
+        if end < 0:  # unclosed: the rest is the block
+            return "".join(out)
+        position = end + len(tag) + 3

@@ -93,10 +93,10 @@ class WhatsAppClient:
 
 def _item(raw: dict[str, Any]) -> WhatsAppItem:
     return WhatsAppItem(
-        provider_message_id=str(raw["id"]),
-        phone_from=str(raw["from"]),
-        phone_to=str(raw["to"]),
-        direction=str(raw.get("direction", "inbound")),
-        body=str(raw.get("text", ""))[:20_000],
+        provider_message_id=str(raw["id"])[:200],
+        phone_from=str(raw["from"])[:32],
+        phone_to=str(raw["to"])[:32],
+        direction=str(raw.get("direction", "inbound"))[:10],
+        body=str(raw.get("text", "")).replace("\x00", "")[:20_000],
         received_at=datetime.fromtimestamp(int(raw["timestamp"]), UTC),
     )

@@ -8,6 +8,7 @@ message, by a unique key. A message that is not an offer completes as ``not_a_de
 from __future__ import annotations
 
 import re
+from email.utils import parseaddr
 from typing import Any
 
 from sqlalchemy import func, select
@@ -23,6 +24,10 @@ from talentq.queues import MessageRef
 
 #: Mail providers: a sender there is a person, not a brand's domain.
 _FREEMAIL = frozenset({"gmail.com", "outlook.com", "hotmail.com", "yahoo.com", "icloud.com", "proton.me"})
+#: Public suffixes of two labels, so "brand.co.uk" is a brand and not every UK brand "co.uk".
+_TWO_PART_SUFFIXES = frozenset(
+    {"co.uk", "org.uk", "ac.uk", "com.au", "net.au", "co.nz", "co.jp", "com.br", "com.mx", "co.za", "com.sg"}
+)
 
 
 @uses_tables(InboxMessage, Deal, Brand, Talent)
@@ -66,11 +71,13 @@ async def handle(ctx: JobContext, payload: MessageRef) -> dict[str, Any]:
 
 
 async def _brand(session: AsyncSession, sender: str) -> int | None:
-    domain = sender.rpartition("@")[2].strip(" >").lower()
+    domain = parseaddr(sender)[1].rpartition("@")[2].lower()
     if not domain or domain in _FREEMAIL:
         return None
-    # partnerships@mail.hellofresh.com -> hellofresh.com
-    registrable = ".".join(domain.split(".")[-2:])
+    # partnerships@mail.hellofresh.com -> hellofresh.com; news@brand.co.uk -> brand.co.uk
+    labels = domain.split(".")
+    keep = 3 if ".".join(labels[-2:]) in _TWO_PART_SUFFIXES else 2
+    registrable = ".".join(labels[-keep:])
     found = await session.scalar(select(col(Brand.id)).where(col(Brand.domain).in_([domain, registrable])))
     if found is not None:
         return int(found)

@@ -31,6 +31,8 @@ async def handle(ctx: JobContext, payload: TaskRef) -> dict[str, Any]:
                 "status": "already_done",
                 "category": (task.steps or [{}])[0].get("category"),
             }
+        if task.kind != "inbox_triage":
+            raise PermanentJobError(f"agent task {task.id} is a {task.kind!r} task, not an inbox_triage one")
         if task.message_id is None:
             raise PermanentJobError(f"agent task {task.id} (kind {task.kind}) has no message to triage")
         message = await session.get(InboxMessage, task.message_id)

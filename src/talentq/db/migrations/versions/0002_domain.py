@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-28 15:33:41.300007
+Create Date: 2026-11-28 15:42:07.904626
 """
 
 from collections.abc import Sequence
@@ -44,7 +44,7 @@ def upgrade() -> None:
         sa.Column("html", sa.Text(), nullable=True),
         sa.Column("reply_to", sa.String(length=320), nullable=True),
         sa.Column("status", sa.String(length=10), server_default="pending", nullable=False),
-        sa.Column("provider_id", sa.String(length=200), nullable=True),
+        sa.Column("provider_id", sa.Text(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
