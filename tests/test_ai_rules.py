@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -150,3 +151,21 @@ def test_hostile_input_is_read_in_bounded_time() -> None:
     from talentq.integrations.mailbox import _html_to_text
 
     assert _html_to_text("<p>hello</p>" + "<style>" * 100_000).startswith("hello")
+
+
+@pytest.mark.parametrize(
+    ("text", "window"),
+    [
+        ("going live between 1 and 15 April", ("2026-04-01", "2026-04-15")),
+        ("posting between Oct 7 and Oct 21", ("2026-10-07", "2026-10-21")),
+        ("Dates flexible in July.", ("2026-07-01", "2026-07-31")),
+        ("first two weeks of June", ("2026-06-01", "2026-06-30")),
+        ("a launch on 2nd February", ("2027-02-02", "2027-02-02")),
+        ("no dates at all", (None, None)),
+    ],
+)
+def test_the_campaign_window_is_read_from_the_offer(text: str, window: tuple[str | None, str | None]) -> None:
+    """Dates become a window; a month named before the mail's month is next year's."""
+    terms = extract_deal("offer", text, reference=date(2026, 3, 10))
+    got = (terms.starts_on and terms.starts_on.isoformat(), terms.ends_on and terms.ends_on.isoformat())
+    assert got == window

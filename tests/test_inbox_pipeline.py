@@ -71,6 +71,13 @@ async def test_an_offer_becomes_a_draft_deal_and_a_chat_does_not(
         brand = await session.get(Brand, deal.brand_id)
         talent = await session.get(Talent, deal.talent_id)
     assert (deal.stage, deal.fee_minor, deal.currency) == ("draft", 400_000, "EUR")
+    assert deal.starts_at is not None
+    assert deal.ends_at is not None
+    assert (deal.starts_at.month, deal.starts_at.day, deal.ends_at.day) == (
+        7,
+        1,
+        31,
+    )  # "Dates flexible in July"
     assert deal.deliverables == [
         {"platform": "youtube_video", "count": 1},
         {"platform": "instagram_story", "count": 4},

@@ -9,7 +9,9 @@ chooses; the HTTP provider's JSON answers are validated by pydantic models.
 from __future__ import annotations
 
 import re
+from calendar import monthrange
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Final, Literal, Protocol, TypeVar
 
@@ -35,6 +37,9 @@ class DealTerms:
     currency: str | None
     deliverables: list[dict[str, object]] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    #: The campaign window the offer names (the first and last day), when it names one.
+    starts_on: date | None = None
+    ends_on: date | None = None
 
 
 def _rx(*patterns: str) -> list[re.Pattern[str]]:
@@ -190,6 +195,63 @@ _DELIVERABLE: Final = re.compile(
 RULES_TEXT_LIMIT: Final = 20_000
 
 
+_MONTH = (
+    r"(?P<{name}>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b"
+)
+_DAY = r"(?P<{name}>[0-3]?\d)(?:st|nd|rd|th)?"
+_DATES: Final = [
+    # "between 1 and 15 April", "1-15 April", "7 to 21 Oct"
+    re.compile(
+        rf"\b{_DAY.format(name='d1')}\s*(?:-|\u2013|to|and|until)\s*{_DAY.format(name='d2')}\s+(?:of\s+)?"
+        + _MONTH.format(name="m"),
+        re.I,
+    ),
+    # "April 1", "Oct 7th"
+    re.compile(rf"\b{_MONTH.format(name='m')}\.?\s+{_DAY.format(name='d1')}\b", re.I),
+    # "15 April", "7th of October"
+    re.compile(rf"\b{_DAY.format(name='d1')}\s+(?:of\s+)?" + _MONTH.format(name="m"), re.I),
+    # "in June", "late August", "first two weeks of June": the whole month
+    re.compile(
+        r"\b(?:in|during|early|mid|late|of|for|through|throughout)\s+" + _MONTH.format(name="m"), re.I
+    ),
+]
+
+
+def _month_number(name: str) -> int:
+    return ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"].index(
+        name[:3].lower()
+    ) + 1
+
+
+def _campaign_window(text: str, reference: date) -> tuple[date | None, date | None]:
+    """The first and last day the text names, each in the year that puts it after ``reference``."""
+    days: list[date] = []
+
+    def year_of(month: int) -> int:
+        # An offer in November for "March" means next March.
+        return reference.year + (1 if month < reference.month else 0)
+
+    def on(month: int, day: int) -> None:
+        if 1 <= day <= monthrange(year_of(month), month)[1]:
+            days.append(date(year_of(month), month, day))
+
+    for pattern in _DATES:
+        for match in pattern.finditer(text):
+            month = _month_number(match.group("m"))
+            groups = match.groupdict()
+            if groups.get("d1"):
+                on(month, int(groups["d1"]))
+                if groups.get("d2"):
+                    on(month, int(groups["d2"]))
+            else:
+                on(month, 1)
+                on(month, monthrange(year_of(month), month)[1])
+    if not days:
+        return None, None
+    return min(days), max(days)
+
+
 def classify_message(subject: str, body: str) -> Classification:
     """The message's category with the cues that decided it."""
     subject, body = subject[:1000], body[:RULES_TEXT_LIMIT]
@@ -232,7 +294,7 @@ def _amount(number: str, thousands: str | None) -> Decimal | None:
     return value * 1000 if thousands else value
 
 
-def extract_deal(subject: str, body: str) -> DealTerms:
+def extract_deal(subject: str, body: str, *, reference: date | None = None) -> DealTerms:
     """Fee (minor units) and currency of the amount offered, and the content asked for."""
     text = f"{subject[:1000]}\n{body[:RULES_TEXT_LIMIT]}"
     fee_minor: int | None = None
@@ -265,11 +327,16 @@ def extract_deal(subject: str, body: str) -> DealTerms:
             continue
         deliverables[platform] = deliverables.get(platform, 0) + count
         reasons.append(f"content {match.group(0)!r}")
+    starts_on, ends_on = _campaign_window(text, reference or date.today())
+    if starts_on is not None:
+        reasons.append(f"window {starts_on.isoformat()}..{ends_on}")
     return DealTerms(
         fee_minor=fee_minor,
         currency=currency,
         deliverables=[{"platform": p, "count": n} for p, n in deliverables.items()],
         reasons=reasons,
+        starts_on=starts_on,
+        ends_on=ends_on,
     )
 
 
@@ -293,7 +360,7 @@ class AIProvider(Protocol):
 
     async def classify_message(self, subject: str, body: str) -> Classification: ...
 
-    async def extract_deal(self, subject: str, body: str) -> DealTerms: ...
+    async def extract_deal(self, subject: str, body: str, *, reference: date | None = None) -> DealTerms: ...
 
 
 class RulesProvider:
@@ -302,8 +369,8 @@ class RulesProvider:
     async def classify_message(self, subject: str, body: str) -> Classification:
         return classify_message(subject, body)
 
-    async def extract_deal(self, subject: str, body: str) -> DealTerms:
-        return extract_deal(subject, body)
+    async def extract_deal(self, subject: str, body: str, *, reference: date | None = None) -> DealTerms:
+        return extract_deal(subject, body, reference=reference)
 
 
 class _ClassificationAnswer(BaseModel):
@@ -321,7 +388,9 @@ class _Deliverable(BaseModel):
 
 
 class _DealAnswer(BaseModel):
-    fee_minor: int | None = Field(default=None, ge=0)
+    fee_minor: int | None = Field(default=None, ge=0, le=10**14)
+    starts_on: date | None = None
+    ends_on: date | None = None
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     deliverables: list[_Deliverable] = Field(default_factory=list)
     reasons: list[str] = Field(default_factory=list)
@@ -337,7 +406,7 @@ _EXTRACT_PROMPT: Final = (
     '{"fee_minor": the fee in minor units (cents) or null; "currency": ISO 4217 code or null; '
     '"deliverables": [{"platform": one of tiktok, instagram_post, instagram_reel, instagram_story, '
     'youtube_video, youtube_short, twitch_stream, blog_post, podcast; "count": integer}]; '
-    '"reasons": [strings]}.'
+    '"starts_on" and "ends_on": the campaign window as YYYY-MM-DD or null; "reasons": [strings]}.'
 )
 
 A = TypeVar("A", bound=BaseModel)
@@ -367,13 +436,16 @@ class OpenAICompatibleProvider:
         answer = await self._ask(_CLASSIFY_PROMPT, f"Subject: {subject}\n\n{body}", _ClassificationAnswer)
         return Classification(answer.category, answer.confidence, answer.reasons)
 
-    async def extract_deal(self, subject: str, body: str) -> DealTerms:
-        answer = await self._ask(_EXTRACT_PROMPT, f"Subject: {subject}\n\n{body}", _DealAnswer)
+    async def extract_deal(self, subject: str, body: str, *, reference: date | None = None) -> DealTerms:
+        when = f"Received on {reference.isoformat()}.\n" if reference else ""
+        answer = await self._ask(_EXTRACT_PROMPT, f"{when}Subject: {subject}\n\n{body}", _DealAnswer)
         return DealTerms(
             fee_minor=answer.fee_minor,
             currency=answer.currency,
             deliverables=[d.model_dump() for d in answer.deliverables],
             reasons=answer.reasons,
+            starts_on=answer.starts_on,
+            ends_on=answer.ends_on,
         )
 
     async def _ask(self, system: str, user: str, model: type[A]) -> A:

@@ -8,6 +8,7 @@ message, by a unique key. A message that is not an offer completes as ``not_a_de
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime, time
 from email.utils import parseaddr
 from typing import Any
 
@@ -42,7 +43,9 @@ async def handle(ctx: JobContext, payload: MessageRef) -> dict[str, Any]:
         verdict = await _ai(ctx).classify_message(message.subject, message.body)
         if verdict.category != "deal_offer":
             return {"result": "not_a_deal", "category": verdict.category}
-        terms = await _ai(ctx).extract_deal(message.subject, message.body)
+        terms = await _ai(ctx).extract_deal(
+            message.subject, message.body, reference=message.received_at.date()
+        )
         brand_id = await _brand(session, message.sender)
         talent_id = await _talent(session, message.user_id, f"{message.subject}\n{message.body}")
         deal_id = await session.scalar(
@@ -55,6 +58,8 @@ async def handle(ctx: JobContext, payload: MessageRef) -> dict[str, Any]:
                 currency=terms.currency or "USD",
                 source_message_id=message.id,
                 deliverables=terms.deliverables,
+                starts_at=_midnight(terms.starts_on),
+                ends_at=_midnight(terms.ends_on),
                 insights={"extraction": terms.reasons},
             )
             .on_conflict_do_nothing(index_elements=["source_message_id"])
@@ -109,3 +114,7 @@ async def _talent(session: AsyncSession, manager_id: int, text: str) -> int | No
 
 def _ai(ctx: JobContext) -> AIProvider:
     return make_ai_provider(ctx["settings"], ctx["http"])
+
+
+def _midnight(day: date | None) -> datetime | None:
+    return None if day is None else datetime.combine(day, time.min, UTC)
