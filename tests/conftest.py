@@ -73,6 +73,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     _EMBEDDED.close()
 
 
+async def truncate_all(engine: AsyncEngine) -> None:
+    """Every table empty, identities restarted: how each database test starts."""
+    async with engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {ALL_TABLES} RESTART IDENTITY CASCADE"))
+
+
 REDIS_URL, PG_ADMIN_URL = _test_services()
 TEST_DB = os.environ.get("TALENTQ_TEST_DB", "talentq_test")
 DATABASE_URL = with_database(PG_ADMIN_URL, TEST_DB)
@@ -174,8 +180,7 @@ def settings() -> Settings:
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     eng = make_engine(url=database_url)
-    async with eng.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {ALL_TABLES} RESTART IDENTITY CASCADE"))
+    await truncate_all(eng)
     yield eng
     await eng.dispose()
 

@@ -24,7 +24,7 @@ from talentq.jobs import JobContext
 from talentq.queues import CATALOGUE
 from talentq.settings import get_settings
 
-from .conftest import ALL_TABLES, REDIS_URL, service_settings
+from .conftest import REDIS_URL, service_settings, truncate_all
 from .test_deadletter import letter
 
 runner = CliRunner()
@@ -216,7 +216,6 @@ def test_seed_command_creates_once(database_url: str) -> None:
 async def _truncate_all(database_url: str) -> None:
     engine = make_engine(url=database_url)
     try:
-        async with engine.begin() as conn:
-            await conn.execute(text(f"TRUNCATE {ALL_TABLES} RESTART IDENTITY CASCADE"))
+        await truncate_all(engine)
     finally:
         await engine.dispose()

@@ -134,12 +134,13 @@ class Producer:
     ) -> str | None:
         """Enqueue one job; returns its id, or None when a job with ``job_id`` already exists."""
         wire = self.prepare(queue, payload)
+        _ms(defer_by)  # refuses a negative delay before anything reaches Redis
         job = await self.redis.enqueue_job(
             queue,
             wire,
             _job_id=job_id,
             _queue_name=self._catalogue[queue].arq_queue,
-            _defer_by=_ms(defer_by) / 1000 if defer_by is not None else None,
+            _defer_by=defer_by,
             _defer_until=defer_until,
         )
         return None if job is None else job.job_id

@@ -590,31 +590,3 @@ class SocialStat(SQLModel, table=True):
     followers: int = _dflt(0)
     engagement_rate: float = _dflt(0.0)
     captured_at: datetime = _when(now=True)
-
-
-#: Every domain table, for tests and tools that need them all (truncation, listings).
-DOMAIN_TABLES: tuple[type[SQLModel], ...] = (
-    User,
-    Talent,
-    Brand,
-    BrandCrmRecord,
-    MailConnection,
-    InboxMessage,
-    WhatsAppNumber,
-    WhatsAppMessage,
-    AgentTask,
-    Deal,
-    NegotiationSession,
-    Campaign,
-    Contract,
-    Deliverable,
-    Invoice,
-    Approval,
-    OutreachAction,
-    StrategyPrediction,
-    CreatorFitScore,
-    CreatorBundle,
-    OutboundEmail,
-    Report,
-    SocialStat,
-)
