@@ -28,8 +28,8 @@ import pytest
 from arq.connections import ArqRedis
 from arq.worker import Worker, get_kwargs
 from loguru import logger
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel
 
@@ -253,3 +253,19 @@ async def make_worker(settings: Settings, redis: ArqRedis, engine: AsyncEngine) 
     yield factory
     for worker in workers:
         await worker.close()
+
+
+@pytest.fixture
+def sql_statements() -> Iterator[list[str]]:
+    """Every SQL statement any engine sends while the test runs (the worker's own engine too).
+
+    Crons work in sets: tests assert that their statement count does not grow with the rows.
+    """
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(Engine, "before_cursor_execute", record)

@@ -32,7 +32,7 @@ async def test_migrations_create_exactly_the_models(engine: AsyncEngine) -> None
     async with engine.connect() as conn:
         assert await conn.run_sync(diff) == []
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
-    assert version == "0002"
+    assert version == "0003"
 
 
 @pytest.mark.parametrize(

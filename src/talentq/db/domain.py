@@ -343,6 +343,8 @@ class Contract(SQLModel, table=True):
     terms: dict[str, Any] = _json(dict)
     status: str = _dflt(ContractStatus.DRAFTING.value, max_length=10, index=True)
     rendered_text: str | None = _text()
+    # The brand's own draft, when they sent one: ai-contract reviews it against the agreed terms.
+    brand_draft: str | None = _text()
     review: dict[str, Any] | None = _json()
     created_at: datetime = _when(now=True)
     finalised_at: datetime | None = _when()
@@ -485,8 +487,13 @@ class OutreachAction(SQLModel, table=True):
 
 
 class StrategyPrediction(SQLModel, table=True):
+    """A manager's current prediction for a brand: strategy-engine replaces it, never adds a second."""
+
     __tablename__ = "strategy_predictions"
-    __table_args__ = (_iso_currency("strategy_predictions"),)
+    __table_args__ = (
+        _iso_currency("strategy_predictions"),
+        Index("uq_strategy_predictions_user_brand", "user_id", text("lower(brand_name)"), unique=True),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", index=True)
@@ -502,9 +509,17 @@ class StrategyPrediction(SQLModel, table=True):
 
 
 class CreatorFitScore(SQLModel, table=True):
+    """A talent's fit with a brand for a manager: creator-fit replaces it on each run."""
+
     __tablename__ = "creator_fit_scores"
     __table_args__ = (
-        UniqueConstraint("prediction_id", "talent_id", name="uq_creator_fit_scores_prediction_talent"),
+        Index(
+            "uq_creator_fit_scores_user_talent_brand",
+            "user_id",
+            "talent_id",
+            text("lower(brand_name)"),
+            unique=True,
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -518,11 +533,13 @@ class CreatorFitScore(SQLModel, table=True):
 
 
 class CreatorBundle(SQLModel, table=True):
+    """The current bundle proposal for a brand: creator-bundle replaces it on each run."""
+
     __tablename__ = "creator_bundles"
     __table_args__ = (_iso_currency("creator_bundles"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    brand_id: int = Field(foreign_key="brands.id", index=True)
+    brand_id: int = Field(foreign_key="brands.id", unique=True)
     talent_ids: list[int] = _json(list)
     budget_minor: int | None = _money()
     currency: str = _dflt("USD", max_length=3)
