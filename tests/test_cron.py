@@ -13,7 +13,7 @@ from arq.cron import next_cron
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from talentq.cron import CronEntry, arq_fields, run_cron_job
+from talentq.cron import CRONS, CronEntry, arq_fields, run_cron_job
 from talentq.db.models import CronRun
 from talentq.jobs import JobContext
 
@@ -249,3 +249,24 @@ async def test_a_timeout_is_recorded_with_its_limit(
         )
     (run,) = await runs(sessions)
     assert (run.status, run.error) == ("failed", "TimeoutError: ran past its 0.05s timeout")
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("name", ["update-social-stats", "deal-automation", "deal-cleanup"])
+async def test_the_seed_s_disabled_crons_skip_without_touching_the_domain(
+    name: str, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession], sql_statements: list[str]
+) -> None:
+    """The three crons the seed disabled are registered, and each run is a recorded skip with its reason."""
+    entry = next(e for e in CRONS if e.name == name)
+    assert entry.disabled
+
+    sql_statements.clear()
+    result = await run_cron_job(entry)(ctx_for(name, redis, sessions))
+    during_run = list(sql_statements)
+
+    assert result == {"count": 0, "skipped": entry.disabled}
+    (run,) = await runs(sessions)
+    assert (run.name, run.status, run.result) == (name, "skipped", result)
+    # Only the run's own bookkeeping reached the database: the claim and the record of its end.
+    assert [s.split()[0] for s in during_run] == ["INSERT", "UPDATE"]
+    assert all("cron_runs" in s for s in during_run)

@@ -215,4 +215,20 @@ def arq_cron(entry: CronEntry) -> CronJob:
 CRONS: Final[tuple[CronEntry, ...]] = (
     CronEntry("gmail-sync", "*/15 * * * *", mail.gmail_sync, enqueues=("gmail-ingest",)),
     CronEntry("whatsapp-sync", "*/10 * * * *", mail.whatsapp_sync),
+    # Disabled exactly as the seed disabled them: registered and shown, each run a recorded skip.
+    CronEntry(
+        "update-social-stats",
+        "0 */6 * * *",
+        None,
+        disabled="social schema models are not in active use (the social feature is disabled)",
+    ),
+    CronEntry(
+        "deal-automation", "0 * * * *", None, disabled="DealThread models were removed from the schema"
+    ),
+    CronEntry(
+        "deal-cleanup",
+        "0 4 * * *",
+        None,
+        disabled="the dealDraft model was removed (a draft deal is now a deal in stage 'draft')",
+    ),
 )
