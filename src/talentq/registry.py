@@ -38,7 +38,16 @@ from talentq.deadletter import DeadLetterStore
 from talentq.errors import PermanentJobError, RegistryError
 from talentq.jobs import KEEP_RESULT_S, JobContext, Processor, job_function, tables_used
 from talentq.logsetup import configure_logging
-from talentq.processors import deal_extraction, email_send, gmail_ingest, inbox, inbox_triage
+from talentq.processors import (
+    deal_extraction,
+    deliverable_reminders,
+    deliverable_review,
+    email_send,
+    gmail_ingest,
+    inbox,
+    inbox_triage,
+    social_refresh,
+)
 from talentq.queues import (
     CATALOGUE,
     DEFAULT_ARQ_QUEUE,
@@ -61,6 +70,9 @@ BINDINGS: Final[tuple[Binding, ...]] = (
     ("inbox", inbox.handle),
     ("inbox-triage", inbox_triage.handle),
     ("deal-extraction", deal_extraction.handle),
+    ("deliverable-reminders", deliverable_reminders.handle),
+    ("deliverable-review", deliverable_review.handle),
+    ("social-refresh", social_refresh.handle),
 )
 
 
@@ -214,8 +226,8 @@ def _refusing_functions(catalogue: Mapping[str, QueueSpec]) -> list[Function]:
 
 
 def worker_settings(
-    bindings: Sequence[Binding] = BINDINGS,
-    crons: Sequence[CronEntry] = CRONS,
+    bindings: Sequence[Binding] | None = None,
+    crons: Sequence[CronEntry] | None = None,
     *,
     catalogue: Mapping[str, QueueSpec] = CATALOGUE,
     settings: Settings | None = None,
@@ -225,10 +237,15 @@ def worker_settings(
 ) -> type:
     """Check the registry and build the ``WorkerSettings`` class for the worker of ``lane``.
 
+    ``bindings`` and ``crons`` default to the shipped ``BINDINGS`` and ``cron.CRONS``.
+
     ``overrides`` replace attributes (tests pass ``burst=True``, ``poll_delay=0``); a name
     that is not an arq ``Worker`` parameter is refused, unlike arq, which drops it.
     ``configure_logs=False`` leaves loguru as the caller set it up (tests capture logs).
     """
+    # Looked up at call time (not as defaults), so what the module holds is what is checked.
+    bindings = BINDINGS if bindings is None else bindings
+    crons = CRONS if crons is None else crons
     settings = settings or get_settings()
     check(bindings, crons, catalogue=catalogue, settings=settings)
 

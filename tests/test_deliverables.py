@@ -1,0 +1,560 @@
+"""deliverable-reminders and deliverable-review on the real Redis and PostgreSQL, mail through aiosmtpd."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from typing import Any, cast
+
+import pytest
+from arq.connections import ArqRedis
+from arq.constants import default_queue_name
+from arq.jobs import Job
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from talentq.client import Producer
+from talentq.content_review import DISCLOSURE_VISIBLE_CHARS, requirements, review
+from talentq.db.domain import Brand, Contract, Deal, Deliverable, OutboundEmail, Talent, User
+from talentq.db.models import FailedJob, utcnow
+from talentq.jobs import JobContext
+from talentq.processors import deliverable_reminders, deliverable_review, email_send
+from talentq.queues import CATALOGUE, RetryPolicy
+from talentq.registry import Binding
+from talentq.sample_agency import pk
+from talentq.serialization import deserialize
+
+from .conftest import MakeWorker, service_settings
+from .test_email_send import Recorder, smtp, smtp_settings  # noqa: F401  (smtp: the aiosmtpd fixture)
+from .test_jobs import result_of
+
+pytestmark = pytest.mark.integration
+
+FAST = RetryPolicy(2, 0.05, 0.1)
+QUEUES = {
+    name: dataclasses.replace(CATALOGUE[name], retry=FAST)
+    for name in ("deliverable-reminders", "deliverable-review", "email-send")
+}
+BINDINGS: list[Binding] = [
+    ("deliverable-reminders", deliverable_reminders.handle),
+    ("deliverable-review", deliverable_review.handle),
+    ("email-send", email_send.handle),
+]
+TERMS = {
+    "fee_minor": 800_000,
+    "currency": "USD",
+    "requiredHandle": "@glossier",
+    "requiredLinks": ["https://glossier.com/you"],
+    "forbiddenClaims": ["whitening"],
+}
+GOOD_CAPTION = (
+    "#ad My morning routine with @glossier: Glossier You, two sprays and out the door. "
+    "Shop it at glossier.com/you?utm_source=priya"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class World:
+    manager_id: int
+    talent_id: int
+    deal_id: int
+
+
+async def world(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    terms: dict[str, Any] | None = TERMS,
+    zone: str = "Europe/London",
+    brand_handle: str | None = "glossier",
+) -> World:
+    """A manager, her talent, a brand and a contracted deal; a signed contract unless ``terms`` is None."""
+    async with sessions.begin() as session:
+        manager = User(name="Maya Okafor", email="maya@northstar.test", time_zone=zone)
+        brand = Brand(name="Glossier", domain="glossier.com", instagram_handle=brand_handle)
+        session.add_all([manager, brand])
+        await session.flush()
+        talent = Talent(name="Priya Nair", handle="priyaglow", manager_id=pk(manager))
+        session.add(talent)
+        await session.flush()
+        deal = Deal(talent_id=pk(talent), brand_id=pk(brand), stage="contracted", fee_minor=800_000)
+        session.add(deal)
+        await session.flush()
+        if terms is not None:
+            # A superseded draft with other terms: the signed contract is the one that binds.
+            session.add(
+                Contract(deal_id=pk(deal), terms={"requiredHandle": "@someoneelse"}, status="drafting")
+            )
+            session.add(Contract(deal_id=pk(deal), terms=terms, status="signed"))
+        return World(pk(manager), pk(talent), pk(deal))
+
+
+async def deliverable(
+    sessions: async_sessionmaker[AsyncSession], w: World, *, due_in: timedelta, **values: Any
+) -> int:
+    async with sessions.begin() as session:
+        row = Deliverable(
+            deal_id=w.deal_id,
+            talent_id=w.talent_id,
+            title=values.pop("title", "IG reel: morning routine"),
+            platform=values.pop("platform", "instagram"),
+            due_at=utcnow() + due_in,
+            **values,
+        )
+        session.add(row)
+        await session.flush()
+        return pk(row)
+
+
+async def load(sessions: async_sessionmaker[AsyncSession], deliverable_id: int) -> Deliverable:
+    async with sessions() as session:
+        row = await session.get(Deliverable, deliverable_id)
+    assert row is not None
+    return row
+
+
+def job_ctx(
+    sessions: async_sessionmaker[AsyncSession], redis: ArqRedis, job_id: str, producer: Any = None
+) -> JobContext:
+    """What the worker hands a processor, for calling one directly (a retry is the same job id again)."""
+    return cast(
+        JobContext,
+        {
+            "job_id": job_id,
+            "job_try": 1,
+            "redis": redis,
+            "sessions": sessions,
+            "settings": service_settings(),
+            "producer": producer or Producer(redis),
+        },
+    )
+
+
+async def queued(redis: ArqRedis, queue: str) -> dict[str, dict[str, Any]]:
+    """Job id -> payload of every job of ``queue`` waiting in Redis."""
+    found: dict[str, dict[str, Any]] = {}
+    for raw in await redis.zrange(default_queue_name, 0, -1):
+        job_id = raw.decode()
+        info = await Job(job_id, redis, _deserializer=deserialize).info()
+        if info is not None and info.function == queue:
+            found[job_id] = info.args[0]
+    return found
+
+
+async def letters(sessions: async_sessionmaker[AsyncSession]) -> dict[str, FailedJob]:
+    async with sessions() as session:
+        return {f.job_id: f for f in (await session.execute(select(FailedJob))).scalars()}
+
+
+async def outbox(sessions: async_sessionmaker[AsyncSession]) -> list[OutboundEmail]:
+    async with sessions() as session:
+        return list((await session.execute(select(OutboundEmail))).scalars())
+
+
+def body_of(message: Any) -> str:
+    """A received message's text, quoted-printable decoded (long lines arrive soft-wrapped)."""
+    return str(message.get_payload(decode=True).decode())
+
+
+def remind(deliverable_id: int) -> Any:
+    return CATALOGUE["deliverable-reminders"].validate({"deliverableId": deliverable_id})
+
+
+def submit(deliverable_id: int, content: str) -> Any:
+    return CATALOGUE["deliverable-review"].validate({"deliverableId": deliverable_id, "content": content})
+
+
+# --- deliverable-reminders --------------------------------------------------------------------
+
+
+async def test_an_overdue_deliverable_reminds_the_manager_once(
+    make_worker: MakeWorker,
+    redis: ArqRedis,
+    sessions: async_sessionmaker[AsyncSession],
+    smtp: tuple[Recorder, int],  # noqa: F811  (the fixture imported above)
+) -> None:
+    """Two jobs for one overdue deliverable, run together: one email to the manager, in her time zone."""
+    # Given a deliverable two days late, for a manager in New York
+    recorder, port = smtp
+    w = await world(sessions, zone="America/New_York")
+    late = await deliverable(sessions, w, due_in=-timedelta(days=2), status="overdue")
+
+    # When the cron's job and a manual one for it run in the same burst (concurrently)
+    await redis.enqueue_job("deliverable-reminders", {"deliverableId": late}, _job_id="remind-a")
+    await redis.enqueue_job("deliverable-reminders", {"deliverableId": late}, _job_id="remind-b")
+    await make_worker(BINDINGS, catalogue=QUEUES, settings_=smtp_settings(port)).async_run()
+
+    # Then the row lock let exactly one of them remind
+    results = sorted([(await result_of(redis, j)).result["result"] for j in ("remind-a", "remind-b")])
+    assert results == ["recently_reminded", "reminded"]
+    (message,) = recorder.received
+    assert message["To"] == "Maya Okafor <maya@northstar.test>"
+    assert message["Subject"] == "Overdue: IG reel: morning routine (Priya Nair)"
+    body = body_of(message)
+    assert "was due" in body
+    assert "(2 days ago)" in body
+    assert ("EST" in body) or ("EDT" in body)  # the due time in the manager's zone, not UTC
+    row = await load(sessions, late)
+    assert row.reminded_at is not None
+    assert utcnow() - row.reminded_at < timedelta(minutes=1)
+    assert await letters(sessions) == {}
+
+
+async def test_a_crash_between_enqueue_and_commit_still_sends_one_reminder(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The email is enqueued, then the worker dies before reminded_at commits: the retry adds nothing."""
+    w = await world(sessions)
+    soon = await deliverable(sessions, w, due_in=timedelta(hours=20))
+
+    class DiesAfterEnqueue(Producer):
+        async def enqueue(self, queue: str, payload: Any, **kwargs: Any) -> str | None:
+            await super().enqueue(queue, payload, **kwargs)
+            raise ConnectionError("worker killed")
+
+    with pytest.raises(ConnectionError):
+        await deliverable_reminders.handle(
+            job_ctx(sessions, redis, "r-1", DiesAfterEnqueue(redis)), remind(soon)
+        )
+    assert (await load(sessions, soon)).reminded_at is None  # rolled back with the crash
+    first_jobs = await queued(redis, "email-send")
+
+    retried = await deliverable_reminders.handle(job_ctx(sessions, redis, "r-1"), remind(soon))
+    again = await deliverable_reminders.handle(job_ctx(sessions, redis, "r-1"), remind(soon))
+
+    assert retried["result"] == "reminded"
+    assert retried["overdue"] is False
+    assert again["result"] == "recently_reminded"
+    jobs = await queued(redis, "email-send")
+    assert list(jobs) == list(first_jobs) == [f"email-send:deliverable-reminder:{soon}:first"]
+    (mail,) = jobs.values()
+    assert mail["subject"] == "Due soon: IG reel: morning routine (Priya Nair)"
+    assert "(in 19 hours)" in mail["body"] or "(in 20 hours)" in mail["body"]
+    assert (await load(sessions, soon)).reminded_at is not None
+
+
+async def test_reminders_follow_the_deliverable_s_state_and_the_24_hour_rule(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Approved, submitted, far off or reminded lately: no email; reminded 25 h ago: a new one."""
+    w = await world(sessions)
+    now = utcnow()
+    approved = await deliverable(sessions, w, due_in=-timedelta(days=1), status="approved")
+    submitted = await deliverable(sessions, w, due_in=-timedelta(days=1), status="submitted")
+    far = await deliverable(sessions, w, due_in=timedelta(days=6))
+    lately = await deliverable(
+        sessions, w, due_in=-timedelta(hours=3), status="overdue", reminded_at=now - timedelta(hours=2)
+    )
+    last_reminded = now - timedelta(hours=25)
+    yesterday = await deliverable(
+        sessions, w, due_in=timedelta(hours=5), status="changes_requested", reminded_at=last_reminded
+    )
+
+    outcomes = {
+        name: await deliverable_reminders.handle(job_ctx(sessions, redis, f"r-{name}"), remind(i))
+        for name, i in [
+            ("approved", approved),
+            ("submitted", submitted),
+            ("far", far),
+            ("lately", lately),
+            ("yesterday", yesterday),
+        ]
+    }
+
+    assert outcomes["approved"] == {
+        "deliverableId": approved,
+        "status": "approved",
+        "result": "not_needed",
+        "reason": "the deliverable is approved",
+    }
+    assert outcomes["submitted"]["result"] == "not_needed"
+    assert outcomes["far"]["result"] == "not_due_soon"
+    assert outcomes["lately"]["result"] == "recently_reminded"
+    assert outcomes["yesterday"]["result"] == "reminded"
+    key = deliverable_reminders.reminder_key(last_reminded)
+    jobs = await queued(redis, "email-send")
+    assert list(jobs) == [f"email-send:deliverable-reminder:{yesterday}:{key}"]
+    assert "asked for changes" in jobs[f"email-send:deliverable-reminder:{yesterday}:{key}"]["body"]
+    for untouched, before in [(approved, None), (submitted, None), (far, None)]:
+        assert (await load(sessions, untouched)).reminded_at == before
+    lately_row = await load(sessions, lately)
+    assert lately_row.reminded_at is not None
+    assert abs(lately_row.reminded_at - (now - timedelta(hours=2))) < timedelta(seconds=1)
+
+
+async def test_reminder_bad_input_is_permanent(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """An unknown deliverable, a missing or invalid deliverableId: one try each, dead letters naming them."""
+    await redis.enqueue_job("deliverable-reminders", {"deliverableId": 424242}, _job_id="unknown")
+    await redis.enqueue_job("deliverable-reminders", {}, _job_id="missing")
+    await redis.enqueue_job("deliverable-reminders", {"deliverableId": "seven"}, _job_id="invalid")
+
+    await make_worker(BINDINGS, catalogue=QUEUES).async_run()
+
+    dead = await letters(sessions)
+    assert {job: (f.reason, f.tries) for job, f in dead.items()} == {
+        "unknown": ("permanent", 1),
+        "missing": ("permanent", 1),
+        "invalid": ("permanent", 1),
+    }
+    assert dead["unknown"].message == "deliverable 424242 not found"
+    assert "deliverableId: Field required" in dead["missing"].message
+    assert "deliverableId" in dead["invalid"].message
+    assert await queued(redis, "email-send") == {}
+
+
+# --- deliverable-review -----------------------------------------------------------------------
+
+
+async def test_compliant_content_is_approved_and_a_repeat_notifies_no_one(
+    make_worker: MakeWorker,
+    redis: ArqRedis,
+    sessions: async_sessionmaker[AsyncSession],
+    smtp: tuple[Recorder, int],  # noqa: F811  (the fixture imported above)
+) -> None:
+    """Disclosed, tagged, linked, short: approved, stored, one email; the same content again: no change."""
+    recorder, port = smtp
+    w = await world(sessions)
+    reel = await deliverable(sessions, w, due_in=timedelta(days=1), status="submitted")
+
+    await redis.enqueue_job("deliverable-review", {"deliverableId": reel, "content": GOOD_CAPTION})
+    await make_worker(BINDINGS, catalogue=QUEUES, settings_=smtp_settings(port)).async_run()
+    first = await load(sessions, reel)
+
+    # The same submission again (a retried producer): the stored review stands, no second email.
+    await redis.enqueue_job("deliverable-review", {"deliverableId": reel, "content": GOOD_CAPTION})
+    await make_worker(BINDINGS, catalogue=QUEUES, settings_=smtp_settings(port)).async_run()
+    second = await load(sessions, reel)
+
+    assert (first.status, first.content) == ("approved", GOOD_CAPTION)
+    assert first.review is not None
+    assert first.review["findings"] == []
+    assert first.review["verdict"] == "approved"
+    assert first.review["previousStatus"] == "submitted"
+    assert first.review["contractId"] is not None
+    assert "brand handle @glossier from the contract" in first.review["basis"]
+    assert (second.status, second.content, second.review) == (first.status, first.content, first.review)
+    (message,) = recorder.received
+    assert message["Subject"] == "Approved: IG reel: morning routine"
+    assert "No findings" in body_of(message)
+    assert len(await outbox(sessions)) == 1
+    assert await letters(sessions) == {}
+
+
+async def test_every_rule_reports_its_finding(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """No disclosure, handle or link, a term's and a built-in claim, too long for X: changes requested."""
+    w = await world(sessions)
+    post = await deliverable(sessions, w, due_in=timedelta(days=1), platform="x")
+    content = (
+        "Obsessed with Glossier You — it's clinically proven to make you glow and my new whitening "
+        "routine is unreal. " + "So good. " * 30
+    )
+
+    result = await deliverable_review.handle(job_ctx(sessions, redis, "rv-1"), submit(post, content))
+
+    row = await load(sessions, post)
+    assert row.review is not None
+    assert (result["status"], row.status, result["errors"]) == ("changes_requested", "changes_requested", 6)
+    by_rule = {(f["rule"], f["severity"]) for f in row.review["findings"]}
+    assert by_rule == {
+        ("disclosure", "error"),
+        ("brand_handle", "error"),
+        ("required_link", "error"),
+        ("forbidden_claim", "error"),
+        ("length", "error"),
+    }
+    details = [f["detail"] for f in row.review["findings"]]
+    assert (
+        'the claim "clinically proven" is not allowed: Obsessed with Glossier You — it\'s clinically proven '
+        "to make you glow and my new whitening r…"
+    ) in details
+    assert any(d.startswith('the claim "whitening" is not allowed') for d in details)
+    # The payload model strips the trailing space: the review counts what was stored.
+    assert f"{len(content.strip()):,} characters; a post on X takes at most 280" in details
+    assert "the required link https://glossier.com/you is missing" in details
+    (mail,) = (await queued(redis, "email-send")).values()
+    assert mail["subject"] == "Changes requested: IG reel: morning routine"
+    assert "- [error] disclosure: no ad disclosure" in mail["body"]
+    assert "Deliverable" in mail["body"]
+
+
+async def test_a_new_submission_is_reviewed_and_notified_again(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Changes requested, then fixed content: approved, and a second email (its job id has the new hash)."""
+    w = await world(sessions)
+    reel = await deliverable(sessions, w, due_in=-timedelta(hours=1), status="overdue")
+    draft = "Loving my Glossier You routine @glossier glossier.com/you"
+
+    first = await deliverable_review.handle(job_ctx(sessions, redis, "rv-a"), submit(reel, draft))
+    retry = await deliverable_review.handle(job_ctx(sessions, redis, "rv-a"), submit(reel, draft))
+    fixed = await deliverable_review.handle(job_ctx(sessions, redis, "rv-b"), submit(reel, GOOD_CAPTION))
+
+    assert (first["result"], first["status"]) == ("reviewed", "changes_requested")
+    assert (retry["result"], retry["status"], retry["emailJobId"]) == (
+        "already_reviewed",
+        "changes_requested",
+        first["emailJobId"],
+    )
+    assert (fixed["result"], fixed["status"]) == ("reviewed", "approved")
+    assert set(await queued(redis, "email-send")) == {first["emailJobId"], fixed["emailJobId"]}
+    row = await load(sessions, reel)
+    assert row.review is not None
+    assert (row.status, row.content, row.review["previousStatus"]) == (
+        "approved",
+        GOOD_CAPTION,
+        "changes_requested",
+    )
+
+
+async def test_without_a_contract_the_brand_and_built_in_rules_apply(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """No contract: the brand's Instagram handle is required, the review says what it was held to."""
+    w = await world(sessions, terms=None, brand_handle="GlossierOfficial")
+    video = await deliverable(sessions, w, due_in=timedelta(days=3), platform="youtube_video")
+    content = "Paid partnership with @glossierofficial. " + "Long description. " * 200
+
+    result = await deliverable_review.handle(job_ctx(sessions, redis, "rv-1"), submit(video, content))
+
+    row = await load(sessions, video)
+    assert row.review is not None
+    assert (result["status"], row.review["findings"]) == ("approved", [])
+    assert row.review["contractId"] is None
+    assert (
+        row.review["basis"][0]
+        == "no contract for this deal: reviewed against the brand and the built-in rules"
+    )
+    assert "brand handle @GlossierOfficial from the brand's Instagram handle" in row.review["basis"]
+    assert (row.review["platform"], row.review["limit"]) == ("youtube", 5_000)
+
+
+async def test_a_megabyte_of_content_is_reviewed_fast_and_mailed_short(
+    make_worker: MakeWorker,
+    redis: ArqRedis,
+    sessions: async_sessionmaker[AsyncSession],
+    smtp: tuple[Recorder, int],  # noqa: F811  (the fixture imported above)
+) -> None:
+    """1 MB through the worker: a length finding, a claim at its very end, under a second, a short email."""
+    recorder, port = smtp
+    w = await world(sessions)
+    reel = await deliverable(sessions, w, due_in=timedelta(days=1))
+    # Near-misses all the way (#adventure, @glossierx, glossier.com/youth) keep every pattern busy.
+    filler = "a" * 50 + " " + "#adventure @glossierx glossier.com/youth " * 26_000
+    content = (GOOD_CAPTION + " " + filler)[: 1_048_576 - len(" cures acne")] + " cures acne"
+    assert len(content) == 1_048_576
+
+    await redis.enqueue_job(
+        "deliverable-review", {"deliverableId": reel, "content": content}, _job_id="review-1mb"
+    )
+    await make_worker(BINDINGS, catalogue=QUEUES, settings_=smtp_settings(port)).async_run()
+
+    info = await result_of(redis, "review-1mb")
+    elapsed = (info.finish_time - info.start_time).total_seconds()
+    assert info.success
+    assert elapsed < 1.0, elapsed
+    row = await load(sessions, reel)
+    assert row.review is not None
+    assert row.content == content
+    assert row.status == "changes_requested"
+    assert [(f["rule"], f["detail"][:30]) for f in row.review["findings"]] == [
+        ("forbidden_claim", 'the claim "cures" is not allow'),
+        ("length", "1,048,576 characters; an Insta"),
+    ]
+    (message,) = recorder.received
+    body = body_of(message)
+    assert len(body) < 2_000
+    assert "[... 1,048,576 characters in all]" in body
+    print(f"\n1 MB review job: {elapsed:.3f}s")
+
+
+async def test_review_bad_input_is_permanent(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """0 bytes, blank or no content, no or unknown id, an approved deliverable: each dead-lettered once."""
+    w = await world(sessions)
+    done = await deliverable(
+        sessions, w, due_in=-timedelta(days=1), status="approved", content="#ad old @glossier"
+    )
+    bad = {
+        "empty": {"deliverableId": done, "content": ""},
+        "blank": {"deliverableId": done, "content": "  \n "},
+        "no-content": {"deliverableId": done},
+        "no-id": {"content": GOOD_CAPTION},
+        "unknown": {"deliverableId": 424242, "content": GOOD_CAPTION},
+        "approved": {"deliverableId": done, "content": GOOD_CAPTION},
+    }
+    for job_id, payload in bad.items():
+        await redis.enqueue_job("deliverable-review", payload, _job_id=job_id)
+
+    await make_worker(BINDINGS, catalogue=QUEUES).async_run()
+
+    dead = await letters(sessions)
+    assert set(dead) == set(bad)
+    assert all((f.reason, f.tries) == ("permanent", 1) for f in dead.values())
+    for job_id in ("empty", "blank"):
+        assert "content: String should have at least 1 character" in dead[job_id].message
+    assert "content: Field required" in dead["no-content"].message
+    assert "deliverableId: Field required" in dead["no-id"].message
+    assert dead["unknown"].message == "deliverable 424242 not found"
+    assert dead["approved"].message == (
+        f"deliverable {done} is already approved; a new submission is not reviewed"
+    )
+    row = await load(sessions, done)
+    assert (row.status, row.content) == ("approved", "#ad old @glossier")
+    assert await queued(redis, "email-send") == {}
+
+
+# --- the rules on their own -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "rules"),
+    [
+        ("#ad with @glossier", set()),
+        ("#AD with @Glossier.", set()),
+        ("#adventure with @glossier", {"disclosure"}),
+        ("#ad with @glossierx and @glossier.shop", {"brand_handle"}),
+        ("paid   partnership with\n@glossier", set()),
+        ("#ad @glossier: this serum heals everything", {"forbidden_claim"}),
+        ("#ad @glossier: clinically\nproven to glow", set()),  # the contract approves that claim
+        ("#ad @glossier: miracles happen", set()),  # "miracles" is not the claim "miracle"
+    ],
+)
+def test_rules_read_content_as_a_person_would(content: str, rules: set[str]) -> None:
+    """Case, line breaks and word edges: what counts as a disclosure, a tag and a claim."""
+    needs = requirements(
+        platform="instagram_reel",
+        terms={"approvedClaims": ["Clinically proven"]},
+        contract_label="contract 1 (signed)",
+        brand_handle="glossier",
+    )
+    assert {f.rule for f in review(content, needs).findings} == rules
+
+
+def test_a_late_disclosure_is_a_warning_and_bad_terms_are_reported() -> None:
+    """A disclosure past the cut warns without blocking; a malformed term is named, not fatal."""
+    needs = requirements(
+        platform="tiktok",
+        terms={"requiredLinks": 42, "requiredHandle": "@glossier"},
+        contract_label="contract 3 (signed)",
+        brand_handle=None,
+    )
+    outcome = review("@glossier " + "x" * DISCLOSURE_VISIBLE_CHARS + " #sponsored", needs)
+    assert outcome.verdict == "approved"
+    assert [(f.rule, f.severity) for f in outcome.findings] == [
+        ("terms", "warning"),
+        ("disclosure", "warning"),
+    ]
+    assert "contract 3 (signed) term 'requiredLinks'" in outcome.findings[0].detail
+
+
+def test_unknown_platforms_are_held_to_the_longest_post() -> None:
+    """A platform without a rule: a warning naming it, and the longest platform limit still applies."""
+    needs = requirements(platform="blog", terms=None, contract_label=None, brand_handle=None)
+    outcome = review("#ad " + "word " * 20_000, needs)
+    assert outcome.verdict == "changes_requested"
+    assert [(f.rule, f.severity) for f in outcome.findings] == [("length", "warning"), ("length", "error")]
+    assert "platform 'blog' has no length rule" in outcome.findings[0].detail
