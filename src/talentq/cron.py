@@ -25,7 +25,7 @@ from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
-from talentq.crons import mail
+from talentq.crons import delivery, finance, mail, reports
 from talentq.db.models import CronRun, CronStatus, utcnow
 from talentq.jobs import INTERRUPTED_GRACE, JobContext
 from talentq.logsetup import cron_context
@@ -215,6 +215,18 @@ def arq_cron(entry: CronEntry) -> CronJob:
 CRONS: Final[tuple[CronEntry, ...]] = (
     CronEntry("gmail-sync", "*/15 * * * *", mail.gmail_sync, enqueues=("gmail-ingest",)),
     CronEntry("whatsapp-sync", "*/10 * * * *", mail.whatsapp_sync),
+    CronEntry(
+        "deliverable-overdue", "0 * * * *", delivery.deliverable_overdue, enqueues=("deliverable-reminders",)
+    ),
+    CronEntry("flush-stale-approvals", "0 */12 * * *", delivery.flush_stale_approvals),
+    CronEntry(
+        "check-overdue-invoices", "0 9 * * *", finance.check_overdue_invoices, enqueues=("email-send",)
+    ),
+    CronEntry(
+        "send-daily-brief-digest", "0 8 * * *", reports.send_daily_brief_digest, enqueues=("email-send",)
+    ),
+    CronEntry("weekly-reports", "0 8 * * 1", reports.weekly_reports, enqueues=("email-send",)),
+    CronEntry("weekly-talent-reports", "0 9 * * 1", reports.weekly_talent_reports, enqueues=("email-send",)),
     # Disabled exactly as the seed disabled them: registered and shown, each run a recorded skip.
     CronEntry(
         "update-social-stats",

@@ -1,0 +1,477 @@
+"""Reporting crons: the managers' daily brief, the agency's weekly report and one weekly report per talent.
+
+Each reads in a fixed number of statements, stores weekly reports by upsert (one per kind, week and
+talent) and emails through ``email-send`` with job ids keyed by manager and day or week: a re-run sends
+nothing twice. "Now" is the run's tick (``crons.clock.tick_time``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from loguru import logger
+from sqlalchemy import Integer, select, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import col
+
+from talentq.crons.clock import local_midnight, previous_week, tick_time
+from talentq.crons.finance import amount_text, totals_text
+from talentq.db.domain import (
+    Approval,
+    Brand,
+    Deal,
+    Deliverable,
+    Invoice,
+    OutreachAction,
+    Report,
+    Talent,
+    User,
+)
+from talentq.jobs import JobContext, uses_tables
+from talentq.money import totals_by_currency
+
+AGENCY_WEEKLY: Final = "agency_weekly"
+TALENT_WEEKLY: Final = "talent_weekly"
+
+# --- send-daily-brief-digest -------------------------------------------------------------------
+
+# Every manager's items in one statement: the managers and their local-day bounds come in as a
+# JSON list (computed with zoneinfo, so a 23- or 25-hour DST day is right), each item list is a
+# correlated subquery served by the foreign-key indexes.
+_BRIEF_ITEMS: Final = text(
+    """
+    WITH m AS (
+        SELECT * FROM jsonb_to_recordset(CAST(:managers AS jsonb))
+            AS m(user_id int, day_start timestamptz, day_end timestamptz)
+    )
+    SELECT m.user_id,
+        coalesce((
+            SELECT jsonb_agg(jsonb_build_object(
+                'id', d.id, 'title', d.title, 'platform', d.platform, 'talent', t.name,
+                'due_at', d.due_at, 'status', d.status) ORDER BY d.due_at, d.id)
+            FROM deliverables AS d JOIN talents AS t ON t.id = d.talent_id
+            WHERE t.manager_id = m.user_id AND d.due_at >= m.day_start AND d.due_at < m.day_end
+              AND d.status <> 'approved'
+        ), '[]') AS deliverables,
+        coalesce((
+            SELECT jsonb_agg(jsonb_build_object(
+                'id', i.id, 'number', i.number, 'brand', b.name, 'talent', t.name,
+                'amount_minor', i.amount_minor, 'currency', i.currency, 'due_at', i.due_at)
+                ORDER BY i.due_at, i.id)
+            FROM invoices AS i
+                JOIN deals AS dl ON dl.id = i.deal_id
+                JOIN talents AS t ON t.id = dl.talent_id
+                JOIN brands AS b ON b.id = i.brand_id
+            WHERE t.manager_id = m.user_id AND i.status = 'overdue'
+        ), '[]') AS invoices,
+        coalesce((
+            SELECT jsonb_agg(jsonb_build_object(
+                'id', a.id, 'kind', a.kind, 'subject', a.subject, 'expires_at', a.expires_at)
+                ORDER BY a.expires_at, a.id)
+            FROM approvals AS a
+            WHERE a.requested_by_id = m.user_id AND a.status = 'pending' AND a.expires_at > :now
+        ), '[]') AS approvals
+    FROM m
+    ORDER BY m.user_id
+    """
+).columns(user_id=Integer, deliverables=JSONB, invoices=JSONB, approvals=JSONB)
+
+
+@dataclass(frozen=True, slots=True)
+class _Manager:
+    id: int
+    name: str
+    email: str
+    zone: ZoneInfo
+    day: date
+
+
+@uses_tables(User, Talent, Deliverable, Deal, Invoice, Brand, Approval)
+async def send_daily_brief_digest(ctx: JobContext) -> dict[str, Any]:
+    """One email per opted-in manager: deliverables due on their local today, overdue invoices, approvals.
+
+    Two statements for all managers. A manager with nothing to report gets no email (counted as
+    ``nothing_to_report``); one whose ``time_zone`` is not an IANA name gets the cron zone's day
+    (listed in ``unknown_time_zone``) rather than no brief. ``count``: emails enqueued.
+    """
+    now = tick_time(ctx)
+    fallback = ctx["settings"].cron_zone
+    async with ctx["sessions"]() as session:
+        users = (
+            await session.execute(
+                select(col(User.id), col(User.name), col(User.email), col(User.time_zone))
+                .where(col(User.digest_opt_in).is_(True))
+                .order_by(col(User.id))
+            )
+        ).all()
+        managers: dict[int, _Manager] = {}
+        unknown_zone: list[int] = []
+        for user in users:
+            zone = _zone(user.time_zone)
+            if zone is None:
+                unknown_zone.append(user.id)
+                zone = fallback
+            managers[user.id] = _Manager(user.id, user.name, user.email, zone, now.astimezone(zone).date())
+        bounds = [
+            {
+                "user_id": m.id,
+                "day_start": local_midnight(m.day, m.zone).isoformat(),
+                "day_end": local_midnight(m.day + timedelta(days=1), m.zone).isoformat(),
+            }
+            for m in managers.values()
+        ]
+        rows = (
+            (await session.execute(_BRIEF_ITEMS, {"managers": json.dumps(bounds), "now": now})).all()
+            if bounds
+            else []
+        )
+    if unknown_zone:
+        logger.warning("managers {} have no valid time zone; their brief uses {}", unknown_zone, fallback)
+
+    briefs = [
+        (managers[row.user_id], row.deliverables, row.invoices, row.approvals)
+        for row in rows
+        if row.deliverables or row.invoices or row.approvals
+    ]
+    # One job id per manager and local date: a second run that day (or a re-run of the tick)
+    # finds the job, or email-send's outbox row of that id, and sends nothing new.
+    ids = await ctx["producer"].enqueue_many(
+        "email-send",
+        [_brief_email(*brief) for brief in briefs],
+        job_ids=[f"email-send:daily-brief:{m.id}:{m.day.isoformat()}" for m, *_ in briefs],
+    )
+    return {
+        "count": sum(job_id is not None for job_id in ids),
+        "managers": len(managers),
+        "briefs": len(briefs),
+        "nothing_to_report": len(rows) - len(briefs),
+        "unknown_time_zone": unknown_zone,
+    }
+
+
+def _zone(name: str) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def _brief_email(
+    manager: _Manager,
+    deliverables: list[dict[str, Any]],
+    invoices: list[dict[str, Any]],
+    approvals: list[dict[str, Any]],
+) -> dict[str, str]:
+    zone = manager.zone
+    day = f"{manager.day:%A %d %B %Y}"
+    overdue = totals_by_currency((i["currency"], i["amount_minor"]) for i in invoices)
+    lines = [f"Hello {manager.name},", "", f"Your brief for {day} ({zone.key}).", ""]
+    lines.append(f"Deliverables due today ({len(deliverables)})")
+    lines += [
+        f"- {_local(d['due_at'], zone):%H:%M}  {d['talent']}: {d['title']}"
+        f"{' (' + d['platform'] + ')' if d['platform'] else ''} - {d['status'].replace('_', ' ')}"
+        for d in deliverables
+    ] or ["- none"]
+    lines += ["", f"Overdue invoices ({len(invoices)}), outstanding: {totals_text(overdue)}"]
+    lines += [
+        f"- {i['number']}  {i['brand']}  {amount_text(i['amount_minor'], i['currency'])}, "
+        f"{_due(i['due_at'], zone)} ({i['talent']})"
+        for i in invoices
+    ] or ["- none"]
+    lines += ["", f"Approvals waiting ({len(approvals)})"]
+    lines += [
+        f"- {a['subject']} ({a['kind'].replace('_', ' ')}), "
+        f"expires {_local(a['expires_at'], zone):%d %B %H:%M}"
+        for a in approvals
+    ] or ["- none"]
+    subject = (
+        f"Your brief for {manager.day:%a %d %b}: {_plural(len(deliverables), 'deliverable')} due, "
+        f"{_plural(len(invoices), 'overdue invoice')}, {_plural(len(approvals), 'approval')} waiting"
+    )
+    return {"to": manager.email, "subject": subject, "body": "\n".join(lines)}
+
+
+# --- weekly-reports --------------------------------------------------------------------------
+
+# Money per currency as {"EUR": 120000, ...} (never one total), with the count of rows behind it.
+# Each measure is one aggregate over the period; the report is stored by upsert in the same statement.
+_AGENCY_REPORT: Final = text(
+    """
+    WITH deal_moves AS (
+        SELECT stage, currency, count(*) AS n, coalesce(sum(fee_minor), 0) AS total
+        FROM deals
+        WHERE stage IN ('contracted', 'lost') AND stage_changed_at >= :start AND stage_changed_at < :end
+        GROUP BY stage, currency
+    ), money AS (
+        SELECT currency,
+            count(*) FILTER (WHERE issued_at >= :start AND issued_at < :end) AS invoiced_n,
+            coalesce(sum(amount_minor) FILTER (WHERE issued_at >= :start AND issued_at < :end), 0)
+                AS invoiced,
+            count(*) FILTER (WHERE paid_at >= :start AND paid_at < :end) AS collected_n,
+            coalesce(sum(amount_minor) FILTER (WHERE paid_at >= :start AND paid_at < :end), 0)
+                AS collected,
+            count(*) FILTER (WHERE status = 'overdue') AS overdue_n,
+            coalesce(sum(amount_minor) FILTER (WHERE status = 'overdue'), 0) AS overdue
+        FROM invoices
+        WHERE (issued_at >= :start AND issued_at < :end) OR (paid_at >= :start AND paid_at < :end)
+            OR status = 'overdue'
+        GROUP BY currency
+    ), outreach AS (
+        SELECT count(*) AS sent, count(*) FILTER (WHERE replied_at IS NOT NULL) AS replied
+        FROM outreach_actions WHERE sent_at >= :start AND sent_at < :end
+    )
+    INSERT INTO reports (kind, period_start, period_end, data)
+    SELECT CAST(:kind AS text), CAST(:start AS timestamptz), CAST(:end AS timestamptz), jsonb_build_object(
+        'time_zone', CAST(:zone AS text),
+        'deals_won', (SELECT jsonb_build_object(
+            'count', coalesce(sum(n), 0),
+            'value', coalesce(jsonb_object_agg(currency, total), '{}'))
+            FROM deal_moves WHERE stage = 'contracted'),
+        'deals_lost', (SELECT jsonb_build_object(
+            'count', coalesce(sum(n), 0),
+            'value', coalesce(jsonb_object_agg(currency, total), '{}'))
+            FROM deal_moves WHERE stage = 'lost'),
+        'invoiced', (SELECT jsonb_build_object(
+            'count', coalesce(sum(invoiced_n), 0),
+            'totals', coalesce(jsonb_object_agg(currency, invoiced) FILTER (WHERE invoiced_n > 0), '{}'))
+            FROM money),
+        'collected', (SELECT jsonb_build_object(
+            'count', coalesce(sum(collected_n), 0),
+            'totals', coalesce(jsonb_object_agg(currency, collected) FILTER (WHERE collected_n > 0), '{}'))
+            FROM money),
+        'overdue', (SELECT jsonb_build_object(
+            'count', coalesce(sum(overdue_n), 0),
+            'totals', coalesce(jsonb_object_agg(currency, overdue) FILTER (WHERE overdue_n > 0), '{}'))
+            FROM money),
+        'outreach', (SELECT jsonb_build_object(
+            'sent', sent, 'replied', replied,
+            'reply_rate', round(replied::numeric / nullif(sent, 0), 4)) FROM outreach)
+    )
+    ON CONFLICT (kind, period_start, (coalesce(talent_id, 0)))
+        DO UPDATE SET period_end = EXCLUDED.period_end, data = EXCLUDED.data
+    RETURNING id, data
+    """
+).columns(id=Integer, data=JSONB)
+
+
+@uses_tables(Report, Deal, Invoice, OutreachAction, User)
+async def weekly_reports(ctx: JobContext) -> dict[str, Any]:
+    """The agency's report for last week (Monday to Monday, cron zone): stored, emailed to every manager.
+
+    Deals won (moved to contracted) and lost, revenue invoiced (issued) and collected (paid) in
+    the week, invoices overdue now, and the reply rate of the outreach sent in the week. Money is
+    per currency. A re-run of the week replaces the stored figures and emails nobody twice.
+    ``count``: emails enqueued.
+    """
+    zone = ctx["settings"].cron_zone
+    start, end = previous_week(tick_time(ctx), zone)
+    week = start.astimezone(zone).date()
+    async with ctx["sessions"].begin() as session:
+        report = (
+            await session.execute(
+                _AGENCY_REPORT,
+                {"kind": AGENCY_WEEKLY, "start": start, "end": end, "zone": zone.key},
+            )
+        ).one()
+        managers = (
+            await session.execute(
+                select(col(User.id), col(User.name), col(User.email)).order_by(col(User.id))
+            )
+        ).all()
+    subject, body = _agency_email(report.data, week)
+    ids = await ctx["producer"].enqueue_many(
+        "email-send",
+        [
+            {"to": email, "subject": subject, "body": f"Hello {name},\n\n{body}"}
+            for _, name, email in managers
+        ],
+        job_ids=[f"email-send:weekly-report:{week.isoformat()}:{user_id}" for user_id, _, _ in managers],
+    )
+    return {
+        "count": sum(job_id is not None for job_id in ids),
+        "report_id": report.id,
+        "week": week.isoformat(),
+        "managers": len(managers),
+    }
+
+
+def _agency_email(data: Mapping[str, Any], week: date) -> tuple[str, str]:
+    period = f"{week:%d %B} to {week + timedelta(days=6):%d %B %Y}"
+    subject = f"Agency weekly report, week of {week:%d %B %Y}"
+    body = "\n".join(
+        [
+            f"The agency's week, {period} ({data['time_zone']}):",
+            "",
+            *_week_lines(data),
+        ]
+    )
+    return subject, body
+
+
+def _week_lines(data: Mapping[str, Any]) -> list[str]:
+    """The figures both weekly reports share, one line each, money per currency."""
+    won, lost, outreach = data["deals_won"], data["deals_lost"], data["outreach"]
+    rate = outreach["reply_rate"]
+    return [
+        f"Deals won: {won['count']} ({totals_text(won['value'])})",
+        f"Deals lost: {lost['count']} ({totals_text(lost['value'])})",
+        f"Invoiced: {data['invoiced']['count']} invoice(s), {totals_text(data['invoiced']['totals'])}",
+        f"Collected: {data['collected']['count']} invoice(s), {totals_text(data['collected']['totals'])}",
+        f"Overdue now: {data['overdue']['count']} invoice(s), {totals_text(data['overdue']['totals'])}",
+        f"Outreach: {outreach['sent']} sent, {outreach['replied']} replied"
+        + ("" if rate is None else f" (reply rate {float(rate):.1%})"),
+    ]
+
+
+# --- weekly-talent-reports ---------------------------------------------------------------------
+
+# Every active talent's report in one statement: per-talent aggregates grouped once each, joined to
+# the talents, upserted, and returned with the manager's address.
+_TALENT_REPORTS: Final = text(
+    """
+    WITH deal_moves AS (
+        SELECT talent_id, stage, currency, count(*) AS n, coalesce(sum(fee_minor), 0) AS total
+        FROM deals
+        WHERE talent_id IS NOT NULL AND stage IN ('contracted', 'lost')
+          AND stage_changed_at >= :start AND stage_changed_at < :end
+        GROUP BY talent_id, stage, currency
+    ), deals_by_talent AS (
+        SELECT talent_id,
+            jsonb_build_object(
+                'count', coalesce(sum(n) FILTER (WHERE stage = 'contracted'), 0),
+                'value', coalesce(jsonb_object_agg(currency, total) FILTER (WHERE stage = 'contracted'), '{}')
+            ) AS won,
+            jsonb_build_object(
+                'count', coalesce(sum(n) FILTER (WHERE stage = 'lost'), 0),
+                'value', coalesce(jsonb_object_agg(currency, total) FILTER (WHERE stage = 'lost'), '{}')
+            ) AS lost
+        FROM deal_moves GROUP BY talent_id
+    ), money AS (
+        SELECT dl.talent_id, i.currency,
+            count(*) FILTER (WHERE i.issued_at >= :start AND i.issued_at < :end) AS invoiced_n,
+            coalesce(sum(i.amount_minor) FILTER (WHERE i.issued_at >= :start AND i.issued_at < :end), 0)
+                AS invoiced,
+            count(*) FILTER (WHERE i.paid_at >= :start AND i.paid_at < :end) AS collected_n,
+            coalesce(sum(i.amount_minor) FILTER (WHERE i.paid_at >= :start AND i.paid_at < :end), 0)
+                AS collected,
+            count(*) FILTER (WHERE i.status = 'overdue') AS overdue_n,
+            coalesce(sum(i.amount_minor) FILTER (WHERE i.status = 'overdue'), 0) AS overdue
+        FROM invoices AS i JOIN deals AS dl ON dl.id = i.deal_id
+        WHERE dl.talent_id IS NOT NULL AND (
+            (i.issued_at >= :start AND i.issued_at < :end) OR (i.paid_at >= :start AND i.paid_at < :end)
+            OR i.status = 'overdue')
+        GROUP BY dl.talent_id, i.currency
+    ), money_by_talent AS (
+        SELECT talent_id,
+            jsonb_build_object('count', sum(invoiced_n), 'totals', coalesce(
+                jsonb_object_agg(currency, invoiced) FILTER (WHERE invoiced_n > 0), '{}')) AS invoiced,
+            jsonb_build_object('count', sum(collected_n), 'totals', coalesce(
+                jsonb_object_agg(currency, collected) FILTER (WHERE collected_n > 0), '{}')) AS collected,
+            jsonb_build_object('count', sum(overdue_n), 'totals', coalesce(
+                jsonb_object_agg(currency, overdue) FILTER (WHERE overdue_n > 0), '{}')) AS overdue
+        FROM money GROUP BY talent_id
+    ), work AS (
+        SELECT talent_id, count(*) AS due,
+            count(*) FILTER (WHERE status = 'approved') AS approved,
+            count(*) FILTER (WHERE status = 'overdue') AS overdue
+        FROM deliverables WHERE due_at >= :start AND due_at < :end
+        GROUP BY talent_id
+    ), outreach AS (
+        SELECT talent_id, count(*) AS sent, count(*) FILTER (WHERE replied_at IS NOT NULL) AS replied
+        FROM outreach_actions WHERE sent_at >= :start AND sent_at < :end
+        GROUP BY talent_id
+    ), stored AS (
+        INSERT INTO reports (kind, talent_id, period_start, period_end, data)
+        SELECT CAST(:kind AS text), t.id, CAST(:start AS timestamptz), CAST(:end AS timestamptz),
+            jsonb_build_object(
+            'time_zone', CAST(:zone AS text),
+            'talent', t.name,
+            'handle', t.handle,
+            'deals_won', coalesce(d.won, '{"count": 0, "value": {}}'),
+            'deals_lost', coalesce(d.lost, '{"count": 0, "value": {}}'),
+            'invoiced', coalesce(mo.invoiced, '{"count": 0, "totals": {}}'),
+            'collected', coalesce(mo.collected, '{"count": 0, "totals": {}}'),
+            'overdue', coalesce(mo.overdue, '{"count": 0, "totals": {}}'),
+            'deliverables', jsonb_build_object(
+                'due', coalesce(w.due, 0), 'approved', coalesce(w.approved, 0),
+                'overdue', coalesce(w.overdue, 0)),
+            'outreach', jsonb_build_object(
+                'sent', coalesce(o.sent, 0), 'replied', coalesce(o.replied, 0),
+                'reply_rate', round(o.replied::numeric / nullif(o.sent, 0), 4))
+        )
+        FROM talents AS t
+            LEFT JOIN deals_by_talent AS d ON d.talent_id = t.id
+            LEFT JOIN money_by_talent AS mo ON mo.talent_id = t.id
+            LEFT JOIN work AS w ON w.talent_id = t.id
+            LEFT JOIN outreach AS o ON o.talent_id = t.id
+        WHERE t.active
+        ON CONFLICT (kind, period_start, (coalesce(talent_id, 0)))
+            DO UPDATE SET period_end = EXCLUDED.period_end, data = EXCLUDED.data
+        RETURNING id, talent_id, data
+    )
+    SELECT s.id, s.talent_id, s.data, u.id AS manager_id, u.name AS manager_name, u.email AS manager_email
+    FROM stored AS s JOIN talents AS t ON t.id = s.talent_id JOIN users AS u ON u.id = t.manager_id
+    ORDER BY s.talent_id
+    """
+).columns(id=Integer, talent_id=Integer, data=JSONB, manager_id=Integer)
+
+
+@uses_tables(Report, Talent, User, Deal, Invoice, Deliverable, OutreachAction)
+async def weekly_talent_reports(ctx: JobContext) -> dict[str, Any]:
+    """One report per active talent for last week (cron zone), stored by upsert and emailed to their manager.
+
+    One statement whatever the number of talents. ``count``: emails enqueued (a re-run of the
+    week stores the same reports again and enqueues none).
+    """
+    zone = ctx["settings"].cron_zone
+    start, end = previous_week(tick_time(ctx), zone)
+    week = start.astimezone(zone).date()
+    async with ctx["sessions"].begin() as session:
+        rows = (
+            await session.execute(
+                _TALENT_REPORTS, {"kind": TALENT_WEEKLY, "start": start, "end": end, "zone": zone.key}
+            )
+        ).all()
+    ids = await ctx["producer"].enqueue_many(
+        "email-send",
+        [_talent_email(row.data, row.manager_name, row.manager_email, week) for row in rows],
+        job_ids=[f"email-send:talent-report:{row.talent_id}:{week.isoformat()}" for row in rows],
+    )
+    enqueued = sum(job_id is not None for job_id in ids)
+    return {"count": enqueued, "reports": len(rows), "week": week.isoformat()}
+
+
+def _talent_email(data: Mapping[str, Any], manager: str, address: str, week: date) -> dict[str, str]:
+    work = data["deliverables"]
+    lines = [
+        f"Hello {manager},",
+        "",
+        f"{data['talent']} (@{data['handle']}), week of {week:%d %B %Y} ({data['time_zone']}):",
+        "",
+        *_week_lines(data),
+        f"Deliverables due in the week: {work['due']} "
+        f"({work['approved']} approved, {work['overdue']} overdue)",
+    ]
+    subject = f"Weekly report for {data['talent']}, week of {week:%d %B %Y}"
+    return {"to": address, "subject": subject, "body": "\n".join(lines)}
+
+
+# --- shared -------------------------------------------------------------------------------------
+
+
+def _local(stamp: str, zone: ZoneInfo) -> datetime:
+    """A timestamp from a JSON document (ISO 8601 with offset) in ``zone``."""
+    return datetime.fromisoformat(stamp).astimezone(zone)
+
+
+def _due(stamp: str | None, zone: ZoneInfo) -> str:
+    return "no due date" if stamp is None else f"due {_local(stamp, zone):%d %B %Y}"
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
