@@ -19,6 +19,19 @@ import httpx
 from pydantic import BaseModel, Field, ValidationError
 
 from talentq.errors import ConfigError, ServiceRefusedError
+from talentq.integrations import ai_agents, ai_deals, ai_outreach
+from talentq.integrations.ai_outreach import (
+    Bundle,
+    BundleCandidate,
+    CreatorFit,
+    DealFact,
+    FitBrand,
+    FitTalent,
+    OutreachBrand,
+    OutreachDraft,
+    OutreachTalent,
+    StrategyForecast,
+)
 from talentq.settings import Settings
 
 CATEGORIES: Final = ("deal_offer", "invoice", "scheduling", "deliverable", "spam", "other")
@@ -362,6 +375,49 @@ class AIProvider(Protocol):
 
     async def extract_deal(self, subject: str, body: str, *, reference: date | None = None) -> DealTerms: ...
 
+    # agent tasks (ai_agents.py)
+    async def plan_agent_steps(self, context: ai_agents.AgentContext) -> ai_agents.AgentPlan: ...
+
+    # negotiation and contracts (ai_deals.py)
+    async def negotiation_insights(
+        self, deal: ai_deals.DealFacts, comparables: ai_deals.Comparables
+    ) -> ai_deals.NegotiationInsights: ...
+
+    async def draft_negotiation_reply(
+        self, facts: ai_deals.NegotiationFacts
+    ) -> ai_deals.NegotiationReply: ...
+
+    async def draft_contract(self, terms: ai_deals.ContractTerms) -> ai_deals.ContractDraft: ...
+
+    async def review_contract(self, draft: str, terms: ai_deals.ContractTerms) -> ai_deals.ContractReview: ...
+
+    # outreach, strategy, creator fit and bundles (ai_outreach.py)
+    async def draft_outreach(
+        self, talent: OutreachTalent, brands: list[OutreachBrand], *, limit: int
+    ) -> list[OutreachDraft]: ...
+
+    async def predict_strategy(
+        self,
+        brand_name: str,
+        category: str | None,
+        history: list[DealFact],
+        similar: list[DealFact],
+        *,
+        today: date,
+    ) -> StrategyForecast: ...
+
+    async def score_creator_fit(self, brand: FitBrand, talents: list[FitTalent]) -> list[CreatorFit]: ...
+
+    async def build_bundle(
+        self,
+        brand_name: str,
+        category: str | None,
+        candidates: list[BundleCandidate],
+        *,
+        budget_minor: int,
+        currency: str,
+    ) -> Bundle: ...
+
 
 class RulesProvider:
     """The default: the deterministic rules above. Offline, explains itself."""
@@ -371,6 +427,56 @@ class RulesProvider:
 
     async def extract_deal(self, subject: str, body: str, *, reference: date | None = None) -> DealTerms:
         return extract_deal(subject, body, reference=reference)
+
+    async def plan_agent_steps(self, context: ai_agents.AgentContext) -> ai_agents.AgentPlan:
+        return ai_agents.plan_agent_steps(context)
+
+    async def negotiation_insights(
+        self, deal: ai_deals.DealFacts, comparables: ai_deals.Comparables
+    ) -> ai_deals.NegotiationInsights:
+        return ai_deals.negotiation_insights(deal, comparables)
+
+    async def draft_negotiation_reply(self, facts: ai_deals.NegotiationFacts) -> ai_deals.NegotiationReply:
+        return ai_deals.draft_negotiation_reply(facts)
+
+    async def draft_contract(self, terms: ai_deals.ContractTerms) -> ai_deals.ContractDraft:
+        return ai_deals.draft_contract(terms)
+
+    async def review_contract(self, draft: str, terms: ai_deals.ContractTerms) -> ai_deals.ContractReview:
+        # The draft's fee, currency and content, read by the same rules that read an offer.
+        return ai_deals.review_contract(draft, terms, found=extract_deal("", draft))
+
+    async def draft_outreach(
+        self, talent: OutreachTalent, brands: list[OutreachBrand], *, limit: int
+    ) -> list[OutreachDraft]:
+        return ai_outreach.draft_outreach(talent, brands, limit=limit)
+
+    async def predict_strategy(
+        self,
+        brand_name: str,
+        category: str | None,
+        history: list[DealFact],
+        similar: list[DealFact],
+        *,
+        today: date,
+    ) -> StrategyForecast:
+        return ai_outreach.predict_strategy(brand_name, category, history, similar, today=today)
+
+    async def score_creator_fit(self, brand: FitBrand, talents: list[FitTalent]) -> list[CreatorFit]:
+        return ai_outreach.score_creator_fit(brand, talents)
+
+    async def build_bundle(
+        self,
+        brand_name: str,
+        category: str | None,
+        candidates: list[BundleCandidate],
+        *,
+        budget_minor: int,
+        currency: str,
+    ) -> Bundle:
+        return ai_outreach.build_bundle(
+            brand_name, category, candidates, budget_minor=budget_minor, currency=currency
+        )
 
 
 class _ClassificationAnswer(BaseModel):
@@ -447,6 +553,101 @@ class OpenAICompatibleProvider:
             starts_on=answer.starts_on,
             ends_on=answer.ends_on,
         )
+
+    async def draft_outreach(
+        self, talent: OutreachTalent, brands: list[OutreachBrand], *, limit: int
+    ) -> list[OutreachDraft]:
+        shortlist = ai_outreach.outreach_shortlist(talent, brands)
+        facts = ai_outreach.facts_json(talent=talent, brands=shortlist, limit=limit)
+        answer = await self._ask(ai_outreach.OUTREACH_PROMPT, facts, ai_outreach.OutreachAnswer)
+        try:
+            return ai_outreach.drafts_from_answer(answer, shortlist, limit=limit)
+        except ValueError as exc:
+            raise AIUnavailable(f"AI provider's outreach drafts are unusable: {exc}") from exc
+
+    async def predict_strategy(
+        self,
+        brand_name: str,
+        category: str | None,
+        history: list[DealFact],
+        similar: list[DealFact],
+        *,
+        today: date,
+    ) -> StrategyForecast:
+        cap = ai_outreach.PROMPT_CANDIDATES  # the most recent deals come first
+        facts = ai_outreach.facts_json(
+            brand={"name": brand_name, "category": category},
+            history=history[:cap],
+            similar=similar[:cap],
+            today=today,
+        )
+        answer = await self._ask(ai_outreach.STRATEGY_PROMPT, facts, ai_outreach.StrategyAnswer)
+        return ai_outreach.forecast_from_answer(answer)
+
+    async def score_creator_fit(self, brand: FitBrand, talents: list[FitTalent]) -> list[CreatorFit]:
+        facts = ai_outreach.facts_json(brand=brand, talents=talents)
+        answer = await self._ask(ai_outreach.CREATOR_FIT_PROMPT, facts, ai_outreach.CreatorFitAnswer)
+        try:
+            return ai_outreach.fits_from_answer(answer, talents)
+        except ValueError as exc:
+            raise AIUnavailable(f"AI provider's creator-fit scores are unusable: {exc}") from exc
+
+    async def build_bundle(
+        self,
+        brand_name: str,
+        category: str | None,
+        candidates: list[BundleCandidate],
+        *,
+        budget_minor: int,
+        currency: str,
+    ) -> Bundle:
+        shortlist = ai_outreach.bundle_shortlist(category, candidates)
+        facts = ai_outreach.facts_json(
+            brand={"name": brand_name, "category": category},
+            budget={"minor": budget_minor, "currency": currency},
+            candidates=shortlist,
+        )
+        answer = await self._ask(ai_outreach.BUNDLE_PROMPT, facts, ai_outreach.BundleAnswer)
+        try:
+            return ai_outreach.bundle_from_answer(
+                answer, shortlist, budget_minor=budget_minor, currency=currency
+            )
+        except ValueError as exc:
+            raise AIUnavailable(f"AI provider's bundle is unusable: {exc}") from exc
+
+    async def negotiation_insights(
+        self, deal: ai_deals.DealFacts, comparables: ai_deals.Comparables
+    ) -> ai_deals.NegotiationInsights:
+        request = ai_deals.insights_request(deal, comparables)
+        answer = await self._ask(ai_deals.INSIGHTS_PROMPT, request, ai_deals.InsightsAnswer)
+        return answer.result(deal)
+
+    async def draft_negotiation_reply(self, facts: ai_deals.NegotiationFacts) -> ai_deals.NegotiationReply:
+        answer = await self._ask(ai_deals.REPLY_PROMPT, ai_deals.reply_request(facts), ai_deals.ReplyAnswer)
+        try:
+            return answer.result(facts)
+        except ValueError as exc:
+            raise AIUnavailable(f"AI provider's negotiation reply is unusable: {exc}") from exc
+
+    async def draft_contract(self, terms: ai_deals.ContractTerms) -> ai_deals.ContractDraft:
+        request = ai_deals.contract_request(terms)
+        answer = await self._ask(ai_deals.CONTRACT_PROMPT, request, ai_deals.ContractAnswer)
+        return answer.result()
+
+    async def review_contract(self, draft: str, terms: ai_deals.ContractTerms) -> ai_deals.ContractReview:
+        request = ai_deals.review_request(draft, terms)
+        answer = await self._ask(ai_deals.REVIEW_PROMPT, request, ai_deals.ReviewAnswer)
+        return answer.result()
+
+    async def plan_agent_steps(self, context: ai_agents.AgentContext) -> ai_agents.AgentPlan:
+        ai_agents.check_context(context)  # an unknown kind is refused before any request
+        answer = await self._ask(ai_agents.AGENT_PROMPT, context.as_prompt(), ai_agents.AgentPlanAnswer)
+        try:
+            return ai_agents.plan_from_answer(answer, context)
+        except ai_agents.InvalidStep as exc:
+            raise AIUnavailable(
+                f"AI provider's plan for agent task {context.task_id} is unusable: {exc}"
+            ) from exc
 
     async def _ask(self, system: str, user: str, model: type[A]) -> A:
         request = {

@@ -1,0 +1,339 @@
+"""The AI provider's outreach methods: the rules' arithmetic and the OpenAI-compatible answers, checked."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+from arq.connections import ArqRedis
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
+
+from talentq.db.domain import Brand, OutreachAction, Talent
+from talentq.db.models import FailedJob
+from talentq.integrations.ai import AIUnavailable, OpenAICompatibleProvider, RulesProvider
+from talentq.integrations.ai_outreach import (
+    MAX_BUNDLE,
+    PROMPT_CANDIDATES,
+    BundleCandidate,
+    DealFact,
+    FitBrand,
+    FitTalent,
+    OutreachBrand,
+    OutreachTalent,
+    audience_scale,
+    build_bundle,
+    draft_outreach,
+    estimated_fee,
+    predict_strategy,
+    score_creator_fit,
+)
+from talentq.processors import ai_outreach
+from talentq.queues import CATALOGUE, RetryPolicy
+from talentq.sample_agency import seed
+from talentq.settings import Settings
+
+from .conftest import MakeWorker, service_settings
+
+AVA = OutreachTalent(
+    id=1,
+    name="Ava Chen",
+    handle="avacooks",
+    niches=["food", "lifestyle"],
+    audience_size=820_000,
+    manager_name="Maya Okafor",
+)
+TODAY = date(2026, 11, 28)
+
+
+# --- rules --------------------------------------------------------------------------------------
+
+
+def test_drafts_go_to_the_best_fits_first_and_never_below_the_floor() -> None:
+    """A past partner and a food brand are pitched, best first; an unrelated brand is not; the limit holds."""
+    brands = [
+        OutreachBrand(10, "Gadgets", "tech"),
+        OutreachBrand(11, "Oatly", "food", typical_audience=430_000),
+        OutreachBrand(12, "Sephora", "beauty", deals_with_talent=1, wins_with_talent=1),
+        OutreachBrand(13, "Airbnb", "travel"),
+    ]
+
+    drafts = draft_outreach(AVA, brands, limit=3)
+
+    # Oatly: 0.5 * 1 + 0.2 * (430k / 820k); Sephora: 0.3 * 1 + 0.2 * 0.5; Airbnb: 0.5 * 0.5 + 0.1
+    assert [(d.brand_id, d.score) for d in drafts] == [(11, 0.605), (12, 0.4), (13, 0.35)]
+    assert drafts[0].reasons == [
+        "fit 0.60",
+        "niche 'food' is the brand's category",
+        "audience 820,000 vs the brand's typical creator 430,000",
+    ]
+    assert "After our last collaboration with Sephora, Ava would love to work with you again." in (
+        drafts[1].message
+    )
+    assert (
+        "Ava's food, lifestyle audience overlaps closely with Airbnb's travel customers." in drafts[2].message
+    )
+    assert [d.brand_id for d in draft_outreach(AVA, brands, limit=1)] == [11]
+    assert draft_outreach(AVA, [brands[0]], limit=5) == []
+    assert draft_outreach(AVA, brands, limit=0) == []
+
+
+def deal(fee: int | None, currency: str, month: int, year: int = 2025, brand: str = "HelloFresh") -> DealFact:
+    return DealFact(brand, "food", "delivered", fee, currency, date(year, month, 10))
+
+
+def test_strategy_takes_the_median_of_one_currency_and_the_usual_month() -> None:
+    """Three EUR fees and one USD fee: the EUR median; May twice out of four: next May."""
+    history = [
+        deal(300_000, "EUR", 5),
+        deal(500_000, "EUR", 5, 2024),
+        deal(900_000, "EUR", 9),
+        deal(10**9, "USD", 1),
+    ]
+
+    forecast = predict_strategy("HelloFresh", "food", history, [], today=TODAY)
+
+    assert (forecast.predicted_spend_minor, forecast.currency) == (500_000, "EUR")
+    assert (forecast.category, forecast.timing, forecast.confidence) == ("food", "May 2027", 0.9)
+    assert forecast.reasons == [
+        "median of 3 EUR fee(s) in HelloFresh's own deals: EUR 5,000.00 "
+        "(1 deal(s) in other currencies not mixed in)",
+        "2 of 4 deal(s) started in May",
+        "category 'food'",
+    ]
+
+
+def test_strategy_falls_back_to_similar_brands_then_to_the_default() -> None:
+    """No own deals: similar brands at lower confidence; none at all: the stated default at 0.1."""
+    similar = [deal(200_000, "GBP", 12, brand="Oatly"), deal(400_000, "GBP", 1, brand="Oatly")]
+
+    peers = predict_strategy("Huel", "food", [], similar, today=TODAY)
+    blind = predict_strategy("Nobody", None, [], [], today=TODAY)
+
+    # GBP 2,000 and 4,000: the lower middle; December and January tie, December comes round first
+    assert (peers.predicted_spend_minor, peers.currency, peers.confidence) == (200_000, "GBP", 0.3)
+    assert peers.timing == "December 2026"
+    assert "deals with other food brands" in peers.reasons[0]
+    assert (blind.predicted_spend_minor, blind.currency, blind.confidence, blind.timing) == (
+        300_000,
+        "USD",
+        0.1,
+        None,
+    )
+
+
+def test_a_currency_tie_goes_to_the_latest_deal() -> None:
+    """One USD and one EUR deal: the currency of the more recent one wins."""
+    forecast = predict_strategy(
+        "X", "food", [deal(100_000, "USD", 3), deal(200_000, "EUR", 8)], [], today=TODAY
+    )
+    assert (forecast.predicted_spend_minor, forecast.currency) == (200_000, "EUR")
+
+
+def test_creator_fit_follows_its_formula() -> None:
+    """0.4 niche + 0.2 audience + 0.25 history + 0.15 availability, with a reason for each."""
+    brand = FitBrand("Glossier", "beauty", 800_000, "USD")
+    talents = [
+        FitTalent(1, "Priya", ["beauty", "skincare"], 640_000, brand_deals=1, brand_wins=1, due_soon=1),
+        FitTalent(2, "Elena", ["fashion"], 990_000, category_deals=2, due_soon=5),
+        FitTalent(3, "Jonah", ["gaming"], 5_000),
+    ]
+
+    priya, elena, jonah = score_creator_fit(brand, talents)
+
+    assert priya.score == round(0.4 + 0.2 * audience_scale(640_000) + 0.25 + 0.15 * 0.8, 3)
+    assert elena.score == round(0.4 * 0.5 + 0.2 * audience_scale(990_000) + 0.25 * 0.4 + 0.15 * 0.2, 3)
+    assert jonah.score == 0.15
+    assert elena.reasons == [
+        "niche 'fashion' is related to the brand's category 'beauty' (0.5)",
+        "audience 990,000 (0.74)",
+        "2 deal(s) with beauty brands (0.4)",
+        "5 deliverable(s) due in the next 21 days (0.2)",
+    ]
+
+
+def candidate(
+    talent_id: int, niches: list[str], platforms: list[str], fee: int, fit: float
+) -> BundleCandidate:
+    return BundleCandidate(talent_id, f"T{talent_id}", niches, platforms, 500_000, fee, "test", fit)
+
+
+def test_a_bundle_is_complementary_within_budget_and_capped() -> None:
+    """Best fits first; a creator over the budget left or adding nothing new is skipped; at most four."""
+    candidates = [
+        candidate(1, ["beauty"], ["tiktok"], 400_000, 0.9),
+        candidate(2, ["beauty"], ["tiktok"], 100_000, 0.85),  # nothing new
+        candidate(3, ["fashion"], ["youtube"], 700_000, 0.8),  # over the 600,000 left
+        candidate(4, ["skincare"], ["instagram"], 200_000, 0.7),
+        candidate(5, ["food"], ["tiktok"], 10_000, 0.1),  # below MIN_BUNDLE_FIT
+    ]
+
+    bundle = build_bundle("Glossier", "beauty", candidates, budget_minor=1_000_000, currency="USD")
+
+    assert (bundle.talent_ids, bundle.total_minor) == ([1, 4], 600_000)
+    assert bundle.rationale == [
+        "budget USD 10,000.00 for Glossier",
+        "T1: fit 0.90, USD 4,000.00 (test), brings beauty, tiktok",
+        "T2: adds no niche or platform the bundle lacks",
+        "T3: USD 7,000.00 is over the USD 6,000.00 left",
+        "T4: fit 0.70, USD 2,000.00 (test), brings instagram, skincare",
+        "total USD 6,000.00 of USD 10,000.00",
+    ]
+    many = [candidate(n, [f"niche{n}"], [], 1, 0.9) for n in range(10)]
+    assert len(build_bundle("B", None, many, budget_minor=100, currency="USD").talent_ids) == MAX_BUNDLE
+    nobody = build_bundle("B", "beauty", candidates[:1], budget_minor=1, currency="USD")
+    assert (nobody.talent_ids, nobody.rationale[-1]) == ([], "no creator fits the brand within the budget")
+
+
+def test_a_fee_is_estimated_from_the_audience_in_minor_units() -> None:
+    """10 per 1,000 followers: 820,000 followers cost USD 8,200.00, or KWD 8,200.000."""
+    assert (estimated_fee(820_000, "USD"), estimated_fee(820_000, "KWD")) == (820_000, 8_200_000)
+
+
+async def test_the_rules_provider_delegates_to_the_rules() -> None:
+    """RulesProvider answers each new method with the module's rules."""
+    provider = RulesProvider()
+    brands = [OutreachBrand(11, "Oatly", "food")]
+    assert await provider.draft_outreach(AVA, brands, limit=1) == draft_outreach(AVA, brands, limit=1)
+    blind = await provider.predict_strategy("X", None, [], [], today=TODAY)
+    assert blind == predict_strategy("X", None, [], [], today=TODAY)
+
+
+# --- the OpenAI-compatible provider -------------------------------------------------------------
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def openai_settings() -> Settings:
+    return service_settings(
+        ai_provider="openai", ai_base_url="https://ai.test/v1", ai_api_key="key-1", ai_model="m-1"
+    )
+
+
+def answering(answer: Any, seen: list[dict[str, Any]] | None = None) -> Handler:
+    """A chat-completions endpoint that answers ``answer`` (a JSON value, or a function of the facts)."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent = json.loads(request.content)
+        assert request.headers["Authorization"] == "Bearer key-1"
+        facts = json.loads(sent["messages"][1]["content"])
+        if seen is not None:
+            seen.append(facts)
+        content = answer(facts) if callable(answer) else answer
+        return httpx.Response(200, json={"choices": [{"message": {"content": json.dumps(content)}}]})
+
+    return handler
+
+
+def openai(handler: Handler) -> OpenAICompatibleProvider:
+    return OpenAICompatibleProvider(
+        httpx.AsyncClient(transport=httpx.MockTransport(handler)), openai_settings()
+    )
+
+
+async def test_openai_drafts_are_checked_against_the_brands_offered() -> None:
+    """The prompt carries the rules' shortlist; drafts for brands offered are kept, others refused."""
+    brands = [OutreachBrand(n, f"Brand {n}", "food" if n == 7 else "tech") for n in range(1, 60)]
+    seen: list[dict[str, Any]] = []
+    draft = {"brand_id": 7, "subject": "Ava x Brand 7", "message": "Hi", "score": 0.8, "reasons": ["food"]}
+
+    drafts = await openai(answering({"drafts": [draft]}, seen)).draft_outreach(AVA, brands, limit=2)
+
+    assert [(d.brand_id, d.subject, d.reasons) for d in drafts] == [(7, "Ava x Brand 7", ["food"])]
+    assert len(seen[0]["brands"]) == PROMPT_CANDIDATES
+    assert seen[0]["brands"][0]["id"] == 7  # the best fit leads the shortlist
+    assert (seen[0]["talent"]["handle"], seen[0]["limit"]) == ("avacooks", 2)
+    with pytest.raises(AIUnavailable, match="brand 999, which was not among the candidates"):
+        await openai(answering({"drafts": [{**draft, "brand_id": 999}]})).draft_outreach(AVA, brands, limit=2)
+    with pytest.raises(AIUnavailable, match="did not validate as OutreachAnswer"):
+        await openai(answering({"drafts": [{**draft, "score": 3}]})).draft_outreach(AVA, brands, limit=2)
+
+
+async def test_openai_strategy_fit_and_bundle_answers_are_validated() -> None:
+    """Good answers become result types; a bad currency, a missing talent, an over-budget bundle do not."""
+    strategy = {"predicted_spend_minor": 450_000, "currency": "EUR", "timing": "June 2027", "confidence": 0.4}
+    forecast = await openai(answering(strategy)).predict_strategy("X", "food", [], [], today=TODAY)
+    assert (forecast.predicted_spend_minor, forecast.currency, forecast.timing) == (
+        450_000,
+        "EUR",
+        "June 2027",
+    )
+    with pytest.raises(AIUnavailable, match="'EURO' is not an ISO 4217 currency code"):
+        await openai(answering({**strategy, "currency": "EURO"})).predict_strategy(
+            "X", None, [], [], today=TODAY
+        )
+
+    talents = [FitTalent(1, "Priya", ["beauty"], 640_000), FitTalent(2, "Elena", ["fashion"], 990_000)]
+    brand = FitBrand("Glossier", "beauty")
+    scores = {
+        "scores": [{"talent_id": 1, "score": 0.9, "reasons": ["beauty"]}, {"talent_id": 2, "score": 0.5}]
+    }
+    fits = await openai(answering(scores)).score_creator_fit(brand, talents)
+    assert [(f.talent_id, f.score) for f in fits] == [(1, 0.9), (2, 0.5)]
+    with pytest.raises(AIUnavailable, match=r"scored talents \[1\], expected each of \[1, 2\] once"):
+        await openai(answering({"scores": scores["scores"][:1]})).score_creator_fit(brand, talents)
+
+    candidates = [candidate(1, ["beauty"], [], 400_000, 0.9), candidate(2, ["fashion"], [], 700_000, 0.8)]
+    bundle = await openai(answering({"talent_ids": [1], "rationale": ["r"]})).build_bundle(
+        "Glossier", "beauty", candidates, budget_minor=1_000_000, currency="USD"
+    )
+    assert (bundle.talent_ids, bundle.total_minor, bundle.rationale) == ([1], 400_000, ["r"])
+    with pytest.raises(AIUnavailable, match=r"costs USD 11,000\.00, over the USD 10,000\.00 budget"):
+        await openai(answering({"talent_ids": [1, 2]})).build_bundle(
+            "Glossier", "beauty", candidates, budget_minor=1_000_000, currency="USD"
+        )
+
+
+# --- through a worker ---------------------------------------------------------------------------
+
+FAST = {
+    "ai-outreach": dataclasses.replace(CATALOGUE["ai-outreach"], retry=RetryPolicy(2, 0.05, 0.1), timeout=20)
+}
+
+
+@pytest.mark.integration
+async def test_ai_outreach_with_the_http_provider_stores_its_drafts(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """AI_PROVIDER=openai: the model's draft becomes the action; an unusable answer is retried, then dead."""
+    await seed(sessions)
+    async with sessions() as session:
+        ava = await session.scalar(select(col(Talent.id)).where(col(Talent.handle) == "avacooks"))
+        oatly = await session.scalar(select(col(Brand.id)).where(col(Brand.name) == "Oatly"))
+
+    def first_brand(facts: dict[str, Any]) -> dict[str, Any]:
+        pick = next(b for b in facts["brands"] if b["name"] == "Oatly")
+        return {
+            "drafts": [
+                {"brand_id": pick["id"], "subject": "Oat latte season", "message": "Hi Oatly", "score": 0.7}
+            ]
+        }
+
+    good = httpx.AsyncClient(transport=httpx.MockTransport(answering(first_brand)))
+    await redis.enqueue_job("ai-outreach", {"talentId": ava})
+    await make_worker(
+        [("ai-outreach", ai_outreach.handle)], catalogue=FAST, settings_=openai_settings(), ctx={"http": good}
+    ).async_run()
+
+    async with sessions() as session:
+        (drafted,) = (
+            await session.execute(select(OutreachAction).where(col(OutreachAction.talent_id) == ava))
+        ).scalars()
+    assert (drafted.brand_id, drafted.subject, drafted.message) == (oatly, "Oat latte season", "Hi Oatly")
+    assert drafted.to_address == "partnerships@oatly.com"
+
+    bad = httpx.AsyncClient(transport=httpx.MockTransport(answering({"drafts": [{"brand_id": 0}]})))
+    await redis.enqueue_job("ai-outreach", {"talentId": ava}, _job_id="bad-answer")
+    await make_worker(
+        [("ai-outreach", ai_outreach.handle)], catalogue=FAST, settings_=openai_settings(), ctx={"http": bad}
+    ).async_run()
+    async with sessions() as session:
+        (letter,) = (await session.execute(select(FailedJob))).scalars()
+    assert (letter.job_id, letter.reason, letter.tries) == ("bad-answer", "exhausted", 2)
+    assert "did not validate as OutreachAnswer" in letter.message
