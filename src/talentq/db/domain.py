@@ -247,6 +247,13 @@ class AgentTask(SQLModel, table=True):
             unique=True,
             postgresql_where=text("message_id IS NOT NULL"),
         ),
+        # One follow-up task per (task, step) that scheduled it: a retried agent-tasks step finds it.
+        Index(
+            "uq_agent_tasks_follow_up_of",
+            text("(input ->> 'followUpOf')"),
+            unique=True,
+            postgresql_where=text("(input ->> 'followUpOf') IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

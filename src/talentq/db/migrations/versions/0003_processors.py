@@ -8,6 +8,8 @@ Create Date: 2026-11-28 16:15:00
   on these keys), so a retried or repeated job never adds a second prediction, score or
   bundle;
 - contracts keep a brand's own draft for ai-contract to review.
+- an agent task's follow-up task is unique per (task, step) that scheduled it, so a retried
+  agent-tasks step finds the follow-up instead of adding a second.
 """
 
 from collections.abc import Sequence
@@ -38,9 +40,17 @@ def upgrade() -> None:
     )
     op.drop_index(op.f("ix_creator_bundles_brand_id"), table_name="creator_bundles")
     op.create_unique_constraint(op.f("creator_bundles_brand_id_key"), "creator_bundles", ["brand_id"])
+    op.create_index(
+        "uq_agent_tasks_follow_up_of",
+        "agent_tasks",
+        [sa.literal_column("(input ->> 'followUpOf')")],
+        unique=True,
+        postgresql_where=sa.text("(input ->> 'followUpOf') IS NOT NULL"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("uq_agent_tasks_follow_up_of", table_name="agent_tasks")
     op.drop_constraint(op.f("creator_bundles_brand_id_key"), "creator_bundles", type_="unique")
     op.create_index(op.f("ix_creator_bundles_brand_id"), "creator_bundles", ["brand_id"], unique=False)
     op.drop_index("uq_creator_fit_scores_user_talent_brand", table_name="creator_fit_scores")

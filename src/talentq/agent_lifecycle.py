@@ -1,0 +1,108 @@
+"""The life of an AI agent task, shared by ai-agent, agent-tasks and the agent crons.
+
+::
+
+    queued --(a try starts: attempts+1)--> running --(steps executed)--> done
+                                             |  ^
+      a permanent error, or a transient one  |  |  ai-agent-retry: attempts left, backoff over
+      on the wrapper's last try: failed  <---+  +---- failed
+      ai-agent-recovery: running past timeout_s (the worker died) -> queued, or failed when
+      no attempts are left
+
+``attempts`` counts runs of the task, not the wrapper's tries: a try that finds the task
+already running (the wrapper's retry, arq re-running a job whose worker died) refreshes
+``started_at`` (the heartbeat ai-agent-recovery reads) without spending an attempt. A
+permanent failure spends the task's remaining attempts (``max_attempts`` drops to
+``attempts``), so ai-agent-retry leaves it failed and lists it; raising ``max_attempts``
+after fixing the data lets it run again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Final
+
+from sqlalchemy import func, update
+from sqlmodel import col
+
+from talentq.db.domain import AgentTask, TaskStatus
+from talentq.db.models import utcnow
+from talentq.errors import ConfigError, PermanentJobError, ServiceRefusedError
+from talentq.jobs import JobContext
+
+#: Tasks of this kind belong to the inbox-triage queue (written by the inbox processor).
+TRIAGE_KIND: Final = "inbox_triage"
+#: Errors the job wrapper dead-letters at once: for the task too, retrying cannot help.
+PERMANENT_ERRORS: Final = (PermanentJobError, ConfigError, ServiceRefusedError)
+_ERROR_CHARS: Final = 2000
+
+
+def queue_for(kind: str, has_steps: bool) -> str:
+    """The queue that carries a task on from where it stands."""
+    if kind == TRIAGE_KIND:
+        return "inbox-triage"
+    return "agent-tasks" if has_steps else "ai-agent"
+
+
+def task_job_id(queue: str, task_id: int, attempts: int, why: str = "") -> str:
+    """A job id per task, attempt and reason: a repeat finds the job; a new attempt gets its own.
+
+    arq refuses an id while the job waits or its result is kept (an hour), so a re-enqueue
+    for a new attempt must not reuse the previous attempt's id.
+    """
+    return f"{queue}:{task_id}:{why + ':' if why else ''}{attempts}"
+
+
+@asynccontextmanager
+async def locked_task(ctx: JobContext, task_id: int, queue: str) -> AsyncIterator[AgentTask]:
+    """The task, locked (FOR UPDATE) until the block ends; changes made to it commit then.
+
+    Refuses, as permanent, a task that does not exist or that another queue runs.
+    """
+    async with ctx["sessions"].begin() as session:
+        task = await session.get(AgentTask, task_id, with_for_update=True)
+        if task is None:
+            raise PermanentJobError(f"agent task {task_id} not found")
+        if task.kind == TRIAGE_KIND:
+            raise PermanentJobError(
+                f"agent task {task_id} is of kind {TRIAGE_KIND!r}: "
+                f"the inbox-triage queue runs it, not {queue!r}"
+            )
+        yield task
+
+
+def start_try(task: AgentTask) -> None:
+    """Mark a locked task running for this try; a run from queued or failed spends an attempt."""
+    if task.status == TaskStatus.FAILED and task.attempts >= task.max_attempts:
+        raise PermanentJobError(
+            f"agent task {task.id} failed and is out of attempts ({task.attempts} of {task.max_attempts}): "
+            f"raise its max_attempts to run it again (last error: {task.last_error})"
+        )
+    if task.status in (TaskStatus.QUEUED, TaskStatus.FAILED):
+        task.attempts += 1
+    task.status = TaskStatus.RUNNING
+    task.started_at = utcnow()
+    task.finished_at = None
+
+
+async def record_failure(ctx: JobContext, task_id: int, exc: Exception, queue: str) -> None:
+    """Note ``exc`` on the task; fail it when no retry of this job follows.
+
+    The job wrapper retries a transient error until the queue's last try (the catalogue
+    the worker runs with); until then the task stays running with its ``last_error``.
+    """
+    permanent = isinstance(exc, PERMANENT_ERRORS)
+    last_try = ctx["job_try"] >= ctx["producer"].spec(queue).retry.max_tries
+    message = f"{queue}: {type(exc).__name__}: {exc}"
+    values: dict[str, object] = {"last_error": message[:_ERROR_CHARS]}
+    if permanent or last_try:
+        values.update(status=TaskStatus.FAILED, finished_at=utcnow())
+    if permanent:
+        values["max_attempts"] = func.least(col(AgentTask.max_attempts), col(AgentTask.attempts))
+    async with ctx["sessions"].begin() as session:
+        await session.execute(
+            update(AgentTask)
+            .where(col(AgentTask.id) == task_id, col(AgentTask.status) != TaskStatus.DONE)
+            .values(**values)
+        )

@@ -1,0 +1,205 @@
+"""agent-tasks: execute an agent task's stored steps in order, recording progress after each.
+
+Reads ``agent_tasks``; writes ``deals`` (stage), ``outreach_actions``, follow-up
+``agent_tasks`` and the task's ``steps_done``/status, and enqueues ``email-send`` and
+``ai-agent``. Safe to re-run: a step's effect and its ``steps_done`` commit together under
+the task's row lock, and what leaves the database (a job) has an id derived from the task and
+the step's index, so a retry resumes after the last completed step and repeats none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from talentq.agent_lifecycle import locked_task, record_failure, start_try, task_job_id
+from talentq.db.domain import AgentTask, Brand, Deal, OutreachAction, Talent, TaskStatus
+from talentq.db.models import utcnow
+from talentq.errors import PermanentJobError, QueueRefusedError
+from talentq.integrations.ai_agents import (
+    DEAL_TRANSITIONS,
+    CreateOutreach,
+    InvalidStep,
+    MoveDealStage,
+    ScheduleFollowUp,
+    SendEmail,
+    Step,
+    parse_steps,
+)
+from talentq.jobs import JobContext, uses_tables
+from talentq.queues import TaskRef
+
+QUEUE = "agent-tasks"
+FOLLOW_UP_KIND = "follow_up"
+
+
+@uses_tables(AgentTask, Deal, Talent, Brand, OutreachAction)
+async def handle(ctx: JobContext, payload: TaskRef) -> dict[str, Any]:
+    async with locked_task(ctx, payload.task_id, QUEUE) as task:
+        if task.status == TaskStatus.DONE:
+            return {"taskId": task.id, "status": "already_done"}
+        if task.steps is None:
+            # Not this task's fault: a job sent before ai-agent decided. Nothing to mark.
+            raise PermanentJobError(
+                f"agent task {task.id} ({task.kind}) has no steps yet: ai-agent decides them first"
+            )
+        start_try(task)
+    assert task.id is not None
+    resumed_at = task.steps_done
+    ran: list[str] = []
+    try:
+        steps = _checked(task)
+        for index in range(task.steps_done, len(steps)):
+            ran.append(await _run_step(ctx, task, index, steps[index]))
+        async with ctx["sessions"].begin() as session:
+            await session.execute(
+                update(AgentTask)
+                .where(col(AgentTask.id) == task.id, col(AgentTask.status) != TaskStatus.DONE)
+                .values(status=TaskStatus.DONE, finished_at=utcnow())
+            )
+    except Exception as exc:
+        await record_failure(ctx, task.id, exc, QUEUE)
+        raise
+    return {"taskId": task.id, "status": "done", "steps": len(steps), "resumedAt": resumed_at, "ran": ran}
+
+
+def _checked(task: AgentTask) -> list[Step]:
+    """The stored steps, validated; each deal step must name the task's own deal."""
+    try:
+        steps = parse_steps(task.steps)
+    except InvalidStep as exc:
+        raise PermanentJobError(f"agent task {task.id}: {exc}") from exc
+    for index, step in enumerate(steps):
+        if isinstance(step, MoveDealStage | ScheduleFollowUp) and step.deal_id != task.deal_id:
+            raise PermanentJobError(
+                f"agent task {task.id}: steps[{index}] ({step.type}) names deal {step.deal_id}, "
+                f"but the task's deal is {task.deal_id}"
+            )
+    return steps
+
+
+Executor = Callable[[JobContext, AsyncSession, AgentTask, int, Any], Awaitable[str]]
+
+
+async def _run_step(ctx: JobContext, task: AgentTask, index: int, step: Step) -> str:
+    """One step and its ``steps_done`` in one transaction, under the task's lock; skipped if done."""
+    async with ctx["sessions"].begin() as session:
+        done = await session.scalar(
+            select(col(AgentTask.steps_done)).where(col(AgentTask.id) == task.id).with_for_update()
+        )
+        if done is not None and done > index:
+            return f"{index}:{step.type}:done by another run"
+        try:
+            outcome = await _EXECUTORS[step.type](ctx, session, task, index, step)
+        except QueueRefusedError as exc:
+            raise PermanentJobError(f"agent task {task.id}: steps[{index}] ({step.type}): {exc}") from exc
+        await session.execute(
+            update(AgentTask).where(col(AgentTask.id) == task.id).values(steps_done=index + 1)
+        )
+    return f"{index}:{step.type}:{outcome}"
+
+
+async def _send_email(
+    ctx: JobContext, session: AsyncSession, task: AgentTask, index: int, step: SendEmail
+) -> str:
+    # Enqueued before the commit: a crash before it commits re-enqueues under the same id
+    # (arq refuses the duplicate, and email-send's outbox row is keyed by it too).
+    mail = {"to": step.to, "subject": step.subject, "body": step.body}
+    if step.reply_to:
+        mail["replyTo"] = step.reply_to
+    assert task.id is not None
+    job = await ctx["producer"].enqueue("email-send", mail, job_id=f"email-send:agent:{task.id}:{index}")
+    return "enqueued" if job is not None else "already enqueued"
+
+
+async def _create_outreach(
+    ctx: JobContext, session: AsyncSession, task: AgentTask, index: int, step: CreateOutreach
+) -> str:
+    where = f"agent task {task.id}: steps[{index}] (create_outreach)"
+    if await session.get(Talent, step.talent_id) is None:
+        raise PermanentJobError(f"{where}: talent {step.talent_id} not found")
+    if await session.get(Brand, step.brand_id) is None:
+        raise PermanentJobError(f"{where}: brand {step.brand_id} not found")
+    created = await session.scalar(
+        insert(OutreachAction)
+        .values(
+            talent_id=step.talent_id,
+            brand_id=step.brand_id,
+            to_address=step.to,
+            subject=step.subject,
+            message=step.message,
+        )
+        # One open action per talent and brand: an open one already says what this would.
+        .on_conflict_do_nothing(
+            index_elements=["talent_id", "brand_id"], index_where=text("status = 'pending'")
+        )
+        .returning(col(OutreachAction.id))
+    )
+    return f"outreach action {created}" if created is not None else "an open action already exists"
+
+
+async def _move_deal_stage(
+    ctx: JobContext, session: AsyncSession, task: AgentTask, index: int, step: MoveDealStage
+) -> str:
+    where = f"agent task {task.id}: steps[{index}] (move_deal_stage)"
+    stage = await session.scalar(
+        select(col(Deal.stage)).where(col(Deal.id) == step.deal_id).with_for_update()
+    )
+    if stage is None:
+        raise PermanentJobError(f"{where}: deal {step.deal_id} not found")
+    if stage == step.to_stage:
+        return f"deal {step.deal_id} already {stage}"
+    if step.to_stage not in DEAL_TRANSITIONS[stage]:
+        allowed = ", ".join(sorted(DEAL_TRANSITIONS[stage])) or "nowhere"
+        raise PermanentJobError(
+            f"{where}: deal {step.deal_id} is in stage {stage!r} and cannot move to {step.to_stage!r} "
+            f"(from {stage!r} only to {allowed})"
+        )
+    await session.execute(
+        update(Deal)
+        .where(col(Deal.id) == step.deal_id)
+        .values(stage=step.to_stage, stage_changed_at=utcnow())
+    )
+    return f"deal {step.deal_id} {stage} -> {step.to_stage}"
+
+
+async def _schedule_follow_up(
+    ctx: JobContext, session: AsyncSession, task: AgentTask, index: int, step: ScheduleFollowUp
+) -> str:
+    # The follow-up task commits on its own, before its job exists: a job must never name a
+    # task id that a rollback took back. Its key (this task and step) makes a repeat find it.
+    key = f"{task.id}:{index}"
+    async with ctx["sessions"].begin() as own:
+        await own.execute(
+            insert(AgentTask)
+            .values(kind=FOLLOW_UP_KIND, deal_id=step.deal_id, input={"followUpOf": key, "note": step.note})
+            .on_conflict_do_nothing(
+                index_elements=[text("(input ->> 'followUpOf')")],
+                index_where=text("(input ->> 'followUpOf') IS NOT NULL"),
+            )
+        )
+        follow_up = await own.scalar(
+            select(col(AgentTask.id)).where(text("(input ->> 'followUpOf') = :key").bindparams(key=key))
+        )
+    assert follow_up is not None
+    await ctx["producer"].enqueue(
+        "ai-agent",
+        {"taskId": follow_up},
+        job_id=task_job_id("ai-agent", follow_up, 0),
+        defer_by=timedelta(hours=step.after_hours),
+    )
+    return f"follow-up task {follow_up} in {step.after_hours}h"
+
+
+_EXECUTORS: dict[str, Executor] = {
+    "send_email": _send_email,
+    "create_outreach": _create_outreach,
+    "move_deal_stage": _move_deal_stage,
+    "schedule_follow_up": _schedule_follow_up,
+}

@@ -1,0 +1,48 @@
+"""negotiation-engine: price a draft deal (market rate, counter-offer, floor) from the agency's past deals.
+
+Reads ``deals`` (the draft and its comparable contracted/delivered deals) and ``talents``;
+writes ``deals.insights["negotiation"]``, keeping the other keys. Safe to re-run: the insights
+are recomputed, then written under the deal's row lock only when they changed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from talentq.db.domain import Brand, Deal, DealStage, Talent, User
+from talentq.deals import load_deal, price_deal, require_stage, with_insights
+from talentq.integrations.ai import AIProvider, make_ai_provider
+from talentq.jobs import JobContext, uses_tables
+from talentq.queues import DealDraftRef
+
+FIELD = "dealDraftId"
+
+
+@uses_tables(Deal, Talent, Brand, User)
+async def handle(ctx: JobContext, payload: DealDraftRef) -> dict[str, Any]:
+    # Priced outside the row lock: the provider may be a remote model that takes seconds.
+    async with ctx["sessions"].begin() as session:
+        parties = await load_deal(session, payload.deal_draft_id, field=FIELD, lock=False)
+        require_stage(parties.deal, DealStage.DRAFT, field=FIELD)
+        insights = await price_deal(session, parties, _ai(ctx))
+    async with ctx["sessions"].begin() as session:
+        parties = await load_deal(session, payload.deal_draft_id, field=FIELD, lock=True)
+        require_stage(parties.deal, DealStage.DRAFT, field=FIELD)  # it may have moved meanwhile
+        merged = with_insights(parties.deal, insights)
+        changed = merged != parties.deal.insights
+        if changed:  # an unchanged deal keeps its updated_at: a re-run writes nothing
+            parties.deal.insights = merged
+    return {
+        "dealId": payload.deal_draft_id,
+        "changed": changed,
+        "currency": insights.currency,
+        "marketRateMinor": insights.market_rate_minor,
+        "counterOfferMinor": insights.counter_offer_minor,
+        "floorMinor": insights.floor_minor,
+        "recommendation": insights.recommendation,
+        "sources": sorted({rate.source for rate in insights.platforms}),
+    }
+
+
+def _ai(ctx: JobContext) -> AIProvider:
+    return make_ai_provider(ctx["settings"], ctx["http"])

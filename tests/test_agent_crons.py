@@ -1,0 +1,277 @@
+"""ai-agent-recovery and ai-agent-retry: set-based, idempotent per tick, carried through by a real worker."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from arq.connections import ArqRedis
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
+
+from talentq.client import Producer
+from talentq.cron import CronEntry, run_cron_job
+from talentq.crons.agents import RETRY_BACKOFF_BASE, ai_agent_recovery, ai_agent_retry
+from talentq.db.domain import AgentTask, Deal, InboxMessage, OutboundEmail
+from talentq.processors import agent_tasks, ai_agent, email_send, inbox_triage
+from talentq.queues import CATALOGUE, RetryPolicy
+from talentq.registry import Binding
+from talentq.sample_agency import seed
+
+from .conftest import MakeWorker, service_settings
+
+pytestmark = pytest.mark.integration
+
+TARGETS = ("ai-agent", "agent-tasks", "inbox-triage")
+RECOVERY = CronEntry("ai-agent-recovery", "*/10 * * * *", ai_agent_recovery, enqueues=TARGETS)
+RETRY = CronEntry("ai-agent-retry", "*/30 * * * *", ai_agent_retry, enqueues=TARGETS)
+TICK_MS = 1_764_316_800_000  # 2025-11-28 08:00:00 UTC
+
+
+def ago(**delta: float) -> datetime:
+    return datetime.now(UTC) - timedelta(**delta)
+
+
+async def add_tasks(sessions: async_sessionmaker[AsyncSession], **tasks: dict[str, Any]) -> dict[str, int]:
+    """Agent tasks by name, each with the given column values; returns their ids."""
+    rows = {name: AgentTask(**{"kind": "reply_to_brand", **values}) for name, values in tasks.items()}
+    async with sessions.begin() as session:
+        session.add_all(rows.values())
+        await session.flush()
+    return {name: row.id for name, row in rows.items() if row.id is not None}
+
+
+async def statuses(sessions: async_sessionmaker[AsyncSession]) -> dict[int, AgentTask]:
+    async with sessions() as session:
+        return {t.id: t for t in (await session.execute(select(AgentTask))).scalars() if t.id is not None}
+
+
+def ctx_for(name: str, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession], tick: int = 0) -> Any:
+    return {
+        "job_id": f"{name}:{TICK_MS + tick * 60_000}",
+        "job_try": 1,
+        "redis": redis,
+        "sessions": sessions,
+        "producer": Producer(redis),
+    }
+
+
+async def jobs(redis: ArqRedis) -> set[str]:
+    return {key.decode().removeprefix("arq:job:") for key in await redis.keys("arq:job:*")}
+
+
+async def test_recovery_requeues_stuck_tasks_and_fails_those_out_of_attempts(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Running past their own timeout: back to queued and re-enqueued where they stand; none left: failed."""
+    # Given tasks stuck in running (past their timeout_s), one not yet, and some in other states
+    stale = {"status": "running", "attempts": 1, "started_at": ago(minutes=11)}
+    ids = await add_tasks(
+        sessions,
+        planless=stale,
+        planned={**stale, "steps": [{"type": "send_email"}]},
+        triage={**stale, "kind": "inbox_triage"},
+        short_timeout={**stale, "started_at": ago(minutes=2), "timeout_s": 60},
+        exhausted={**stale, "attempts": 3},
+        fresh={**stale, "started_at": ago(minutes=5)},
+        queued={"status": "queued"},
+        done={"status": "done", "attempts": 1, "started_at": ago(hours=2)},
+        failed={"status": "failed", "attempts": 1, "started_at": ago(hours=2)},
+    )
+
+    # When ai-agent-recovery runs
+    result = await run_cron_job(RECOVERY)(ctx_for(RECOVERY.name, redis, sessions))
+
+    # Then the stuck ones are queued again, each with a job for where it stands
+    requeued = [ids[n] for n in ("planless", "planned", "triage", "short_timeout")]
+    assert result == {
+        "count": 5,
+        "requeued": requeued,
+        "requeuedTotal": 4,
+        "failed": [ids["exhausted"]],
+        "failedTotal": 1,
+        "enqueued": 4,
+    }
+    assert await jobs(redis) == {
+        f"ai-agent:{ids['planless']}:recover:1",
+        f"agent-tasks:{ids['planned']}:recover:1",
+        f"inbox-triage:{ids['triage']}:recover:1",
+        f"ai-agent:{ids['short_timeout']}:recover:1",
+    }
+    tasks = await statuses(sessions)
+    assert {tasks[i].status for i in requeued} == {"queued"}
+    assert all((tasks[i].last_error or "").startswith("ai-agent-recovery: running since") for i in requeued)
+    # And the one out of attempts is failed, saying so
+    exhausted = tasks[ids["exhausted"]]
+    assert exhausted.status == "failed"
+    assert exhausted.finished_at is not None
+    assert (exhausted.last_error or "").endswith("out of attempts (3 of 3)")
+    # And the rest are as they were
+    assert [tasks[ids[n]].status for n in ("fresh", "queued", "done", "failed")] == [
+        "running",
+        "queued",
+        "done",
+        "failed",
+    ]
+
+    # When the same tick runs again, and then the next tick
+    again = await run_cron_job(RECOVERY)(ctx_for(RECOVERY.name, redis, sessions))
+    following = await run_cron_job(RECOVERY)(ctx_for(RECOVERY.name, redis, sessions, tick=10))
+
+    # Then nothing more is done or enqueued
+    assert again == {"count": 0, "skipped": "tick already ran"}
+    assert (following["count"], following["enqueued"]) == (0, 0)
+    assert len(await jobs(redis)) == 4
+
+
+async def test_retry_reenqueues_failed_tasks_once_their_backoff_is_over(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Backoff doubles per attempt up to a cap; a due task gets one job per attempt; exhausted are listed."""
+    base = RETRY_BACKOFF_BASE.total_seconds() / 60  # minutes
+    failed = {"status": "failed", "attempts": 1}
+    ids = await add_tasks(
+        sessions,
+        first=failed | {"finished_at": ago(minutes=base + 1)},
+        second_early=failed | {"attempts": 2, "finished_at": ago(minutes=base + 1)},
+        second_due=failed | {"attempts": 2, "finished_at": ago(minutes=2 * base + 1)},
+        planned=failed | {"finished_at": ago(minutes=base + 1), "steps": [{"type": "send_email"}]},
+        triage=failed | {"kind": "inbox_triage", "finished_at": ago(minutes=base + 1)},
+        just_failed=failed | {"finished_at": ago(minutes=1)},
+        capped=failed | {"attempts": 9, "max_attempts": 10, "finished_at": ago(hours=12, minutes=1)},
+        exhausted=failed | {"attempts": 3, "finished_at": ago(days=3)},
+        done={"status": "done", "attempts": 1, "finished_at": ago(days=1)},
+    )
+
+    result = await run_cron_job(RETRY)(ctx_for(RETRY.name, redis, sessions))
+
+    due = ("first", "second_due", "planned", "triage", "capped")
+    assert result == {
+        "count": 5,
+        "due": 5,
+        "waiting": 2,
+        "outOfAttempts": [ids["exhausted"]],
+        "outOfAttemptsTotal": 1,
+    }
+    assert await jobs(redis) == {
+        f"ai-agent:{ids['first']}:retry:1",
+        f"ai-agent:{ids['second_due']}:retry:2",
+        f"agent-tasks:{ids['planned']}:retry:1",
+        f"inbox-triage:{ids['triage']}:retry:1",
+        f"ai-agent:{ids['capped']}:retry:9",
+    }
+    # The tasks stay failed until their job starts: a job Redis loses is enqueued by a later tick.
+    tasks = await statuses(sessions)
+    assert {tasks[ids[name]].status for name in due} == {"failed"}
+
+    # The next tick, before those jobs ran, enqueues nothing new
+    following = await run_cron_job(RETRY)(ctx_for(RETRY.name, redis, sessions, tick=30))
+    assert (following["count"], following["due"]) == (0, 5)
+    assert len(await jobs(redis)) == 5
+
+
+FAST = {
+    name: dataclasses.replace(CATALOGUE[name], retry=RetryPolicy(3, 0.05, 0.2), timeout=20)
+    for name in ("ai-agent", "agent-tasks", "inbox-triage", "email-send")
+}
+
+
+BINDINGS: list[Binding] = [
+    ("ai-agent", ai_agent.handle),
+    ("agent-tasks", agent_tasks.handle),
+    ("inbox-triage", inbox_triage.handle),
+    ("email-send", email_send.handle),
+]
+
+
+async def test_a_worker_runs_the_crons_and_the_tasks_they_put_back(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Through a worker: recovery and retry ticks re-enqueue, and the tasks then run to done."""
+    # Given the sample agency, a follow-up whose worker died, a failed one due a retry,
+    # and an inbox_triage task stuck in running
+    await seed(sessions)
+    async with sessions() as session:
+        deal_id = await session.scalar(select(col(Deal.id)).where(col(Deal.stage) == "draft"))
+        message_id = await session.scalar(select(col(InboxMessage.id)).limit(1))
+    ids = await add_tasks(
+        sessions,
+        died={"kind": "follow_up", "deal_id": deal_id, "status": "running", "attempts": 1,
+              "started_at": ago(hours=1)},
+        failed={"kind": "follow_up", "deal_id": deal_id, "status": "failed", "attempts": 1,
+                "finished_at": ago(hours=1)},
+        triage={"kind": "inbox_triage", "message_id": message_id, "status": "running", "attempts": 1,
+                "started_at": ago(hours=1)},
+    )  # fmt: skip
+
+    # When both crons' ticks are enqueued and a worker runs
+    await redis.enqueue_job(RECOVERY.name, _job_id=f"{RECOVERY.name}:{TICK_MS}")
+    await redis.enqueue_job(RETRY.name, _job_id=f"{RETRY.name}:{TICK_MS}")
+    worker = make_worker(
+        BINDINGS, [RECOVERY, RETRY], catalogue=FAST, settings_=service_settings(mail_transport="log")
+    )
+    await worker.async_run()
+
+    # Then every task is done, each follow-up with its email
+    tasks = await statuses(sessions)
+    assert {name: (tasks[i].status, tasks[i].attempts) for name, i in ids.items()} == {
+        "died": ("done", 2),
+        "failed": ("done", 2),
+        "triage": ("done", 2),  # inbox-triage counts its own run
+    }
+    async with sessions() as session:
+        emails = list((await session.execute(select(OutboundEmail))).scalars())
+    assert sorted(e.job_id for e in emails) == [
+        f"email-send:agent:{ids['died']}:0",
+        f"email-send:agent:{ids['failed']}:0",
+    ]
+
+
+async def stuck(sessions: async_sessionmaker[AsyncSession], count: int, status: str) -> None:
+    """``count`` tasks in one INSERT ... SELECT: a third each for ai-agent, agent-tasks, inbox-triage."""
+    async with sessions.begin() as session:
+        await session.execute(
+            text(
+                """
+                INSERT INTO agent_tasks (kind, status, attempts, started_at, finished_at, steps)
+                SELECT CASE WHEN n % 3 = 0 THEN 'inbox_triage' ELSE 'reply_to_brand' END,
+                       :status, 1, now() - interval '1 day', now() - interval '1 day',
+                       CASE WHEN n % 3 = 1 THEN '[]'::jsonb END
+                  FROM generate_series(1, :count) AS n
+                """
+            ),
+            {"count": count, "status": status},
+        )
+
+
+@pytest.mark.parametrize(("entry", "status"), [(RECOVERY, "running"), (RETRY, "failed")])
+async def test_crons_issue_the_same_statements_for_10_tasks_as_for_10000(
+    redis: ArqRedis,
+    sessions: async_sessionmaker[AsyncSession],
+    sql_statements: list[str],
+    entry: CronEntry,
+    status: str,
+) -> None:
+    """Set-based: the SQL statements of a tick do not grow with the tasks it handles."""
+    await stuck(sessions, 10, status)
+    sql_statements.clear()
+    small = await run_cron_job(entry)(ctx_for(entry.name, redis, sessions, tick=1))
+    few = list(sql_statements)
+
+    await stuck(sessions, 10_000 - 10, status)
+    sql_statements.clear()
+    started = time.perf_counter()
+    large = await run_cron_job(entry)(ctx_for(entry.name, redis, sessions, tick=2))
+    elapsed = time.perf_counter() - started
+    many = list(sql_statements)
+
+    print(f"\n{entry.name}: 10,000 tasks in {elapsed:.2f}s, {len(many)} statements")
+    assert (small["count"], large["count"]) == (10, 9_990)  # the first 10 were handled by the first tick
+    assert len(json.dumps(large)) < 2_000  # the run's record lists a hundred ids, not ten thousand
+    assert len(few) == len(many) <= 4, many
+    assert len(await redis.keys("arq:job:*")) == 10_000

@@ -1,0 +1,663 @@
+"""ai-agent and agent-tasks: the rules' plans, the OpenAI answer's checks, and the pipeline on a real worker.
+
+The worker runs with real Redis, PostgreSQL and an SMTP server on loopback. Plans for
+reply_to_brand and counter_offer schedule a follow-up 72 hours out, which a burst worker
+would wait for: those tests stop the worker once no job is due within a minute (``run``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from arq.connections import ArqRedis
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import SQLModel, col
+
+from talentq.client import Producer
+from talentq.cron import CronEntry, run_cron_job
+from talentq.crons import agents
+from talentq.db.domain import AgentTask, Brand, Deal, OutboundEmail, OutreachAction, Talent
+from talentq.db.models import FailedJob
+from talentq.errors import PermanentJobError
+from talentq.integrations import ai_agents
+from talentq.integrations.ai import AIUnavailable, OpenAICompatibleProvider
+from talentq.integrations.ai_agents import (
+    AgentContext,
+    AgentTaskRefused,
+    BrandFacts,
+    DealFacts,
+    InvalidStep,
+    ManagerFacts,
+    TalentFacts,
+    checked_plan,
+    parse_steps,
+    plan_agent_steps,
+)
+from talentq.processors import agent_tasks, ai_agent, email_send
+from talentq.queues import CATALOGUE, RetryPolicy, TaskRef
+from talentq.registry import Binding
+from talentq.sample_agency import seed
+from talentq.settings import Settings
+
+from .conftest import MakeWorker, service_settings
+from .test_email_send import Recorder, smtp, smtp_settings  # noqa: F401  (smtp: the fixture)
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+FAST = {
+    name: dataclasses.replace(CATALOGUE[name], retry=RetryPolicy(3, 0.05, 0.2), timeout=20)
+    for name in ("ai-agent", "agent-tasks", "email-send")
+}
+BINDINGS: list[Binding] = [
+    ("ai-agent", ai_agent.handle),
+    ("agent-tasks", agent_tasks.handle),
+    ("email-send", email_send.handle),
+]
+
+
+# --- the rules, on facts alone -----------------------------------------------------------------
+
+
+def context(
+    kind: str, *, stage: str = "draft", insights: dict[str, Any] | None = None, **changes: Any
+) -> AgentContext:
+    """Ava's HelloFresh offer, as the sample agency has it."""
+    base = AgentContext(
+        task_id=7,
+        kind=kind,
+        input={},
+        now=NOW,
+        deal=DealFacts(
+            id=3,
+            stage=stage,
+            fee_minor=500_000,
+            currency="USD",
+            deliverables=[{"platform": "tiktok", "count": 2}, {"platform": "instagram_story", "count": 1}],
+            insights=insights or {},
+        ),
+        talent=TalentFacts(id=1, name="Ava Chen", handle="avacooks", niches=["food"], audience_size=820_000),
+        brand=BrandFacts(
+            id=3, name="HelloFresh", contact_email="partnerships@hellofresh.com", category="food"
+        ),
+        manager=ManagerFacts(id=1, name="Maya Okafor", email="maya@northstar.test"),
+    )
+    return dataclasses.replace(base, **changes)
+
+
+#: negotiation-engine's stored insights for the deal.
+PRICED = {
+    "currency": "USD",
+    "market_rate_minor": 540_000,
+    "counter_offer_minor": 620_000,
+    "floor_minor": 480_000,
+}
+
+
+def test_a_reply_answers_the_brand_opens_the_negotiation_and_plans_a_follow_up() -> None:
+    """reply_to_brand on a draft: email the brand's contact, draft -> negotiating, follow up in 72 h."""
+    plan = plan_agent_steps(context("reply_to_brand"))
+
+    assert [s.type for s in plan.steps] == ["send_email", "move_deal_stage", "schedule_follow_up"]
+    email, move, follow_up = plan.steps
+    assert isinstance(email, ai_agents.SendEmail)
+    assert (email.to, email.reply_to) == ("partnerships@hellofresh.com", "maya@northstar.test")
+    assert "USD 5,000.00 for 2 TikTok videos, 1 Instagram story" in email.body
+    assert email.body.endswith("Maya Okafor")
+    assert isinstance(move, ai_agents.MoveDealStage)
+    assert (move.deal_id, move.to_stage) == (3, "negotiating")
+    assert isinstance(follow_up, ai_agents.ScheduleFollowUp)
+    assert follow_up.after_hours == 72
+    assert all(step.explanation for step in plan.steps)
+    assert plan.reasons == ["deal 3 is in stage 'draft': the brand is waiting for an answer"]
+
+
+def test_a_reply_on_a_deal_in_negotiation_does_not_move_it() -> None:
+    """A deal already negotiating stays where it is: no move_deal_stage step."""
+    plan = plan_agent_steps(context("reply_to_brand", stage="negotiating"))
+    assert [s.type for s in plan.steps] == ["send_email", "schedule_follow_up"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "counter", "reason"),
+    [
+        ({}, "USD 5,750.00", "no recommendation on deal 3: 15% above the offer of USD 5,000.00"),
+        ({"input": {"counterMinor": 650_000}}, "USD 6,500.00", "the manager asked for USD 6,500.00"),
+        (
+            {"insights": {"negotiation": PRICED}},
+            "USD 6,200.00",
+            "negotiation-engine recommends USD 6,200.00 for deal 3",
+        ),
+    ],
+)
+def test_a_counter_offer_asks_above_the_offer(changes: dict[str, Any], counter: str, reason: str) -> None:
+    """counter_offer: the manager's figure, else negotiation-engine's, else 15% over the offer rounded up."""
+    plan = plan_agent_steps(context("counter_offer", **changes))
+
+    email = plan.steps[0]
+    assert isinstance(email, ai_agents.SendEmail)
+    assert f"we would propose {counter}" in email.body
+    assert plan.reasons == [reason]
+
+
+def test_a_counter_offer_at_or_below_the_offer_is_refused() -> None:
+    """counterMinor not above the brand's fee: refused, naming the field and the offer."""
+    with pytest.raises(AgentTaskRefused, match=r"counterMinor 400000 must be an integer above .* 500000"):
+        plan_agent_steps(context("counter_offer", input={"counterMinor": 400_000}))
+
+
+def test_a_follow_up_on_a_deal_that_moved_on_has_no_steps() -> None:
+    """follow_up on a contracted deal: nothing to do (nobody to write to either), and the reason says so."""
+    plan = plan_agent_steps(context("follow_up", stage="contracted", talent=None, manager=None))
+    assert (plan.steps, plan.reasons) == (
+        [],
+        ["deal 3 moved on to stage 'contracted': no follow-up is needed"],
+    )
+
+
+def test_brand_outreach_is_one_pending_action() -> None:
+    """brand_outreach: one create_outreach for the task's talent and brand, to the brand's contact."""
+    plan = plan_agent_steps(context("brand_outreach", deal=None, manager=None))
+    (step,) = plan.steps
+    assert isinstance(step, ai_agents.CreateOutreach)
+    assert (step.talent_id, step.brand_id, step.to) == (1, 3, "partnerships@hellofresh.com")
+    assert plan.reasons == ["Ava Chen's niche 'food' matches HelloFresh's category"]
+
+
+@pytest.mark.parametrize(
+    ("ctx", "message"),
+    [
+        (context("haiku"), "agent task 7 has unknown kind 'haiku' \\(known: reply_to_brand, counter_offer"),
+        (
+            context("reply_to_brand", deal=None),
+            "agent task 7 \\(reply_to_brand\\) needs a deal \\(set its deal_id\\), and has none",
+        ),
+        (context("reply_to_brand", stage="lost"), "deal 3 is in stage 'lost', not one of draft, negotiating"),
+        (
+            context("follow_up", brand=BrandFacts(id=3, name="HelloFresh")),
+            "brand 3 \\(HelloFresh\\) has no contact_email, and the task's input has no 'to'",
+        ),
+    ],
+)
+def test_tasks_that_cannot_be_planned_are_refused_clearly(ctx: AgentContext, message: str) -> None:
+    """Unknown kind, missing deal, a lost deal, nobody to write to: refused, naming what is wrong."""
+    with pytest.raises(AgentTaskRefused, match=message):
+        plan_agent_steps(ctx)
+
+
+@pytest.mark.parametrize(
+    ("steps", "message"),
+    [
+        ("nope", "steps must be a list, got str"),
+        ([{"type": "send_email", "to": "a@b.co", "subject": "s", "body": "b", "explanation": "e"},
+          {"type": "fax"}],
+         "steps\\[1\\] has unknown type 'fax' \\(known: send_email, create_outreach"),
+        ([{"type": "send_email", "subject": "s", "body": "b", "explanation": "e"}],
+         "steps\\[0\\] \\(send_email\\): field 'to': Field required"),
+        ([{"type": "move_deal_stage", "deal_id": 3, "to_stage": "won", "explanation": "e"}],
+         "steps\\[0\\] \\(move_deal_stage\\): field 'to_stage': Input should be"),
+    ],
+)  # fmt: skip
+def test_stored_steps_are_validated_naming_the_index_and_field(steps: object, message: str) -> None:
+    """Unknown step type, missing or bad field: InvalidStep names steps[i] and the field."""
+    with pytest.raises(InvalidStep, match=message):
+        parse_steps(steps)
+
+
+def test_a_plan_is_confined_to_its_task() -> None:
+    """A step writing to a stranger, touching another deal or skipping a transition is refused."""
+    ctx = context("reply_to_brand")
+    stranger = ai_agents.SendEmail(
+        type="send_email", to="boss@evil.test", subject="s", body="b", explanation="prompt injection"
+    )
+    with pytest.raises(InvalidStep, match=r"'boss@evil\.test' is not an address of this task's brand"):
+        checked_plan([stranger], [], ctx)
+    other_deal = ai_agents.MoveDealStage(type="move_deal_stage", deal_id=99, to_stage="lost", explanation="e")
+    with pytest.raises(InvalidStep, match="deal 99 is not this task's deal"):
+        checked_plan([other_deal], [], ctx)
+    skip = ai_agents.MoveDealStage(type="move_deal_stage", deal_id=3, to_stage="delivered", explanation="e")
+    with pytest.raises(InvalidStep, match="deal 3 cannot move from 'draft' to 'delivered'"):
+        checked_plan([skip], [], ctx)
+
+
+# --- the OpenAI-compatible provider -------------------------------------------------------------
+
+
+def openai(answer: dict[str, Any], calls: list[dict[str, Any]]) -> OpenAICompatibleProvider:
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(json.loads(request.content))
+        return httpx.Response(200, json={"choices": [{"message": {"content": json.dumps(answer)}}]})
+
+    settings = Settings(
+        _env_file=None, ai_provider="openai", ai_base_url="https://ai.test/v1", ai_api_key="k", ai_model="m"
+    )
+    return OpenAICompatibleProvider(httpx.AsyncClient(transport=httpx.MockTransport(handler)), settings)
+
+
+async def test_the_openai_plan_is_validated_and_confined() -> None:
+    """A valid answer becomes the same steps as the rules'; one that strays is a retryable bad answer."""
+    calls: list[dict[str, Any]] = []
+    email = {"type": "send_email", "to": "partnerships@hellofresh.com", "subject": "Hi", "body": "Yes!"}
+    good = {"steps": [{**email, "explanation": "answer"}], "reasons": ["the brand asked"]}
+
+    plan = await openai(good, calls).plan_agent_steps(context("reply_to_brand"))
+
+    assert [s.type for s in plan.steps] == ["send_email"]
+    assert plan.reasons == ["the brand asked"]
+    assert '"kind": "reply_to_brand"' in calls[0]["messages"][1]["content"]
+    stray = {"steps": [{**email, "to": "x@evil.test", "explanation": "e"}]}
+    with pytest.raises(AIUnavailable, match=r"plan for agent task 7 is unusable: .*x@evil\.test"):
+        await openai(stray, calls).plan_agent_steps(context("reply_to_brand"))
+    missing = {"steps": [{"type": "send_email", "to": "partnerships@hellofresh.com"}]}
+    with pytest.raises(AIUnavailable, match="did not validate as AgentPlanAnswer"):
+        await openai(missing, calls).plan_agent_steps(context("reply_to_brand"))
+
+
+async def test_the_openai_provider_refuses_an_unknown_kind_without_asking() -> None:
+    """An unknown kind is refused before any request is sent."""
+    calls: list[dict[str, Any]] = []
+    with pytest.raises(AgentTaskRefused, match="unknown kind 'haiku'"):
+        await openai({"steps": []}, calls).plan_agent_steps(context("haiku"))
+    assert calls == []
+
+
+# --- the pipeline on a real worker ---------------------------------------------------------------
+
+
+@pytest.fixture
+def mail(smtp: tuple[Recorder, int]) -> tuple[Recorder, Settings]:  # noqa: F811  (the fixture)
+    recorder, port = smtp
+    return recorder, smtp_settings(port)
+
+
+async def draft_deal(sessions: async_sessionmaker[AsyncSession]) -> Deal:
+    """The sample agency's draft deal: HelloFresh's offer to Ava."""
+    await seed(sessions)
+    async with sessions() as session:
+        return (await session.execute(select(Deal).where(col(Deal.stage) == "draft"))).scalar_one()
+
+
+async def new_task(
+    sessions: async_sessionmaker[AsyncSession], kind: str, *, deal_id: int | None = None, **values: Any
+) -> int:
+    async with sessions.begin() as session:
+        task = AgentTask(kind=kind, deal_id=deal_id, **values)
+        session.add(task)
+        await session.flush()
+        assert task.id is not None
+        return task.id
+
+
+async def task_row(sessions: async_sessionmaker[AsyncSession], task_id: int) -> AgentTask:
+    async with sessions() as session:
+        task = await session.get(AgentTask, task_id)
+    assert task is not None
+    return task
+
+
+async def rows(sessions: async_sessionmaker[AsyncSession], model: type[SQLModel]) -> list[Any]:
+    async with sessions() as session:
+        return list((await session.execute(select(model).order_by(model.id))).scalars())  # type: ignore[attr-defined]
+
+
+async def snapshot(sessions: async_sessionmaker[AsyncSession]) -> dict[str, list[dict[str, Any]]]:
+    """Every row the agent pipeline may write, as plain dicts."""
+    return {
+        str(model.__tablename__): [row.model_dump() for row in await rows(sessions, model)]
+        for model in (AgentTask, Deal, OutreachAction, OutboundEmail, FailedJob)
+    }
+
+
+async def run(make_worker: MakeWorker, redis: ArqRedis, settings: Settings) -> None:
+    """Run every job due within a minute (retries included), then stop: deferred follow-ups stay queued.
+
+    arq's burst mode would wait 72 hours for them: it stops only once the queue is empty.
+    """
+    worker = make_worker(BINDINGS, catalogue=FAST, settings_=settings)
+    main = asyncio.create_task(worker.async_run())
+    while not main.done():
+        await asyncio.sleep(0.05)
+        # A running job stays in the queue until it finishes, having enqueued what follows it.
+        soon = await redis.zcount("arq:queue", "-inf", time.time() * 1000 + 60_000)
+        if soon == 0 and all(task.done() for task in worker.tasks.values()):
+            main.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await main
+
+
+async def test_a_reply_task_runs_end_to_end_once_however_often_it_is_sent(
+    make_worker: MakeWorker,
+    redis: ArqRedis,
+    sessions: async_sessionmaker[AsyncSession],
+    mail: tuple[Recorder, Settings],
+) -> None:
+    """ai-agent plans, agent-tasks executes, the brand gets one email; both jobs again change nothing."""
+    recorder, settings = mail
+    # Given the sample agency's draft deal and a reply_to_brand task for it
+    deal = await draft_deal(sessions)
+    task_id = await new_task(
+        sessions, "reply_to_brand", deal_id=deal.id, input={"message": "Can we talk usage?"}
+    )
+
+    # When ai-agent runs it (ai-agent, agent-tasks, email-send)
+    await redis.enqueue_job("ai-agent", {"taskId": task_id})
+    await run(make_worker, redis, settings)
+
+    # Then the task is done, every step executed
+    task = await task_row(sessions, task_id)
+    assert (task.status, task.steps_done, task.attempts, task.last_error) == ("done", 3, 1, None)
+    assert task.steps is not None
+    assert [s["type"] for s in task.steps] == ["send_email", "move_deal_stage", "schedule_follow_up"]
+    # And HelloFresh received one email, signed by Ava's manager, replying to her
+    (message,) = recorder.received
+    assert message["To"] == "partnerships@hellofresh.com"
+    assert message["Reply-To"] == "maya.okafor@northstar-talent.test"
+    assert "Can we talk usage?" in message.get_payload(decode=True).decode()
+    # And the deal is negotiating since now
+    async with sessions() as session:
+        moved = await session.get(Deal, deal.id)
+    assert moved is not None
+    assert moved.stage == "negotiating"
+    assert moved.stage_changed_at > deal.stage_changed_at
+    # And a follow-up task waits, its ai-agent job deferred by 72 hours
+    (follow_up,) = [t for t in await rows(sessions, AgentTask) if t.id != task_id]
+    assert (follow_up.kind, follow_up.status, follow_up.deal_id) == ("follow_up", "queued", deal.id)
+    assert follow_up.input == {"followUpOf": f"{task_id}:2", "note": "no answer to the reply"}
+    score = await redis.zscore("arq:queue", f"ai-agent:{follow_up.id}:0")
+    assert score is not None
+    assert score / 1000 - datetime.now(UTC).timestamp() == pytest.approx(72 * 3600, abs=60)
+
+    # When both jobs are sent again (a retried producer), under new ids
+    before = await snapshot(sessions)
+    await redis.enqueue_job("ai-agent", {"taskId": task_id}, _job_id="again-1")
+    await redis.enqueue_job("agent-tasks", {"taskId": task_id}, _job_id="again-2")
+    await run(make_worker, redis, settings)
+
+    # Then nothing changed and nothing more was sent
+    assert await snapshot(sessions) == before
+    assert len(recorder.received) == 1
+
+
+async def test_a_failure_at_step_two_resumes_at_step_two(
+    make_worker: MakeWorker,
+    redis: ArqRedis,
+    sessions: async_sessionmaker[AsyncSession],
+    mail: tuple[Recorder, Settings],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A lost connection in move_deal_stage: the retry starts there, and step one's email goes once."""
+    recorder, settings = mail
+    deal = await draft_deal(sessions)
+    task_id = await new_task(sessions, "reply_to_brand", deal_id=deal.id)
+    calls: list[int] = []
+    real = agent_tasks._EXECUTORS["move_deal_stage"]
+
+    async def flaky(*args: Any) -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConnectionResetError("connection to the database lost")
+        return await real(*args)
+
+    monkeypatch.setitem(agent_tasks._EXECUTORS, "move_deal_stage", flaky)
+
+    await redis.enqueue_job("ai-agent", {"taskId": task_id})
+    await run(make_worker, redis, settings)
+
+    task = await task_row(sessions, task_id)
+    assert (task.status, task.steps_done, task.attempts) == ("done", 3, 1)
+    # The failure is on record, the task was never failed: the wrapper's retry carried it
+    assert task.last_error == "agent-tasks: ConnectionResetError: connection to the database lost"
+    assert len(calls) == 2
+    assert len(recorder.received) == 1
+    (email,) = await rows(sessions, OutboundEmail)
+    assert email.job_id == f"email-send:agent:{task_id}:0"
+    async with sessions() as session:
+        result = await session.scalar(select(col(Deal.stage)).where(col(Deal.id) == deal.id))
+    assert result == "negotiating"
+
+
+class Killed(BaseException):
+    """The worker process dying: nothing after it runs, no except clause sees it."""
+
+
+async def test_a_task_whose_worker_died_is_recovered_and_resumed(
+    make_worker: MakeWorker,
+    redis: ArqRedis,
+    sessions: async_sessionmaker[AsyncSession],
+    mail: tuple[Recorder, Settings],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Killed after step 1: ai-agent-recovery re-queues it, agent-tasks resumes at step 2, one email."""
+    recorder, settings = mail
+    deal = await draft_deal(sessions)
+    task_id = await new_task(sessions, "reply_to_brand", deal_id=deal.id)
+    producer = Producer(redis, catalogue=FAST)
+    ctx: Any = {
+        "sessions": sessions,
+        "producer": producer,
+        "settings": settings,
+        "http": httpx.AsyncClient(),
+        "redis": redis,
+        "job_try": 1,
+    }
+    # Given a task planned by ai-agent, whose agent-tasks run dies in step 2
+    await ai_agent.handle(ctx | {"job_id": "plan"}, TaskRef(task_id=task_id))
+
+    async def die(*args: Any) -> str:
+        raise Killed
+
+    monkeypatch.setitem(agent_tasks._EXECUTORS, "move_deal_stage", die)
+    with pytest.raises(Killed):
+        await agent_tasks.handle(ctx | {"job_id": "run"}, TaskRef(task_id=task_id))
+    monkeypatch.undo()
+    stuck = await task_row(sessions, task_id)
+    assert (stuck.status, stuck.steps_done, stuck.attempts) == ("running", 1, 1)
+    # arq re-runs a job whose worker died; here it is lost too (its interrupted tries used up,
+    # or Redis lost it), leaving the task to the recovery cron.
+    await redis.delete(f"arq:job:agent-tasks:{task_id}:1")
+    await redis.zrem("arq:queue", f"agent-tasks:{task_id}:1")
+
+    # When its timeout has passed and ai-agent-recovery runs
+    async with sessions.begin() as session:
+        await session.execute(
+            update(AgentTask)
+            .where(col(AgentTask.id) == task_id)
+            .values(started_at=datetime.now(UTC) - timedelta(seconds=stuck.timeout_s + 1))
+        )
+    entry = CronEntry(
+        "ai-agent-recovery", "*/10 * * * *", agents.ai_agent_recovery, enqueues=("agent-tasks",)
+    )
+    result = await run_cron_job(entry)({**ctx, "job_id": "ai-agent-recovery:1764316800000"})
+    assert (result["count"], result["requeued"], result["enqueued"]) == (1, [task_id], 1)
+
+    # Then the worker resumes it at step 2: the email of step 1 (already queued) goes once
+    await run(make_worker, redis, settings)
+    task = await task_row(sessions, task_id)
+    assert (task.status, task.steps_done, task.attempts) == ("done", 3, 2)
+    assert len(recorder.received) == 1
+    assert len([t for t in await rows(sessions, AgentTask) if t.kind == "follow_up"]) == 1
+    await ctx["http"].aclose()
+
+
+async def test_an_outreach_task_creates_one_open_action(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """brand_outreach: one pending action; a second task for the same pair finds it open and adds none."""
+    await seed(sessions)
+    async with sessions() as session:
+        talent = (await session.execute(select(Talent).where(col(Talent.handle) == "kofieats"))).scalar_one()
+        brand_id = await session.scalar(select(col(Brand.id)).where(col(Brand.name) == "Oatly"))
+    first = await new_task(sessions, "brand_outreach", input={"talentId": talent.id, "brandId": brand_id})
+    second = await new_task(sessions, "brand_outreach", input={"talentId": talent.id, "brandId": brand_id})
+    await redis.enqueue_job("ai-agent", {"taskId": first})
+    await redis.enqueue_job("ai-agent", {"taskId": second})
+
+    await make_worker(BINDINGS, catalogue=FAST, settings_=service_settings(mail_transport="log")).async_run()
+
+    actions = [a for a in await rows(sessions, OutreachAction) if a.talent_id == talent.id]
+    (action,) = actions
+    assert (action.brand_id, action.status, action.to_address) == (
+        brand_id,
+        "pending",
+        "partnerships@oatly.com",
+    )
+    assert action.subject == "Kofi Mensah x Oatly"
+    assert {(await task_row(sessions, t)).status for t in (first, second)} == {"done"}
+
+
+async def dead_letters(sessions: async_sessionmaker[AsyncSession]) -> dict[str, str]:
+    return {letter.job_id: letter.message for letter in await rows(sessions, FailedJob)}
+
+
+async def test_bad_tasks_fail_permanently_naming_what_is_wrong(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Missing task, inbox_triage task, unknown kind, bad ids, lost deal: one try, a clear dead letter."""
+    deal = await draft_deal(sessions)
+    async with sessions.begin() as session:
+        lost = Deal(
+            talent_id=deal.talent_id, brand_id=deal.brand_id, stage="lost", fee_minor=1000, currency="USD"
+        )
+        session.add(lost)
+    triage = await new_task(sessions, "inbox_triage", input={"messageId": 1})
+    haiku = await new_task(sessions, "haiku", deal_id=deal.id)
+    bad_input = await new_task(sessions, "brand_outreach", input={"talentId": "ava", "brandId": 3})
+    on_lost = await new_task(sessions, "reply_to_brand", deal_id=lost.id)
+    ghost_brand = await new_task(
+        sessions, "brand_outreach", input={"talentId": deal.talent_id, "brandId": 999}
+    )
+    for job_id, task_id in [("missing", 424242), ("triage", triage), ("haiku", haiku), ("bad", bad_input),
+                            ("lost", on_lost), ("ghost", ghost_brand)]:  # fmt: skip
+        await redis.enqueue_job("ai-agent", {"taskId": task_id}, _job_id=job_id)
+
+    await make_worker(BINDINGS, catalogue=FAST).async_run()
+
+    assert await dead_letters(sessions) == {
+        "missing": "agent task 424242 not found",
+        "triage": f"agent task {triage} is of kind 'inbox_triage': "
+        "the inbox-triage queue runs it, not 'ai-agent'",
+        "haiku": f"agent task {haiku} has unknown kind 'haiku' (known: reply_to_brand, counter_offer, "
+        "follow_up, brand_outreach)",
+        "bad": f"agent task {bad_input} (brand_outreach): "
+        "input talentId must be a positive integer id, got 'ava'",
+        "lost": f"agent task {on_lost} (reply_to_brand): deal {lost.id} is in stage 'lost', "
+        "not one of draft, negotiating",
+        "ghost": f"agent task {ghost_brand} (brand_outreach): brand 999 not found",
+    }
+    # The inbox_triage task is inbox-triage's: untouched. Ours failed, their attempts spent.
+    assert (await task_row(sessions, triage)).status == "queued"
+    for task_id in (haiku, bad_input, on_lost, ghost_brand):
+        task = await task_row(sessions, task_id)
+        assert (task.status, task.attempts, task.max_attempts) == ("failed", 1, 1)
+        assert task.last_error is not None
+        assert task.last_error.startswith("ai-agent: PermanentJobError: agent task")
+
+
+async def test_bad_steps_fail_permanently_naming_the_step(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Unknown step type, missing field, another deal, a forbidden transition, no steps: permanent, named."""
+    deal = await draft_deal(sessions)
+    email = {"type": "send_email", "to": "a@b.test", "subject": "Hi", "body": "b", "explanation": "e"}
+    move = {"type": "move_deal_stage", "deal_id": deal.id, "explanation": "e"}
+    cases = {
+        "fax": [email, {"type": "fax", "explanation": "e"}],
+        "no-to": [{k: v for k, v in email.items() if k != "to"}],
+        "other-deal": [{**move, "deal_id": 999, "to_stage": "lost"}],
+        "backwards": [{**move, "to_stage": "delivered"}],
+        "no-steps": None,
+    }
+    ids = {name: await new_task(sessions, "reply_to_brand", deal_id=deal.id, steps=steps)
+           for name, steps in cases.items()}  # fmt: skip
+    for name, task_id in ids.items():
+        await redis.enqueue_job("agent-tasks", {"taskId": task_id}, _job_id=name)
+
+    await make_worker(BINDINGS, catalogue=FAST, settings_=service_settings(mail_transport="log")).async_run()
+
+    assert await dead_letters(sessions) == {
+        "fax": f"agent task {ids['fax']}: steps[1] has unknown type 'fax' "
+        "(known: send_email, create_outreach, move_deal_stage, schedule_follow_up)",
+        "no-to": f"agent task {ids['no-to']}: steps[0] (send_email): field 'to': Field required",
+        "other-deal": f"agent task {ids['other-deal']}: steps[0] (move_deal_stage) names deal 999, "
+        f"but the task's deal is {deal.id}",
+        "backwards": f"agent task {ids['backwards']}: steps[0] (move_deal_stage): deal {deal.id} is in stage "
+        "'draft' and cannot move to 'delivered' (from 'draft' only to lost, negotiating)",
+        "no-steps": f"agent task {ids['no-steps']} (reply_to_brand) has no steps yet: "
+        "ai-agent decides them first",
+    }
+    # Nothing ran before the check refused the steps: the first email of "fax" was not sent either.
+    assert await rows(sessions, OutboundEmail) == []
+    assert (await task_row(sessions, ids["no-steps"])).status == "queued"
+    assert (await task_row(sessions, ids["backwards"])).status == "failed"
+
+
+async def test_a_transient_failure_on_the_last_try_fails_the_task_and_the_retry_cron_finishes_it(
+    make_worker: MakeWorker,
+    redis: ArqRedis,
+    sessions: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every try of agent-tasks fails: the task is failed on the last; ai-agent-retry re-drives it to done."""
+    settings = service_settings(mail_transport="log")
+    deal = await draft_deal(sessions)
+    task_id = await new_task(sessions, "follow_up", deal_id=deal.id)
+
+    async def down(*args: Any) -> str:
+        raise ConnectionRefusedError("redis is down")
+
+    monkeypatch.setitem(agent_tasks._EXECUTORS, "send_email", down)
+    await redis.enqueue_job("ai-agent", {"taskId": task_id})
+    await make_worker(BINDINGS, catalogue=FAST, settings_=settings).async_run()
+
+    task = await task_row(sessions, task_id)
+    assert (task.status, task.steps_done, task.attempts) == ("failed", 0, 1)
+    assert task.last_error == "agent-tasks: ConnectionRefusedError: redis is down"
+    assert task.finished_at is not None
+
+    # When the backoff has passed and ai-agent-retry runs, with the outage over
+    monkeypatch.undo()
+    async with sessions.begin() as session:
+        await session.execute(
+            update(AgentTask)
+            .where(col(AgentTask.id) == task_id)
+            .values(finished_at=datetime.now(UTC) - agents.RETRY_BACKOFF_BASE - timedelta(seconds=1))
+        )
+    entry = CronEntry("ai-agent-retry", "*/30 * * * *", agents.ai_agent_retry, enqueues=("agent-tasks",))
+    ctx = {"sessions": sessions, "producer": Producer(redis, catalogue=FAST), "job_id": "ai-agent-retry:1"}
+    result = await run_cron_job(entry)(ctx)
+    assert result == {"count": 1, "due": 1, "waiting": 0, "outOfAttempts": [], "outOfAttemptsTotal": 0}
+    await make_worker(BINDINGS, catalogue=FAST, settings_=settings).async_run()
+
+    task = await task_row(sessions, task_id)
+    assert (task.status, task.steps_done, task.attempts) == ("done", 1, 2)
+    (email,) = await rows(sessions, OutboundEmail)
+    assert email.subject == "Following up: HelloFresh x Ava Chen"
+
+
+async def test_a_done_task_is_left_alone(redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]) -> None:
+    """A done task is left as it is by both processors, whatever its steps say."""
+    deal = await draft_deal(sessions)
+    task_id = await new_task(
+        sessions, "reply_to_brand", deal_id=deal.id, status="done", steps=[{"type": "fax"}]
+    )
+    ctx: Any = {
+        "sessions": sessions,
+        "producer": Producer(redis, catalogue=FAST),
+        "job_try": 1,
+        "job_id": "x",
+    }
+    payload = TaskRef(task_id=task_id)
+
+    assert await ai_agent.handle(ctx, payload) == {"taskId": task_id, "status": "already_done"}
+    assert await agent_tasks.handle(ctx, payload) == {"taskId": task_id, "status": "already_done"}
+    with pytest.raises(PermanentJobError, match="agent task 424242 not found"):
+        await agent_tasks.handle(ctx, TaskRef(task_id=424242))
+    assert (await task_row(sessions, task_id)).status == "done"
+    assert await redis.keys("arq:job:*") == []

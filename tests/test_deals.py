@@ -1,0 +1,416 @@
+"""negotiation-engine, campaign-builder, ai-negotiation on the sample agency, with a real worker."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from arq.connections import ArqRedis
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import SQLModel, col
+
+from talentq.db.domain import Approval, Campaign, Deal, Deliverable, NegotiationSession, Talent, User
+from talentq.db.models import FailedJob
+from talentq.processors import ai_negotiation, campaign_builder, negotiation_engine
+from talentq.queues import CATALOGUE
+from talentq.registry import Binding
+from talentq.sample_agency import MARKER_EMAIL, seed
+
+from .conftest import MakeWorker
+from .test_jobs import result_of
+
+pytestmark = pytest.mark.integration
+
+QUEUES = {name: CATALOGUE[name] for name in ("negotiation-engine", "campaign-builder", "ai-negotiation")}
+BINDINGS: list[Binding] = [
+    ("negotiation-engine", negotiation_engine.handle),
+    ("campaign-builder", campaign_builder.handle),
+    ("ai-negotiation", ai_negotiation.handle),
+]
+
+
+async def run(
+    make_worker: MakeWorker, redis: ArqRedis, queue: str, payload: dict[str, Any], job_id: str
+) -> Any:
+    """Enqueue one job, drain the queue with a burst worker, return the job's result record."""
+    await redis.enqueue_job(queue, payload, _job_id=job_id)
+    await make_worker(BINDINGS, catalogue=QUEUES).async_run()
+    return await result_of(redis, job_id)
+
+
+async def snapshot(sessions: async_sessionmaker[AsyncSession], *models: type[SQLModel]) -> dict[str, Any]:
+    """Every row of ``models``, as plain values: what "run it twice, compare the database" compares."""
+    state: dict[str, Any] = {}
+    async with sessions() as session:
+        for model in models:
+            table = model.__table__  # type: ignore[attr-defined]  # every table model has one
+            rows = (await session.execute(select(model).order_by(*table.primary_key))).scalars()
+            state[table.name] = [row.model_dump() for row in rows]
+    return state
+
+
+async def failures(sessions: async_sessionmaker[AsyncSession]) -> dict[str, tuple[str, int]]:
+    """Dead letters by job id: (message, tries)."""
+    async with sessions() as session:
+        return {f.job_id: (f.message, f.tries) for f in (await session.execute(select(FailedJob))).scalars()}
+
+
+async def sample_deal(sessions: async_sessionmaker[AsyncSession], stage: str = "draft") -> Deal:
+    """The sample agency's first deal in ``stage`` (the draft: Ava Chen x HelloFresh, $5,000)."""
+    async with sessions() as session:
+        deal = (
+            (await session.execute(select(Deal).where(col(Deal.stage) == stage).order_by(col(Deal.id))))
+            .scalars()
+            .first()
+        )
+    assert deal is not None
+    return deal
+
+
+async def change(
+    sessions: async_sessionmaker[AsyncSession], model: Any, row_id: int | None, **values: Any
+) -> None:
+    async with sessions.begin() as session:
+        await session.execute(update(model).where(model.id == row_id).values(**values))
+
+
+async def test_a_draft_is_priced_from_the_rate_card_and_keeps_its_extraction(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """No comparable deals: the rate card prices Ava's 2 TikToks and a story; a re-run writes nothing."""
+    # Given the sample draft (Ava Chen, 820k followers, $5,000 offered) with its extraction notes
+    await seed(sessions)
+    draft = await sample_deal(sessions)
+    await change(sessions, Deal, draft.id, insights={"extraction": ["fee '$5,000'"]})
+
+    # When negotiation-engine runs on it
+    first = await run(make_worker, redis, "negotiation-engine", {"dealDraftId": draft.id}, "ne-1")
+
+    # Then the insights are stored beside the extraction notes, each number explained
+    async with sessions() as session:
+        deal = await session.get(Deal, draft.id)
+    assert deal is not None
+    assert deal.insights is not None
+    assert deal.insights["extraction"] == ["fee '$5,000'"]
+    insights = deal.insights["negotiation"]
+    assert (insights["market_rate_minor"], insights["counter_offer_minor"], insights["floor_minor"]) == (
+        779_000,
+        857_000,
+        663_000,
+    )
+    assert (insights["currency"], insights["offer_minor"], insights["recommendation"]) == (
+        "USD",
+        500_000,
+        "counter",
+    )
+    assert {p["source"] for p in insights["platforms"]} == {"rate_card"}
+    assert insights["method"].startswith("market rate = for each deliverable, a rate per unit per 100,000")
+    assert first.result["sources"] == ["rate_card"]
+    assert first.result["changed"] is True
+    # And running it again changes nothing, not even updated_at
+    before = await snapshot(sessions, Deal)
+    again = await run(make_worker, redis, "negotiation-engine", {"dealDraftId": draft.id}, "ne-2")
+    assert again.result["changed"] is False
+    assert await snapshot(sessions, Deal) == before
+
+
+async def test_the_agencys_contracted_deals_set_the_market_rate(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Three contracted USD TikTok deals price the TikToks; lost and EUR deals are not compared."""
+    await seed(sessions)
+    draft = await sample_deal(sessions)
+    async with sessions.begin() as session:
+        talents = {t.handle: t.id for t in (await session.execute(select(Talent))).scalars()}
+        tiktok = [{"platform": "tiktok", "count": 1}]
+        comparables = [
+            Deal(
+                talent_id=talents["jonahplays"], stage="contracted", fee_minor=1_380_000, deliverables=tiktok
+            ),
+            Deal(talent_id=talents["noahcodes"], stage="delivered", fee_minor=360_000, deliverables=tiktok),
+            Deal(
+                talent_id=talents["hanastudies"], stage="contracted", fee_minor=216_000, deliverables=tiktok
+            ),
+            Deal(talent_id=talents["isamoves"], stage="lost", fee_minor=9_000_000, deliverables=tiktok),
+            Deal(
+                talent_id=talents["isamoves"],
+                stage="contracted",
+                currency="EUR",
+                fee_minor=9_000_000,
+                deliverables=tiktok,
+            ),
+        ]
+        malformed = Deal(talent_id=talents["isamoves"], stage="delivered", fee_minor=100, deliverables=tiktok)
+        session.add_all([*comparables, malformed])
+    await change(sessions, Deal, malformed.id, deliverables={"tiktok": 1})  # not a list: not a comparison
+    # per 100k: 1,380,000 / 23 = 60,000; 360,000 / 7.2 = 50,000; 216,000 / 3.6 = 60,000 -> median 60,000
+
+    await run(make_worker, redis, "negotiation-engine", {"dealDraftId": draft.id}, "ne-1")
+
+    async with sessions() as session:
+        deal = await session.get(Deal, draft.id)
+    assert deal is not None
+    assert deal.insights is not None
+    insights = deal.insights["negotiation"]
+    tiktoks, story = insights["platforms"]
+    assert (tiktoks["source"], tiktoks["rate_per_100k_minor"], tiktoks["observations"]) == (
+        "deals",
+        60_000,
+        3,
+    )
+    assert story["source"] == "rate_card"
+    assert insights["comparable_deal_ids"] == [d.id for d in comparables[:3]]
+    assert insights["market_rate_minor"] == 2 * 60_000 * 82 // 10 + 15_000 * 82 // 10
+
+
+async def test_wrong_ids_and_stages_fail_permanently_naming_them(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Unknown ids, a contract's id as a draft's, a missing field, a deal without talent: one try each."""
+    # Given the sample agency: contract 1 belongs to the contracted deal 3, deal 5 is lost
+    await seed(sessions)
+    draft = await sample_deal(sessions)
+    async with sessions.begin() as session:
+        orphan = Deal(stage="draft", fee_minor=100_000, deliverables=[{"platform": "tiktok", "count": 1}])
+        session.add(orphan)
+
+    # When each bad job runs
+    jobs = {
+        "unknown": ("negotiation-engine", {"dealDraftId": 4242}),
+        "contract-id": ("negotiation-engine", {"dealDraftId": 3}),
+        "wrong-field": ("negotiation-engine", {"dealId": draft.id}),
+        "no-talent": ("negotiation-engine", {"dealDraftId": orphan.id}),
+        "lost": ("campaign-builder", {"dealDraftId": 5}),
+        "plan-unknown": ("campaign-builder", {"dealDraftId": 4243}),
+        "plan-no-talent": ("campaign-builder", {"dealDraftId": orphan.id}),
+    }
+    for job_id, (queue, payload) in jobs.items():
+        await redis.enqueue_job(queue, payload, _job_id=job_id)
+    await make_worker(BINDINGS, catalogue=QUEUES).async_run()
+
+    # Then each is dead-lettered at its first try with a message naming the id or field
+    dead = await failures(sessions)
+    assert {job: tries for job, (_, tries) in dead.items()} == dict.fromkeys(jobs, 1)
+    assert dead["unknown"][0] == "deal 4242 (dealDraftId) not found"
+    assert dead["contract-id"][0] == "deal 3 (dealDraftId) is in stage 'contracted', not 'draft'"
+    assert "dealDraftId: Field required" in dead["wrong-field"][0]
+    assert dead["no-talent"][0].startswith(f"deal {orphan.id} has no talent, which pricing by audience needs")
+    assert (
+        dead["lost"][0]
+        == "deal 5 (dealDraftId) is in stage 'lost', not 'draft' or 'negotiating' or 'contracted'"
+    )
+    assert dead["plan-unknown"][0] == "deal 4243 (dealDraftId) not found"
+    assert dead["plan-no-talent"][0].startswith(f"deal {orphan.id} has no talent")
+
+
+async def test_a_campaign_spreads_one_deliverable_per_unit_over_the_window(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """2 TikToks and a story over 1-15 April: interleaved, evenly due, the last on the window's end."""
+    await seed(sessions)
+    draft = await sample_deal(sessions)
+    april = datetime(2027, 4, 1, tzinfo=UTC)
+    await change(sessions, Deal, draft.id, starts_at=april, ends_at=april + timedelta(days=14))
+
+    result = await run(make_worker, redis, "campaign-builder", {"dealDraftId": draft.id}, "cb-1")
+
+    state = await snapshot(sessions, Campaign, Deliverable)
+    (campaign,) = [c for c in state["campaigns"] if c["deal_id"] == draft.id]
+    planned = [d for d in state["deliverables"] if d["deal_id"] == draft.id]
+    assert [(d["title"], d["platform"], d["due_at"], d["status"]) for d in planned] == [
+        ("TikTok 1 of 2 for HelloFresh", "tiktok", datetime(2027, 4, 5, 16, tzinfo=UTC), "pending"),
+        (
+            "Instagram story 1 of 1 for HelloFresh",
+            "instagram_story",
+            datetime(2027, 4, 10, 8, tzinfo=UTC),
+            "pending",
+        ),
+        ("TikTok 2 of 2 for HelloFresh", "tiktok", datetime(2027, 4, 15, tzinfo=UTC), "pending"),
+    ]
+    assert {d["campaign_id"] for d in planned} == {campaign["id"]}
+    assert campaign["plan"]["window"]["source"] == "deal"
+    assert (campaign["starts_at"], campaign["ends_at"]) == (april, april + timedelta(days=14))
+    assert result.result == {
+        "dealId": draft.id,
+        "campaignId": campaign["id"],
+        "units": 3,
+        "created": 3,
+        "updated": 0,
+        "deleted": 0,
+        "kept": 0,
+    }
+    # A re-run replaces the plan with itself: same rows, same ids
+    again = await run(make_worker, redis, "campaign-builder", {"dealDraftId": draft.id}, "cb-2")
+    assert (again.result["created"], again.result["updated"], again.result["deleted"]) == (0, 0, 0)
+    assert await snapshot(sessions, Campaign, Deliverable) == state
+
+
+async def test_a_re_plan_keeps_submitted_work_and_reuses_open_rows(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """New content and dates: the submitted TikTok stays as it is; the open rows become the new reels."""
+    # Given a plan whose first TikTok is submitted
+    await seed(sessions)
+    draft = await sample_deal(sessions)
+    await run(make_worker, redis, "campaign-builder", {"dealDraftId": draft.id}, "cb-1")
+    first = [d for d in (await snapshot(sessions, Deliverable))["deliverables"] if d["deal_id"] == draft.id]
+    submitted = first[0]
+    await change(sessions, Deliverable, submitted["id"], status="submitted", content="#ad my TikTok")
+
+    # When the deal changes to 1 TikTok and 2 reels in May and the campaign is re-planned
+    may = datetime(2027, 5, 1, tzinfo=UTC)
+    await change(
+        sessions,
+        Deal,
+        draft.id,
+        deliverables=[{"platform": "tiktok", "count": 1}, {"platform": "instagram_reel", "count": 2}],
+        starts_at=may,
+        ends_at=may + timedelta(days=20),
+    )
+    result = await run(make_worker, redis, "campaign-builder", {"dealDraftId": draft.id}, "cb-2")
+
+    # Then one campaign, the submitted row untouched, the two open rows re-used as the reels
+    state = await snapshot(sessions, Campaign, Deliverable)
+    assert len([c for c in state["campaigns"] if c["deal_id"] == draft.id]) == 1
+    rows = {d["id"]: d for d in state["deliverables"] if d["deal_id"] == draft.id}
+    assert rows[submitted["id"]] == {**submitted, "status": "submitted", "content": "#ad my TikTok"}
+    assert set(rows) == {d["id"] for d in first}
+    reels = sorted(
+        (d["title"], d["due_at"], d["status"]) for d in rows.values() if d["id"] != submitted["id"]
+    )
+    assert reels == [
+        ("Instagram reel 1 of 2 for HelloFresh", datetime(2027, 5, 14, 8, tzinfo=UTC), "pending"),
+        ("Instagram reel 2 of 2 for HelloFresh", datetime(2027, 5, 21, tzinfo=UTC), "pending"),
+    ]
+    assert (result.result["kept"], result.result["updated"], result.result["created"]) == (1, 2, 0)
+
+
+async def test_without_dates_the_default_window_is_kept_by_later_plans(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """No dates: a week from today for 28 days, stated in the plan; re-planning does not move it."""
+    await seed(sessions)
+    draft = await sample_deal(sessions)
+
+    await run(make_worker, redis, "campaign-builder", {"dealDraftId": draft.id}, "cb-1")
+    state = await snapshot(sessions, Campaign, Deliverable)
+    (campaign,) = [c for c in state["campaigns"] if c["deal_id"] == draft.id]
+
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    assert campaign["starts_at"] == today + timedelta(days=7)
+    assert campaign["ends_at"] == today + timedelta(days=35)
+    assert campaign["plan"]["window"]["source"].startswith("default: the deal names no dates")
+    await run(make_worker, redis, "campaign-builder", {"dealDraftId": draft.id}, "cb-2")
+    assert await snapshot(sessions, Campaign, Deliverable) == state
+
+
+async def open_session(
+    sessions: async_sessionmaker[AsyncSession], deal_id: int | None, *thread: dict[str, Any]
+) -> int:
+    async with sessions.begin() as session:
+        chat = NegotiationSession(deal_id=deal_id or 0, thread=list(thread))
+        session.add(chat)
+    assert chat.id is not None
+    return chat.id
+
+
+async def test_a_negotiation_step_is_a_pending_approval_within_the_floor(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The brand offers $7,000: insights priced on the way, a counter meeting halfway stored for approval."""
+    # Given a negotiation on the sample draft, which has no insights yet
+    await seed(sessions)
+    draft = await sample_deal(sessions)
+    sid = await open_session(
+        sessions,
+        draft.id,
+        {"from": "brand", "body": "We could stretch to $7,000 for the TikToks and the story."},
+    )
+
+    # When ai-negotiation takes the next step
+    result = await run(make_worker, redis, "ai-negotiation", {"sessionId": sid}, "an-1")
+
+    # Then the deal is priced (floor $6,630) and a counter of $7,790 waits for Maya's approval
+    async with sessions() as session:
+        approvals = [
+            a
+            for a in (await session.execute(select(Approval))).scalars()
+            if a.source_key == f"negotiation:{sid}:1"
+        ]
+        deal = await session.get(Deal, draft.id)
+        maya = (await session.execute(select(User).where(col(User.email) == MARKER_EMAIL))).scalar_one()
+        chat = await session.get(NegotiationSession, sid)
+    (approval,) = approvals
+    assert (approval.status, approval.requested_by_id) == ("pending", maya.id)
+    assert approval.subject == "Counter-offer to HelloFresh: USD 7,790.00 for Ava Chen"
+    assert approval.payload["fee_minor"] == 779_000 >= approval.payload["floor_minor"] == 663_000
+    assert "we would propose USD 7,790.00 for 2 TikToks and 1 Instagram story" in approval.payload["message"]
+    assert timedelta(days=1) < approval.expires_at - datetime.now(UTC) <= timedelta(days=2)
+    assert deal is not None
+    assert deal.insights is not None
+    assert deal.insights["negotiation"]["floor_minor"] == 663_000
+    assert chat is not None
+    assert chat.last_step_at is not None
+    assert result.result["insightsComputed"] is True
+    # And a retry of the same step finds its approval: nothing drafted, nothing changed
+    before = await snapshot(sessions, Approval, NegotiationSession, Deal)
+    again = await run(make_worker, redis, "ai-negotiation", {"sessionId": sid}, "an-2")
+    assert again.result == {"sessionId": sid, "approvalId": approval.id, "status": "exists"}
+    assert await snapshot(sessions, Approval, NegotiationSession, Deal) == before
+
+
+async def test_each_thread_state_gets_its_own_approval(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """After our $7,790 and their $7,500, the next step meets halfway again: a second approval, $7,650."""
+    await seed(sessions)
+    draft = await sample_deal(sessions)
+    thread: list[dict[str, Any]] = [
+        {"from": "brand", "body": "We could stretch to $7,000."},
+        {"from": "agency", "body": "We would propose USD 7,790.00.", "fee_minor": 779_000},
+        {"from": "brand", "body": "Final offer: $7,500 all in."},
+    ]
+    sid = await open_session(sessions, draft.id, *thread)
+
+    result = await run(make_worker, redis, "ai-negotiation", {"sessionId": sid}, "an-1")
+
+    async with sessions() as session:
+        approval = (
+            await session.execute(select(Approval).where(col(Approval.source_key) == f"negotiation:{sid}:3"))
+        ).scalar_one()
+    assert (result.result["action"], result.result["feeMinor"]) == ("counter", 765_000)
+    assert approval.payload["thread_length"] == 3
+
+
+async def test_closed_missing_or_malformed_sessions_fail_permanently(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A closed session, an unknown one, a thread message without a sender, a lost deal: each named."""
+    await seed(sessions)
+    draft = await sample_deal(sessions)
+    lost = await sample_deal(sessions, "lost")
+    closed = await open_session(sessions, draft.id)
+    await change(sessions, NegotiationSession, closed, status="closed")
+    malformed = await open_session(sessions, draft.id, {"body": "who am I?"})
+    on_lost = await open_session(sessions, lost.id)
+
+    for job_id, sid in {"closed": closed, "unknown": 4242, "malformed": malformed, "lost": on_lost}.items():
+        await redis.enqueue_job("ai-negotiation", {"sessionId": sid}, _job_id=job_id)
+    await make_worker(BINDINGS, catalogue=QUEUES).async_run()
+
+    dead = {job: message for job, (message, _) in (await failures(sessions)).items()}
+    assert dead == {
+        "closed": f"negotiation session {closed} is 'closed', not 'open'",
+        "unknown": "negotiation session 4242 (sessionId) not found",
+        "malformed": f'negotiation session {malformed}: thread[0] needs "from": "brand" or "agency", '
+        "got {'body': 'who am I?'}",
+        "lost": f"deal {lost.id} (deal of negotiation session {on_lost}) is in stage 'lost', "
+        "not 'draft' or 'negotiating'",
+    }
+    async with sessions() as session:
+        drafted = await session.execute(
+            select(Approval).where(col(Approval.source_key).like("negotiation:%"))
+        )
+        assert drafted.all() == []
