@@ -1,0 +1,360 @@
+"""Outreach crons: rotate stale pitches, fan out ai-outreach, plan and send the day's outreach,
+follow up unanswered pitches, and queue the brand CRM refreshes and strategy predictions.
+
+Each cron is a fixed number of SQL statements whatever the rows (one UPDATE or INSERT with
+CTEs, or one SELECT) and at most one ``enqueue_many``. Database constraints keep re-runs
+harmless: one open action per talent and brand, one follow-up per action; fan-out job ids
+carry a stable key, and the tick where a re-run of the same tick must enqueue nothing new.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Final
+
+from sqlalchemy import select, text
+from sqlmodel import col
+
+from talentq.db.domain import (
+    Brand,
+    BrandCrmRecord,
+    Deal,
+    InboxMessage,
+    OutreachAction,
+    Talent,
+)
+from talentq.db.models import utcnow
+from talentq.jobs import JobContext, uses_tables
+
+#: A pending pitch not sent this long after it was drafted is stale: rotation offers it to another talent.
+STALE_AFTER: Final = timedelta(days=14)
+#: A pitch that was scheduled this long ago and is still pending had its send; it can rotate too.
+SEND_GRACE: Final = timedelta(days=1)
+#: A due action still pending is queued again by each daily plan for this long (its job may have
+#: died with a worker or used up its retries) and counts in its talent's cap meanwhile; after
+#: that its failure is in the dead letters and it no longer holds the cap; rotation re-plans it.
+REQUEUE_WITHIN: Final = timedelta(days=3)
+#: "No brand gets the same talent twice in a quarter."
+QUARTER: Final = timedelta(days=90)
+#: A sent pitch without a reply this long after sending gets one follow-up...
+FOLLOW_UP_AFTER: Final = timedelta(days=5)
+#: ...unless it is older than this: the first run must not chase every pitch ever sent.
+FOLLOW_UP_WITHIN: Final = timedelta(days=30)
+#: Mail from a brand's domain counts as CRM activity when received this recently; older mail was
+#: counted by earlier daily runs, and matching every message ever received by domain is not cheap.
+INBOX_LOOKBACK: Final = timedelta(days=7)
+#: A (manager, brand) pair is one the agency works with while it has a deal or a pitch this recent.
+WORKS_WITH_WITHIN: Final = timedelta(days=365)
+
+# The stale pending initial pitches of each (manager, brand), oldest first, and the candidate
+# talents for that (manager, brand), best first, are two arrays per group; unnest zips them, so
+# the k-th pitch goes to the k-th candidate and pitches beyond the candidates stay (unnest pads
+# the shorter array with NULLs). Every pitch of a group has the same candidates (its own talent
+# is excluded by its open pitch), so no two pitches of a brand move to one talent and the
+# open-pair unique index holds. Arrays per group, not a join of numbered rows: its plan cannot
+# go quadratic on a misestimate. The old draft named the old talent, so the rotated pitch gets a
+# plain, factual one for the new.
+_ROTATE = r"""
+WITH stale AS (
+    SELECT t.manager_id, o.brand_id, array_agg(o.id ORDER BY o.created_at, o.id) AS actions
+    FROM outreach_actions AS o
+    JOIN talents AS t ON t.id = o.talent_id
+    WHERE o.status = 'pending' AND o.kind = 'initial' AND o.created_at < :stale_before
+      AND (o.scheduled_at IS NULL OR o.scheduled_at < :unsent_before)
+    GROUP BY t.manager_id, o.brand_id
+),
+candidates AS (
+    SELECT s.manager_id, s.brand_id,
+           array_agg(
+               c.id ORDER BY c.niches @> jsonb_build_array(b.category) DESC, c.audience_size DESC, c.id
+           ) AS talents
+    FROM stale AS s
+    JOIN brands AS b ON b.id = s.brand_id
+    JOIN talents AS c ON c.manager_id = s.manager_id AND c.active AND c.daily_outreach_cap > 0
+    WHERE NOT EXISTS (
+        SELECT 1 FROM outreach_actions AS p
+        WHERE p.talent_id = c.id AND p.brand_id = s.brand_id
+          AND (p.status = 'pending' OR p.created_at >= :quarter_start OR p.sent_at >= :quarter_start)
+    )
+    GROUP BY s.manager_id, s.brand_id
+),
+pairs AS (
+    SELECT pair.action_id, pair.talent_id
+    FROM stale AS s
+    JOIN candidates AS c ON c.manager_id = s.manager_id AND c.brand_id = s.brand_id
+    CROSS JOIN LATERAL unnest(s.actions, c.talents) AS pair(action_id, talent_id)
+    WHERE pair.action_id IS NOT NULL AND pair.talent_id IS NOT NULL
+),
+rotated AS (
+    UPDATE outreach_actions AS o
+    SET talent_id = c.id,
+        created_at = :now,
+        scheduled_at = NULL,
+        to_address = coalesce(o.to_address, b.contact_email),
+        subject = left(c.name || ' x ' || b.name, 300),
+        message = concat(
+            'Hi ', b.name, E' team,\n\nI represent ', c.name, ' (@', c.handle, '), who creates ',
+            coalesce((SELECT string_agg(n, ', ') FROM jsonb_array_elements_text(c.niches) AS n), 'original'),
+            ' content for an audience of ', to_char(c.audience_size, 'FM999,999,999,990'),
+            '. Would you be open to a short call about a collaboration with ', b.name, '?'
+        )
+    FROM pairs AS p, talents AS c, brands AS b
+    WHERE o.id = p.action_id AND c.id = p.talent_id AND b.id = o.brand_id AND o.status = 'pending'
+    RETURNING o.id
+)
+SELECT (SELECT count(*) FROM rotated) AS rotated,
+       (SELECT coalesce(sum(cardinality(actions)), 0) FROM stale) AS stale
+"""
+
+# What each active talent has already spent of today's cap: pitches sent today, pitches
+# scheduled today, and recent pending ones whose time passed (they are queued again below).
+# The oldest unscheduled pending actions fill what is left; the statement returns those it
+# scheduled and those that were already due (the data-modifying CTE's rows are not in the
+# snapshot the rest of the statement reads, so the two sets are disjoint).
+_PLAN = """
+WITH used AS (
+    SELECT o.talent_id, count(*) AS n
+    FROM outreach_actions AS o
+    WHERE o.sent_at >= :day_start
+       OR (o.scheduled_at >= :day_start AND o.scheduled_at < :day_end)
+       OR (o.status = 'pending' AND o.scheduled_at >= :requeue_since AND o.scheduled_at < :day_start)
+    GROUP BY o.talent_id
+),
+ranked AS (
+    SELECT o.id,
+           row_number() OVER (PARTITION BY o.talent_id ORDER BY o.created_at, o.id) AS k,
+           t.daily_outreach_cap - coalesce(u.n, 0) AS room
+    FROM outreach_actions AS o
+    JOIN talents AS t ON t.id = o.talent_id AND t.active
+    LEFT JOIN used AS u ON u.talent_id = o.talent_id
+    WHERE o.status = 'pending' AND o.scheduled_at IS NULL
+),
+planned AS (
+    UPDATE outreach_actions AS o
+    SET scheduled_at = :now
+    FROM ranked AS r
+    WHERE o.id = r.id AND r.k <= r.room AND o.status = 'pending' AND o.scheduled_at IS NULL
+    RETURNING o.id
+)
+SELECT id, true AS planned FROM planned
+UNION ALL
+SELECT o.id, false
+FROM outreach_actions AS o
+JOIN talents AS t ON t.id = o.talent_id AND t.active
+WHERE o.status = 'pending' AND o.scheduled_at <= :now AND o.scheduled_at >= :requeue_since
+ORDER BY id
+"""
+
+# ON CONFLICT DO NOTHING, with no target, stands on both partial unique indexes: one follow-up
+# per action, and one open action per talent and brand (two unanswered pitches of one talent
+# to one brand get one follow-up between them; the other waits until that one is sent).
+_FOLLOW_UP = r"""
+INSERT INTO outreach_actions
+    (talent_id, brand_id, kind, follow_up_of_id, status, to_address, subject, message, created_at)
+SELECT o.talent_id, o.brand_id, 'follow_up', o.id, 'pending',
+       coalesce(o.to_address, b.contact_email),
+       left('Re: ' || coalesce(o.subject, t.name || ' x ' || b.name), 300),
+       concat_ws(
+           E'\n\n',
+           'Hi ' || b.name || ' team,',
+           'Following up on my note of ' || to_char(o.sent_at AT TIME ZONE 'UTC', 'FMDD Mon YYYY')
+               || ' about ' || t.name || ' (@' || t.handle || '). Happy to share rates, audience data '
+               || 'and campaign ideas: would a short call this week suit you?',
+           E'--- original message ---\n' || o.message
+       ),
+       :now
+FROM outreach_actions AS o
+JOIN talents AS t ON t.id = o.talent_id AND t.active
+JOIN brands AS b ON b.id = o.brand_id
+WHERE o.kind = 'initial' AND o.status = 'sent' AND o.replied_at IS NULL
+  AND o.sent_at < :sent_before AND o.sent_at >= :sent_after
+  AND NOT EXISTS (SELECT 1 FROM outreach_actions AS f WHERE f.follow_up_of_id = o.id)
+ORDER BY o.sent_at, o.id
+ON CONFLICT DO NOTHING
+RETURNING id
+"""
+
+# A deal belongs to its talent's manager, or, before a talent is known, to the manager whose
+# mailbox the offer came in to.
+_DEAL_OWNER = """
+    FROM deals AS d
+    LEFT JOIN talents AS t ON t.id = d.talent_id
+    LEFT JOIN inbox_messages AS m ON m.id = d.source_message_id
+"""
+
+# The latest activity of each (manager, brand) pair: deals created or updated (updated_at is
+# set on creation too), pitches created, sent or replied to, and recent mail from the brand's
+# domain (the sender's address after its last "@", angle brackets dropped); pairs whose
+# latest activity is after their CRM record's refresh, or that have no record yet.
+_CRM_DUE = rf"""
+WITH activity AS (
+    SELECT coalesce(t.manager_id, m.user_id) AS user_id, d.brand_id, max(d.updated_at) AS at
+    {_DEAL_OWNER}
+    WHERE d.brand_id IS NOT NULL AND coalesce(t.manager_id, m.user_id) IS NOT NULL
+    GROUP BY 1, 2
+    UNION ALL
+    SELECT t.manager_id, o.brand_id, max(greatest(o.created_at, o.sent_at, o.replied_at))
+    FROM outreach_actions AS o
+    JOIN talents AS t ON t.id = o.talent_id
+    GROUP BY 1, 2
+    UNION ALL
+    SELECT m.user_id, b.id, max(m.received_at)
+    FROM inbox_messages AS m
+    JOIN brands AS b ON lower(b.domain) = lower(substring(m.sender FROM '@([^@<>\s]+)>?\s*$'))
+    WHERE m.received_at >= :mail_since
+    GROUP BY 1, 2
+)
+SELECT a.user_id, a.brand_id
+FROM activity AS a
+LEFT JOIN brand_crm_records AS r ON r.user_id = a.user_id AND r.brand_id = a.brand_id
+GROUP BY a.user_id, a.brand_id, r.refreshed_at
+HAVING r.refreshed_at IS NULL OR max(a.at) > r.refreshed_at
+ORDER BY a.user_id, a.brand_id
+"""
+
+# The (manager, brand) pairs the agency works with: a deal in any stage (a lost one is history
+# the prediction learns from) or a pitch, touched within WORKS_WITH_WITHIN.
+_WORKS_WITH = f"""
+SELECT pairs.user_id, pairs.brand_id, b.name
+FROM (
+    SELECT coalesce(t.manager_id, m.user_id) AS user_id, d.brand_id
+    {_DEAL_OWNER}
+    WHERE d.brand_id IS NOT NULL AND d.updated_at >= :since
+    UNION
+    SELECT t.manager_id, o.brand_id
+    FROM outreach_actions AS o
+    JOIN talents AS t ON t.id = o.talent_id
+    WHERE greatest(o.created_at, o.sent_at, o.replied_at) >= :since
+) AS pairs
+JOIN brands AS b ON b.id = pairs.brand_id
+-- strategy-engine refuses an empty brand name, and one refused payload would refuse the batch.
+WHERE pairs.user_id IS NOT NULL AND btrim(b.name) <> ''
+ORDER BY pairs.user_id, pairs.brand_id
+"""
+
+
+@uses_tables(OutreachAction, Talent, Brand)
+async def outreach_rotation(ctx: JobContext) -> dict[str, Any]:
+    """Stale pending pitches move to another active talent of the same manager; one statement.
+
+    The new talent has no open pitch to the brand and none in the last quarter; talents whose
+    niches include the brand's category come first, then the larger audience. A moved pitch is
+    a new one for its new talent: drafted afresh, unscheduled, created now (so it counts in that
+    talent's quarter). A pitch with no such talent stays where it is (``stale`` minus ``count``).
+    """
+    now = utcnow()
+    async with ctx["sessions"].begin() as session:
+        row = (
+            await session.execute(
+                text(_ROTATE),
+                {
+                    "now": now,
+                    "stale_before": now - STALE_AFTER,
+                    "unsent_before": now - SEND_GRACE,
+                    "quarter_start": now - QUARTER,
+                },
+            )
+        ).one()
+    return {"count": int(row.rotated), "stale": int(row.stale)}
+
+
+@uses_tables(Talent)
+async def weekly_outreach(ctx: JobContext) -> dict[str, Any]:
+    """One ai-outreach per active talent that may pitch (a daily cap above 0): one SELECT, one fan-out."""
+    async with ctx["sessions"]() as session:
+        talents = list(
+            (
+                await session.execute(
+                    select(col(Talent.id))
+                    .where(col(Talent.active).is_(True), col(Talent.daily_outreach_cap) > 0)
+                    .order_by(col(Talent.id))
+                )
+            ).scalars()
+        )
+    ids = await ctx["producer"].enqueue_many(
+        "ai-outreach",
+        [{"talentId": t} for t in talents],
+        job_ids=[f"ai-outreach:{t}:{ctx['job_id']}" for t in talents],
+    )
+    return {"count": sum(job is not None for job in ids), "talents": len(talents)}
+
+
+@uses_tables(OutreachAction, Talent)
+async def daily_outreach_plan(ctx: JobContext) -> dict[str, Any]:
+    """Schedule today's pitches within each talent's daily cap; queue an ``outreach`` per due action.
+
+    "Today" is the UTC day. Due: pending actions of active talents whose scheduled time has come
+    (the ones scheduled now, and those still unsent within ``REQUEUE_WITHIN`` of their time). The
+    job id is the action's, so an action already queued is not queued twice, and the processor
+    sends only pending actions.
+    """
+    now = utcnow()
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    params = {
+        "now": now,
+        "day_start": day_start,
+        "day_end": day_start + timedelta(days=1),
+        "requeue_since": now - REQUEUE_WITHIN,
+    }
+    async with ctx["sessions"].begin() as session:
+        rows = (await session.execute(text(_PLAN), params)).all()
+    due = [int(row.id) for row in rows]
+    ids = await ctx["producer"].enqueue_many(
+        "outreach", [{"actionId": a} for a in due], job_ids=[f"outreach:{a}" for a in due]
+    )
+    return {
+        "count": sum(job is not None for job in ids),
+        "scheduled": sum(bool(row.planned) for row in rows),
+        "due": len(due),
+    }
+
+
+@uses_tables(OutreachAction, Talent, Brand)
+async def outreach_follow_ups(ctx: JobContext) -> dict[str, Any]:
+    """One pending follow-up per initial pitch sent 5+ days ago without a reply; never a second."""
+    now = utcnow()
+    async with ctx["sessions"].begin() as session:
+        created = (
+            await session.execute(
+                text(_FOLLOW_UP),
+                {
+                    "now": now,
+                    "sent_before": now - FOLLOW_UP_AFTER,
+                    "sent_after": now - FOLLOW_UP_WITHIN,
+                },
+            )
+        ).all()
+    return {"count": len(created)}
+
+
+@uses_tables(Deal, OutreachAction, Talent, InboxMessage, Brand, BrandCrmRecord)
+async def brand_crm_daily(ctx: JobContext) -> dict[str, Any]:
+    """One brand-crm per (manager, brand) pair with activity since its CRM record was refreshed."""
+    async with ctx["sessions"]() as session:
+        pairs = [
+            (int(row.user_id), int(row.brand_id))
+            for row in await session.execute(text(_CRM_DUE), {"mail_since": utcnow() - INBOX_LOOKBACK})
+        ]
+    ids = await ctx["producer"].enqueue_many(
+        "brand-crm",
+        [{"userId": user, "brandId": brand} for user, brand in pairs],
+        job_ids=[f"brand-crm:{user}:{brand}:{ctx['job_id']}" for user, brand in pairs],
+    )
+    return {"count": sum(job is not None for job in ids), "pairs": len(pairs)}
+
+
+@uses_tables(Deal, OutreachAction, Talent, InboxMessage, Brand)
+async def strategy_predictions(ctx: JobContext) -> dict[str, Any]:
+    """One strategy-engine per (manager, brand) pair with a deal or a pitch in the last year.
+
+    Predictions are per manager (one current prediction per manager and brand), so the jobs
+    are too. Job ids use the brand's id: its name may hold any character.
+    """
+    async with ctx["sessions"]() as session:
+        rows = (await session.execute(text(_WORKS_WITH), {"since": utcnow() - WORKS_WITH_WITHIN})).all()
+    ids = await ctx["producer"].enqueue_many(
+        "strategy-engine",
+        [{"userId": row.user_id, "brandName": row.name} for row in rows],
+        job_ids=[f"strategy-engine:{row.user_id}:{row.brand_id}:{ctx['job_id']}" for row in rows],
+    )
+    return {"count": sum(job is not None for job in ids), "pairs": len(rows)}

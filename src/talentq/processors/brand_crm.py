@@ -1,0 +1,186 @@
+"""brand-crm: refresh a manager's CRM record for a brand from what the database knows about them.
+
+Reads ``users``, ``brands``, ``talents``, ``outreach_actions``, ``inbox_messages`` and ``deals``;
+upserts the ``brand_crm_records`` row of (user, brand). Safe to re-run: the record is recomputed
+from scratch and replaced, so a retry writes the same values.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from talentq.db.domain import Brand, BrandCrmRecord, Deal, InboxMessage, OutreachAction, Talent, User
+from talentq.db.models import utcnow
+from talentq.errors import PermanentJobError
+from talentq.jobs import JobContext, uses_tables
+from talentq.money import totals_by_currency
+from talentq.queues import BrandCrm
+
+#: Stages from the furthest along down; each has a weight in the score.
+STAGE_WEIGHTS: Final = {
+    "active": 1.0,  # a contracted deal is running
+    "negotiating": 0.7,  # a draft or negotiating deal is open
+    "client": 0.8,  # deals delivered, none open
+    "engaged": 0.5,  # the brand has written or replied
+    "contacted": 0.2,  # outreach sent, no answer yet
+    "lost": 0.1,  # only lost deals, no contact since
+    "prospect": 0.0,  # nothing yet
+}
+OPEN_STAGES: Final = ("draft", "negotiating", "contracted")
+#: Days over which the recency part of the score falls from 1 to 0.
+RECENCY_DAYS: Final = 90
+
+_OUTREACH: Final = text(
+    """
+    SELECT max(oa.sent_at) AS last_sent,
+           max(oa.replied_at) AS last_replied,
+           count(*) FILTER (WHERE oa.sent_at IS NOT NULL) AS sent,
+           count(*) FILTER (WHERE oa.status = 'replied' OR oa.replied_at IS NOT NULL) AS replied
+      FROM outreach_actions oa JOIN talents t ON t.id = oa.talent_id
+     WHERE t.manager_id = :user AND oa.brand_id = :brand
+    """
+)
+# The brand's mail in the manager's inbox: from its domain (or a subdomain), or its contact address.
+# A NULL pattern or address matches nothing (a brand without a domain, or without an address).
+_INBOX: Final = text(
+    """
+    SELECT count(*) AS mails, max(received_at) AS last_mail
+      FROM inbox_messages
+     WHERE user_id = :user
+       AND (sender ~* CAST(:domain AS text) OR strpos(lower(sender), CAST(:contact AS text)) > 0)
+    """
+)
+# The manager's deals with the brand: their talents', and offers from their inbox no talent was named in.
+_DEALS: Final = text(
+    """
+    SELECT d.stage, d.currency, count(*) AS deals, coalesce(sum(d.fee_minor), 0) AS value
+      FROM deals d
+      LEFT JOIN talents t ON t.id = d.talent_id
+      LEFT JOIN inbox_messages m ON m.id = d.source_message_id
+     WHERE d.brand_id = :brand
+       AND (t.manager_id = :user OR (d.talent_id IS NULL AND m.user_id = :user))
+     GROUP BY d.stage, d.currency
+    """
+)
+
+
+@dataclass
+class BrandFacts:
+    """What the database says about one manager and one brand."""
+
+    last_sent: datetime | None = None
+    last_replied: datetime | None = None
+    last_mail: datetime | None = None
+    sent: int = 0
+    replied_actions: int = 0
+    mails: int = 0
+    #: stage -> number of deals; and the open deals' (currency, fee) pairs.
+    deals: dict[str, int] = field(default_factory=dict)
+    open_values: list[tuple[str, int]] = field(default_factory=list)
+
+
+@uses_tables(User, Brand, Talent, OutreachAction, InboxMessage, Deal, BrandCrmRecord)
+async def handle(ctx: JobContext, payload: BrandCrm) -> dict[str, Any]:
+    async with ctx["sessions"].begin() as session:
+        if await session.get(User, payload.user_id) is None:
+            raise PermanentJobError(f"user {payload.user_id} not found")
+        brand = await session.get(Brand, payload.brand_id)
+        if brand is None:
+            raise PermanentJobError(f"brand {payload.brand_id} not found")
+        facts = await _facts(session, payload.user_id, brand)
+        now = utcnow()
+        record: dict[str, Any] = {
+            "stage": stage_of(facts),
+            "last_contact_at": max(
+                (t for t in (facts.last_sent, facts.last_replied, facts.last_mail) if t), default=None
+            ),
+            "open_deals": sum(facts.deals.get(s, 0) for s in OPEN_STAGES),
+            "open_deal_value": totals_by_currency(facts.open_values),
+            "replies": replies_of(facts),
+            "refreshed_at": now,
+        }
+        record["score"] = score_of(facts, record["last_contact_at"], now)
+        await session.execute(
+            insert(BrandCrmRecord)
+            .values(user_id=payload.user_id, brand_id=brand.id, **record)
+            .on_conflict_do_update(constraint="uq_brand_crm_records_user_brand", set_=record)
+        )
+    return {
+        "userId": payload.user_id,
+        "brandId": brand.id,
+        "stage": record["stage"],
+        "score": record["score"],
+        "openDealValue": record["open_deal_value"],
+    }
+
+
+async def _facts(session: AsyncSession, user_id: int, brand: Brand) -> BrandFacts:
+    facts = BrandFacts()
+    ids = {"user": user_id, "brand": brand.id}
+    outreach = (await session.execute(_OUTREACH, ids)).mappings().one()
+    facts.last_sent, facts.last_replied = outreach["last_sent"], outreach["last_replied"]
+    facts.sent, facts.replied_actions = outreach["sent"], outreach["replied"]
+    # "x@hellofresh.com", "Rachel <rachel@mail.hellofresh.com>"; not "x@nothellofresh.com".
+    domain = rf"@([a-z0-9-]+\.)*{re.escape(brand.domain.lower())}>?\s*$" if brand.domain else None
+    contact = brand.contact_email.lower() if brand.contact_email else None
+    inbox = (
+        (await session.execute(_INBOX, {"user": user_id, "domain": domain, "contact": contact}))
+        .mappings()
+        .one()
+    )
+    facts.mails, facts.last_mail = inbox["mails"], inbox["last_mail"]
+    for row in (await session.execute(_DEALS, ids)).mappings():
+        facts.deals[row["stage"]] = facts.deals.get(row["stage"], 0) + row["deals"]
+        if row["stage"] in OPEN_STAGES and row["value"]:
+            facts.open_values.append((row["currency"], int(row["value"])))
+    return facts
+
+
+def replies_of(facts: BrandFacts) -> int:
+    """Times the brand answered: its mails in the inbox, or the outreach marked replied, whichever is more.
+
+    Both record the same replies where the manager's mailbox is connected; without one,
+    the replied actions are all there is. The larger count avoids counting a reply twice.
+    """
+    return max(facts.mails, facts.replied_actions)
+
+
+def stage_of(facts: BrandFacts) -> str:
+    """The furthest stage the facts support (see STAGE_WEIGHTS)."""
+    if facts.deals.get("contracted"):
+        return "active"
+    if facts.deals.get("draft") or facts.deals.get("negotiating"):
+        return "negotiating"
+    if facts.deals.get("delivered"):
+        return "client"
+    if replies_of(facts):
+        return "engaged"
+    if facts.sent:
+        return "contacted"
+    return "lost" if facts.deals.get("lost") else "prospect"
+
+
+def score_of(facts: BrandFacts, last_contact: datetime | None, now: datetime) -> float:
+    """How warm the relationship is, 0..1: 0.4 * stage + 0.25 * recency + 0.2 * response + 0.15 * wins.
+
+    - stage: STAGE_WEIGHTS of ``stage_of``;
+    - recency: 1 for contact today, falling linearly to 0 at RECENCY_DAYS (0 with no contact);
+    - response: replies per outreach sent, at most 1 (1 when the brand wrote unprompted);
+    - wins: contracted and delivered deals, a third each, at most 1.
+    """
+    stage = STAGE_WEIGHTS[stage_of(facts)]
+    recency = 0.0
+    if last_contact is not None:
+        days = max(0.0, (now - last_contact).total_seconds() / 86_400)
+        recency = max(0.0, 1 - days / RECENCY_DAYS)
+    replies = replies_of(facts)
+    response = min(1.0, replies / facts.sent) if facts.sent else (1.0 if replies else 0.0)
+    wins = min(1.0, (facts.deals.get("contracted", 0) + facts.deals.get("delivered", 0)) / 3)
+    return round(0.4 * stage + 0.25 * recency + 0.2 * response + 0.15 * wins, 3)

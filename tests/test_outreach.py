@@ -1,0 +1,541 @@
+"""outreach -> email-send over SMTP, ai-outreach drafts and brand-crm records, on the sample agency.
+
+Real worker, Redis, PostgreSQL and an SMTP server on loopback (aiosmtpd).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from arq.connections import ArqRedis
+from sqlalchemy import select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
+
+from talentq.client import Producer
+from talentq.db.domain import (
+    Brand,
+    BrandCrmRecord,
+    Deal,
+    InboxMessage,
+    OutboundEmail,
+    OutreachAction,
+    Talent,
+    User,
+)
+from talentq.db.models import FailedJob, utcnow
+from talentq.errors import PermanentJobError
+from talentq.jobs import JobContext
+from talentq.processors import ai_outreach, brand_crm, email_send, outreach
+from talentq.queues import CATALOGUE, ActionRef, QueueSpec, RetryPolicy
+from talentq.registry import Binding
+from talentq.sample_agency import pk, seed
+from talentq.settings import Settings
+
+from .conftest import MakeWorker, service_settings
+from .test_email_send import Recorder, smtp, smtp_settings  # noqa: F401  (smtp: a fixture)
+from .test_jobs import result_of
+
+pytestmark = pytest.mark.integration
+
+FAST: dict[str, QueueSpec] = {
+    name: dataclasses.replace(CATALOGUE[name], retry=RetryPolicy(3, 0.05, 0.2), timeout=20)
+    for name in ("outreach", "email-send", "ai-outreach", "brand-crm")
+}
+BINDINGS: list[Binding] = [
+    ("outreach", outreach.handle),
+    ("email-send", email_send.handle),
+    ("ai-outreach", ai_outreach.handle),
+    ("brand-crm", brand_crm.handle),
+]
+
+
+async def run(make_worker: MakeWorker, settings: Settings, bindings: list[Binding] = BINDINGS) -> None:
+    catalogue = {name: FAST[name] for name, _ in bindings}
+    await make_worker(bindings, catalogue=catalogue, settings_=settings).async_run()
+
+
+async def talent_id(sessions: async_sessionmaker[AsyncSession], handle: str) -> int:
+    async with sessions() as session:
+        found = await session.scalar(select(col(Talent.id)).where(col(Talent.handle) == handle))
+    assert found is not None
+    return int(found)
+
+
+async def brand_id(sessions: async_sessionmaker[AsyncSession], name: str) -> int:
+    async with sessions() as session:
+        found = await session.scalar(select(col(Brand.id)).where(col(Brand.name) == name))
+    assert found is not None
+    return int(found)
+
+
+async def user_id(sessions: async_sessionmaker[AsyncSession], email: str) -> int:
+    async with sessions() as session:
+        found = await session.scalar(select(col(User.id)).where(col(User.email) == email))
+    assert found is not None
+    return int(found)
+
+
+async def all_rows(sessions: async_sessionmaker[AsyncSession], model: Any) -> list[Any]:
+    async with sessions() as session:
+        return list((await session.execute(select(model).order_by(model.id))).scalars())
+
+
+async def action(sessions: async_sessionmaker[AsyncSession], handle: str, brand: str) -> OutreachAction:
+    async with sessions() as session:
+        return (
+            await session.execute(
+                select(OutreachAction)
+                .join(Talent, col(Talent.id) == col(OutreachAction.talent_id))
+                .join(Brand, col(Brand.id) == col(OutreachAction.brand_id))
+                .where(col(Talent.handle) == handle, col(Brand.name) == brand)
+            )
+        ).scalar_one()
+
+
+async def dead_messages(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
+    return sorted(letter.message for letter in await all_rows(sessions, FailedJob))
+
+
+def direct_ctx(
+    sessions: async_sessionmaker[AsyncSession], redis: ArqRedis, settings: Settings, job_id: str
+) -> Any:
+    """A processor's ctx without a worker, for running two jobs at the same moment."""
+    return {
+        "job_id": job_id,
+        "job_try": 1,
+        "redis": redis,
+        "sessions": sessions,
+        "settings": settings,
+        "producer": Producer(redis, catalogue=FAST),
+        "http": httpx.AsyncClient(),
+    }
+
+
+# --- outreach -----------------------------------------------------------------------------------
+
+
+async def test_a_pending_action_is_mailed_once_and_marked_sent(
+    make_worker: MakeWorker,
+    redis: ArqRedis,
+    sessions: async_sessionmaker[AsyncSession],
+    smtp: tuple[Recorder, int],  # noqa: F811  (the fixture imported above)
+) -> None:
+    """Isabel's pitch to Gymshark reaches the brand's contact address once; the action says sent."""
+    # Given the sample agency's pending action (no to_address: the brand's contact_email is used)
+    recorder, port = smtp
+    await seed(sessions)
+    pending = await action(sessions, "isamoves", "Gymshark")
+    assert (pending.status, pending.to_address) == ("pending", None)
+
+    # When outreach runs for it, and then once more as a second job (a duplicate enqueue)
+    await redis.enqueue_job("outreach", {"actionId": pending.id}, _job_id="outreach-1")
+    await run(make_worker, smtp_settings(port))
+    await redis.enqueue_job("outreach", {"actionId": pending.id}, _job_id="outreach-2")
+    await run(make_worker, smtp_settings(port))
+
+    # Then the brand got one mail, replies going to Isabel's manager
+    (mail,) = recorder.received
+    assert mail["To"] == "partnerships@gymshark.com"
+    assert mail["Subject"] == "Isabel Duarte x Gymshark"
+    assert mail["Reply-To"] == "sofia.lindqvist@northstar-talent.test"
+    assert "Isabel's dance-fitness audience" in mail.get_payload()
+    # And the action is sent, with the address used; the outbox row is keyed by the action
+    sent = await action(sessions, "isamoves", "Gymshark")
+    assert (sent.status, sent.to_address) == ("sent", "partnerships@gymshark.com")
+    assert sent.sent_at is not None
+    (row,) = await all_rows(sessions, OutboundEmail)
+    assert (row.job_id, row.status) == (f"email-send:outreach:{pending.id}", "sent")
+    assert (await result_of(redis, "outreach-1")).result["status"] == "sent"
+    # And the second job failed permanently, naming the action and its state
+    assert await dead_messages(sessions) == [f"outreach action {pending.id} is 'sent', not 'pending'"]
+
+
+async def test_a_retry_after_the_commit_completes_without_mailing_again(
+    make_worker: MakeWorker,
+    redis: ArqRedis,
+    sessions: async_sessionmaker[AsyncSession],
+    smtp: tuple[Recorder, int],  # noqa: F811
+) -> None:
+    """The worker dies after marking the action sent: the retry finds the email job and completes."""
+    recorder, port = smtp
+    await seed(sessions)
+    pending = await action(sessions, "isamoves", "Gymshark")
+
+    async def lost_after_commit(ctx: JobContext, payload: ActionRef) -> dict[str, Any]:
+        result = await outreach.handle(ctx, payload)
+        if ctx["job_try"] == 1:
+            raise ConnectionError("connection lost after the commit")
+        return result
+
+    bindings: list[Binding] = [("outreach", lost_after_commit), ("email-send", email_send.handle)]
+    await redis.enqueue_job("outreach", {"actionId": pending.id}, _job_id="outreach-crash")
+    await run(make_worker, smtp_settings(port), bindings)
+
+    info = await result_of(redis, "outreach-crash")
+    assert (info.success, info.job_try) == (True, 2)
+    assert info.result == {
+        "status": "already_sent",
+        "actionId": pending.id,
+        "emailJobId": f"email-send:outreach:{pending.id}",
+    }
+    assert len(recorder.received) == 1
+    assert await dead_messages(sessions) == []
+
+
+async def test_two_jobs_for_one_action_at_once_send_one_mail(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Two outreach jobs race on one action: the row lock lets one through, the other is refused."""
+    await seed(sessions)
+    pending = await action(sessions, "isamoves", "Gymshark")
+    payload = CATALOGUE["outreach"].validate({"actionId": pending.id})
+    settings = service_settings()
+
+    results = await asyncio.gather(
+        outreach.handle(direct_ctx(sessions, redis, settings, "a"), payload),  # type: ignore[arg-type]
+        outreach.handle(direct_ctx(sessions, redis, settings, "b"), payload),  # type: ignore[arg-type]
+        return_exceptions=True,
+    )
+
+    sent = [r for r in results if isinstance(r, dict)]
+    refused = [r for r in results if isinstance(r, PermanentJobError)]
+    assert [r["status"] for r in sent] == ["sent"]
+    assert [str(r) for r in refused] == [f"outreach action {pending.id} is 'sent', not 'pending'"]
+    assert await redis.zcard("arq:queue") == 1  # one email-send job
+
+
+async def test_actions_that_cannot_be_sent_fail_permanently_naming_why(
+    make_worker: MakeWorker,
+    redis: ArqRedis,
+    sessions: async_sessionmaker[AsyncSession],
+    smtp: tuple[Recorder, int],  # noqa: F811
+) -> None:
+    """Unknown id, a sent action, a brand without a contact address: dead letters, no mail."""
+    recorder, port = smtp
+    await seed(sessions)
+    already = await action(sessions, "noahcodes", "Notion")
+    async with sessions.begin() as session:
+        nowhere = Brand(name="Quiet Co", domain="quiet.test", category="home")
+        session.add(nowhere)
+        await session.flush()
+        orphan = OutreachAction(
+            talent_id=await talent_id(sessions, "marcusbuilds"),
+            brand_id=pk(nowhere),
+            subject="Marcus x Quiet Co",
+            message="Hello",
+        )
+        session.add(orphan)
+    for job, action_id in (("missing", 4242), ("sent", already.id), ("orphan", orphan.id)):
+        await redis.enqueue_job("outreach", {"actionId": action_id}, _job_id=job)
+    await redis.enqueue_job("outreach", {"actionId": "seven"}, _job_id="malformed")
+
+    await run(make_worker, smtp_settings(port))
+
+    assert recorder.attempts == 0
+    assert await dead_messages(sessions) == sorted(
+        [
+            "invalid payload for queue 'outreach': actionId: Input should be a valid integer, "
+            "unable to parse string as an integer",
+            "outreach action 4242 not found",
+            f"outreach action {already.id} is 'sent', not 'pending'",
+            f"outreach action {orphan.id}: brand {nowhere.id} ('Quiet Co') has no contact_email "
+            "and the action no to_address",
+        ]
+    )
+    assert (await action(sessions, "marcusbuilds", "Quiet Co")).status == "pending"
+
+
+# --- ai-outreach --------------------------------------------------------------------------------
+
+
+async def test_drafts_go_to_the_best_fitting_brands_and_a_rerun_adds_none(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Ava (food, lifestyle) pitches Oatly, Airbnb and IKEA; HelloFresh (an open deal) is left alone."""
+    await seed(sessions)
+    ava = await talent_id(sessions, "avacooks")
+    before = {a.id for a in await all_rows(sessions, OutreachAction)}
+
+    await redis.enqueue_job("ai-outreach", {"talentId": ava}, _job_id="draft-1")
+    await run(make_worker, service_settings())
+    first = [a.model_dump() for a in await all_rows(sessions, OutreachAction)]
+    await redis.enqueue_job("ai-outreach", {"talentId": ava}, _job_id="draft-2")
+    await run(make_worker, service_settings())
+
+    # The second run changes nothing: every row is as the first run left it
+    assert len(first) == len(before) + 3
+    assert [a.model_dump() for a in await all_rows(sessions, OutreachAction)] == first
+    assert (await result_of(redis, "draft-2")).result["drafted"] == 0
+    drafts = [a for a in await all_rows(sessions, OutreachAction) if a.id not in before]
+    by_brand = {a.brand_id: a for a in drafts}
+    assert set(by_brand) == {
+        await brand_id(sessions, "Oatly"),
+        await brand_id(sessions, "Airbnb"),
+        await brand_id(sessions, "IKEA"),
+    }
+    oatly = by_brand[await brand_id(sessions, "Oatly")]
+    assert (oatly.status, oatly.kind, oatly.talent_id) == ("pending", "initial", ava)
+    assert oatly.to_address == "partnerships@oatly.com"
+    assert oatly.subject == "Ava Chen x Oatly: partnership idea"
+    assert oatly.message is not None
+    assert "Ava Chen (@avacooks), a food, lifestyle creator with an audience of 820,000" in oatly.message
+    assert "Ava's food content is a natural home for Oatly." in oatly.message
+    assert oatly.message.endswith("Best,\nMaya Okafor")
+    assert await dead_messages(sessions) == []
+
+
+async def test_recent_contact_and_the_cap_limit_the_drafts(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A brand contacted 10 days ago is skipped, one 40 days ago is not; pending drafts use up the cap."""
+    # Given Ava contacted Oatly 10 days ago and Airbnb 40 days ago, and has a cap of 1 a day
+    # (a week's drafts: 5) with 3 drafts already pending
+    await seed(sessions)
+    ava = await talent_id(sessions, "avacooks")
+    now = utcnow()
+    async with sessions.begin() as session:
+        await session.execute(update(Talent).where(col(Talent.id) == ava).values(daily_outreach_cap=1))
+        for brand, days in (("Oatly", 10), ("Airbnb", 40)):
+            session.add(
+                OutreachAction(
+                    talent_id=ava,
+                    brand_id=await brand_id(sessions, brand),
+                    status="sent",
+                    subject="hi",
+                    message="hi",
+                    created_at=now - timedelta(days=days),
+                    sent_at=now - timedelta(days=days),
+                )
+            )
+        for brand in ("Glossier", "Sephora", "Logitech"):
+            session.add(OutreachAction(talent_id=ava, brand_id=await brand_id(sessions, brand)))
+
+    # When ai-outreach runs
+    await redis.enqueue_job("ai-outreach", {"talentId": ava}, _job_id="draft-cap")
+    await run(make_worker, service_settings())
+
+    # Then the best brand not contacted lately (Airbnb) and the next (IKEA) fill the 2 places left
+    result = (await result_of(redis, "draft-cap")).result
+    assert (result["drafted"], result["limit"]) == (2, 2)
+    async with sessions() as session:
+        fresh = set(
+            (
+                await session.execute(
+                    select(col(Brand.name))
+                    .join(OutreachAction, col(OutreachAction.brand_id) == col(Brand.id))
+                    .where(col(OutreachAction.id).in_(result["actionIds"]))
+                )
+            ).scalars()
+        )
+    assert fresh == {"Airbnb", "IKEA"}
+
+
+async def test_unknown_and_inactive_talent_fail_permanently(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A talent that does not exist, or is on a break, gets no drafts and a dead letter naming it."""
+    await seed(sessions)
+    liam = await talent_id(sessions, "liamrides")
+    await redis.enqueue_job("ai-outreach", {"talentId": 4242})
+    await redis.enqueue_job("ai-outreach", {"talentId": liam})
+    await redis.enqueue_job("ai-outreach", {})
+
+    await run(make_worker, service_settings())
+
+    assert await dead_messages(sessions) == sorted(
+        [
+            "invalid payload for queue 'ai-outreach': talentId: Field required",
+            "talent 4242 not found",
+            f"talent {liam} (@liamrides) is inactive",
+        ]
+    )
+    assert liam not in {a.talent_id for a in await all_rows(sessions, OutreachAction)}
+
+
+async def test_the_database_refuses_a_second_open_action_for_a_pair(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Two transactions insert the same pending (talent, brand) at once: one row; a plain insert fails."""
+    await seed(sessions)
+    ava, oatly = await talent_id(sessions, "avacooks"), await brand_id(sessions, "Oatly")
+    row: dict[str, Any] = {"talent_id": ava, "brand_id": oatly, "subject": "Ava x Oatly", "message": "hi"}
+    statement = (
+        insert(OutreachAction)
+        .values(row)
+        .on_conflict_do_nothing(
+            index_elements=["talent_id", "brand_id"], index_where=text("status = 'pending'")
+        )
+        .returning(col(OutreachAction.id))
+    )
+    first_inserted = asyncio.Event()
+
+    async def first() -> list[int | None]:
+        async with sessions.begin() as session:
+            ids = list((await session.execute(statement)).scalars())
+            first_inserted.set()
+            await asyncio.sleep(0.2)  # the second transaction waits on this one's uncommitted row
+            return ids
+
+    async def second() -> list[int | None]:
+        await first_inserted.wait()
+        async with sessions.begin() as session:
+            return list((await session.execute(statement)).scalars())
+
+    a, b = await asyncio.gather(first(), second())
+
+    assert (len(a), b) == (1, [])
+    with pytest.raises(IntegrityError, match="uq_outreach_actions_open_pair"):
+        async with sessions.begin() as session:
+            session.add(OutreachAction(**row))
+
+
+async def test_two_runs_for_one_talent_at_once_draft_each_brand_once(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """ai-outreach twice at the same moment for Ava: three drafts in all, not six."""
+    await seed(sessions)
+    ava = await talent_id(sessions, "avacooks")
+    payload = CATALOGUE["ai-outreach"].validate({"talentId": ava})
+    settings = service_settings()
+
+    results = await asyncio.gather(
+        ai_outreach.handle(direct_ctx(sessions, redis, settings, "a"), payload),  # type: ignore[arg-type]
+        ai_outreach.handle(direct_ctx(sessions, redis, settings, "b"), payload),  # type: ignore[arg-type]
+    )
+
+    assert sorted(r["drafted"] for r in results) == [0, 3]
+    drafts = [a for a in await all_rows(sessions, OutreachAction) if a.talent_id == ava]
+    assert len(drafts) == len({a.brand_id for a in drafts}) == 3
+
+
+# --- brand-crm ----------------------------------------------------------------------------------
+
+
+async def crm(sessions: async_sessionmaker[AsyncSession], user: int, brand: int) -> BrandCrmRecord:
+    async with sessions() as session:
+        return (
+            await session.execute(
+                select(BrandCrmRecord).where(
+                    col(BrandCrmRecord.user_id) == user, col(BrandCrmRecord.brand_id) == brand
+                )
+            )
+        ).scalar_one()
+
+
+async def test_crm_records_are_computed_from_deals_mail_and_outreach(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Maya's Glossier and HelloFresh records: stage, open value per currency, replies, contact, score."""
+    # Given the sample agency, plus a EUR deal in negotiation with Glossier, HelloFresh's mail
+    # from a subdomain (with a GBP offer) and a look-alike domain, and an answered pitch to HelloFresh
+    await seed(sessions)
+    maya = await user_id(sessions, "maya.okafor@northstar-talent.test")
+    glossier, hellofresh = await brand_id(sessions, "Glossier"), await brand_id(sessions, "HelloFresh")
+    leo, ava = await talent_id(sessions, "leolifts"), await talent_id(sessions, "avacooks")
+    now = utcnow()
+    async with sessions.begin() as session:
+        session.add(
+            Deal(talent_id=leo, brand_id=glossier, stage="negotiating", fee_minor=150_000, currency="EUR")
+        )
+        template = (
+            (await session.execute(select(InboxMessage).where(col(InboxMessage.user_id) == maya)))
+            .scalars()
+            .first()
+        )
+        assert template is not None
+        for n, sender in enumerate(("Rachel Kim <rachel@mail.hellofresh.com>", "scam@nothellofresh.com")):
+            session.add(
+                InboxMessage(
+                    user_id=maya,
+                    connection_id=template.connection_id,
+                    provider_message_id=f"crm-{n}",
+                    sender=sender,
+                    subject="hello",
+                    body="hello",
+                    received_at=now - timedelta(days=1),
+                )
+            )
+        # An offer in Maya's inbox that named none of her talents: still her open deal
+        await session.flush()
+        offer = await session.scalar(
+            select(col(InboxMessage.id)).where(col(InboxMessage.provider_message_id) == "crm-0")
+        )
+        session.add(
+            Deal(
+                brand_id=hellofresh, stage="draft", fee_minor=90_000, currency="GBP", source_message_id=offer
+            )
+        )
+        session.add(
+            OutreachAction(
+                talent_id=ava,
+                brand_id=hellofresh,
+                status="replied",
+                subject="Ava x HelloFresh",
+                message="hi",
+                sent_at=now - timedelta(days=9),
+                replied_at=now - timedelta(days=8),
+            )
+        )
+
+    # When brand-crm runs for both, twice
+    for tick in (1, 2):
+        for brand in (glossier, hellofresh):
+            await redis.enqueue_job(
+                "brand-crm", {"userId": maya, "brandId": brand}, _job_id=f"crm-{brand}-{tick}"
+            )
+        await run(make_worker, service_settings())
+        if tick == 1:
+            first = [await crm(sessions, maya, b) for b in (glossier, hellofresh)]
+
+    # Then Glossier is active with two open deals, their values kept per currency
+    g, h = await crm(sessions, maya, glossier), await crm(sessions, maya, hellofresh)
+    assert (g.stage, g.open_deals, g.open_deal_value) == ("active", 2, {"EUR": 150_000, "USD": 800_000})
+    assert (g.replies, g.last_contact_at) == (0, None)  # the seed's stale replies=3 is replaced
+    assert g.score == pytest.approx(0.4 * 1.0 + 0.15 * 1 / 3, abs=1e-3)
+    # And HelloFresh is negotiating: two draft deals (USD, and GBP with no talent), two mails
+    # from it (the offer and the subdomain; not the look-alike), the last a day ago, one pitch answered
+    assert (h.stage, h.open_deals, h.open_deal_value) == ("negotiating", 2, {"GBP": 90_000, "USD": 500_000})
+    assert h.replies == 2
+    assert h.last_contact_at is not None
+    assert abs((now - h.last_contact_at) - timedelta(days=1)) < timedelta(minutes=1)
+    assert h.score == pytest.approx(0.4 * 0.7 + 0.25 * (1 - 1 / 90) + 0.2 * 1.0, abs=1e-3)
+    # And the second run replaced the records: one per pair, the same values, a later refresh
+    assert len(await all_rows(sessions, BrandCrmRecord)) == 2
+    for old, new in zip(first, (g, h), strict=True):
+        assert old.refreshed_at is not None
+        assert new.refreshed_at is not None
+        assert new.refreshed_at > old.refreshed_at
+        assert (old.id, old.stage, old.open_deal_value, old.replies) == (
+            new.id,
+            new.stage,
+            new.open_deal_value,
+            new.replies,
+        )
+
+
+async def test_crm_for_an_unknown_user_or_brand_fails_naming_it(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """An unknown user, an unknown brand, a missing brandId: dead letters that say which."""
+    await seed(sessions)
+    maya = await user_id(sessions, "maya.okafor@northstar-talent.test")
+    glossier = await brand_id(sessions, "Glossier")
+    await redis.enqueue_job("brand-crm", {"userId": 4242, "brandId": glossier})
+    await redis.enqueue_job("brand-crm", {"userId": maya, "brandId": 4343})
+    await redis.enqueue_job("brand-crm", {"userId": maya})
+
+    await run(make_worker, service_settings())
+
+    assert await dead_messages(sessions) == [
+        "brand 4343 not found",
+        "invalid payload for queue 'brand-crm': brandId: Field required",
+        "user 4242 not found",
+    ]
