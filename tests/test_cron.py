@@ -270,3 +270,39 @@ async def test_the_seed_s_disabled_crons_skip_without_touching_the_domain(
     # Only the run's own bookkeeping reached the database: the claim and the record of its end.
     assert [s.split()[0] for s in during_run] == ["INSERT", "UPDATE"]
     assert all("cron_runs" in s for s in during_run)
+
+
+#: The seed's "Cron Job Health Summary": every cron, its schedule, and the three it disabled.
+SEED_CRONS = {
+    "check-overdue-invoices": "0 9 * * *",
+    "send-daily-brief-digest": "0 8 * * *",
+    "update-social-stats": "0 */6 * * *",
+    "flush-stale-approvals": "0 */12 * * *",
+    "deal-automation": "0 * * * *",
+    "deal-cleanup": "0 4 * * *",
+    "deliverable-overdue": "0 * * * *",
+    "weekly-reports": "0 8 * * 1",
+    "ai-agent-recovery": "*/10 * * * *",
+    "outreach-rotation": "0 8 * * 2",
+    "ai-agent-retry": "*/30 * * * *",
+    "weekly-outreach": "0 9 * * 1",
+    "daily-outreach-plan": "0 9 * * *",
+    "outreach-follow-ups": "0 */6 * * *",
+    "brand-crm-daily": "0 3 * * *",
+    "strategy-predictions": "0 4 * * *",
+    "whatsapp-sync": "*/10 * * * *",
+    "gmail-sync": "*/15 * * * *",
+    "weekly-talent-reports": "0 9 * * 1",
+}
+
+
+def test_the_schedule_is_the_seed_s_table() -> None:
+    """All 19 seed crons, each with the seed's schedule; exactly the seed's three are disabled."""
+    assert {entry.name: entry.schedule for entry in CRONS} == SEED_CRONS
+    assert len(CRONS) == len(SEED_CRONS)
+    assert {entry.name for entry in CRONS if entry.disabled} == {
+        "update-social-stats",
+        "deal-automation",
+        "deal-cleanup",
+    }
+    assert all(entry.run is not None for entry in CRONS if not entry.disabled)

@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from arq.worker import Worker
+from arq.cron import CronJob
+from arq.worker import Function, Worker
 
 import talentq
 import talentq.processors
 from talentq import registry
-from talentq.cron import CronEntry
+from talentq.cron import CRONS, CronEntry
 from talentq.errors import RegistryError
 from talentq.jobs import ARQ_TIMEOUT_MARGIN_S, INTERRUPTED_GRACE, JobContext
 from talentq.queues import CATALOGUE, DEFAULT_ARQ_QUEUE, BrandCrm, MessageRef
@@ -122,18 +123,35 @@ def test_non_coroutine_is_a_problem() -> None:
     assert "not an async function" in problem
 
 
-def test_shipped_worker_refuses_to_boot_naming_missing_queues() -> None:
-    """Until every processor exists, importing WorkerSettings raises, naming each dead queue."""
-    missing = [name for name in CATALOGUE if name not in dict(registry.BINDINGS)]
-    if not missing:
-        pytest.skip("every queue has its processor")
+def test_the_shipped_registry_is_complete() -> None:
+    """Every catalogue queue has its processor and every seed cron its entry: nothing to refuse."""
+    assert registry.problems(registry.BINDINGS, CRONS) == []
+    assert sorted(name for name, _ in registry.BINDINGS) == sorted(CATALOGUE)
+    settings_cls = registry.worker_settings(settings=service_settings())
+    functions: list[Function] = settings_cls.functions  # type: ignore[attr-defined]
+    cron_jobs: list[CronJob] = settings_cls.cron_jobs  # type: ignore[attr-defined]
+    assert set(CATALOGUE) <= {fn.name for fn in functions}
+    assert {job.name for job in cron_jobs} == {entry.name for entry in CRONS}
+
+
+def test_worker_refuses_to_boot_naming_a_missing_queue(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Drop a binding and importing WorkerSettings raises, naming the dead queue."""
+    monkeypatch.setattr(registry, "BINDINGS", tuple(b for b in registry.BINDINGS if b[0] != "outreach"))
+    monkeypatch.delitem(vars(talentq), "WorkerSettings", raising=False)
+
     with pytest.raises(RegistryError) as caught:
         _ = talentq.WorkerSettings
-    for name in missing:
-        assert (
-            f"queue {name!r} has no processor: nothing would consume it (a dead queue)"
-            in caught.value.problems
-        )
+
+    assert caught.value.problems == [
+        "queue 'outreach' has no processor: nothing would consume it (a dead queue)",
+        # The crons that fan out to it are named too: they would fill a queue nobody reads.
+        *[
+            f"cron {entry.name!r} enqueues into queue 'outreach', which is not registered "
+            "(no processor is bound to it)"
+            for entry in CRONS
+            if "outreach" in entry.enqueues
+        ],
+    ]
 
 
 def test_processor_modules_match_bindings() -> None:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
+from pathlib import Path
+
 import asyncpg
 import pytest
 from arq.connections import ArqRedis
@@ -11,7 +16,7 @@ from talentq.db.domain import Deal, Talent
 from talentq.errors import RegistryError
 from talentq.jobs import JobContext, uses_tables
 
-from .conftest import MakeWorker, service_settings
+from .conftest import REDIS_URL, MakeWorker, service_settings
 from .sample_app import CATALOGUE, Probe, probe
 
 pytestmark = pytest.mark.integration
@@ -91,3 +96,26 @@ async def test_complete_database_boots(make_worker: MakeWorker, redis: ArqRedis)
     await redis.enqueue_job("probe", {"key": "fine"}, _job_id="fine")
     await make_worker([("probe", probe)], catalogue=CATALOGUE).async_run()
     assert await redis.get("probe:fine:calls") == b"1"
+
+
+async def test_the_shipped_worker_boots_clean_on_a_migrated_database(
+    redis: ArqRedis, database_url: str, tmp_path: Path
+) -> None:
+    """`arq talentq.WorkerSettings --burst`, as production runs it: the startup check finds nothing."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("REDIS", "DATABASE"))}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "arq",
+        "talentq.WorkerSettings",
+        "--burst",
+        cwd=tmp_path,  # no developer .env
+        env={**env, "REDIS_URL": REDIS_URL, "DATABASE_URL": database_url, "LOG_LEVEL": "INFO"},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout=45)
+    output = out.decode()
+    assert proc.returncode == 0, output
+    assert "worker ready: lane arq:queue with 21 queue(s) and 19 cron(s)" in output
+    assert "missing" not in output

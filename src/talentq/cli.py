@@ -100,6 +100,7 @@ def dev(
     data_dir: Annotated[Path, typer.Option(help="Where embedded servers keep their data.")] = Path(
         ".talentq-dev"
     ),
+    burst: Annotated[bool, typer.Option(help="Exit once the queue is empty.")] = False,
 ) -> None:
     """Run it all locally: embedded Redis/PostgreSQL for unset URLs, migrate, seed, run the worker.
 
@@ -134,7 +135,7 @@ def dev(
         from arq.worker import run_worker
 
         registry.install_event_loop(settings)
-        run_worker(settings_cls)
+        run_worker(settings_cls, burst=burst)
 
 
 @app.command()

@@ -25,7 +25,7 @@ from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
-from talentq.crons import delivery, finance, mail, reports
+from talentq.crons import agents, delivery, finance, mail, outreach, reports
 from talentq.db.models import CronRun, CronStatus, utcnow
 from talentq.jobs import INTERRUPTED_GRACE, JobContext
 from talentq.logsetup import cron_context
@@ -210,11 +210,35 @@ def arq_cron(entry: CronEntry) -> CronJob:
     )
 
 
-#: The platform's cron entries, the seed's schedules. Filled by the issues that build their
-#: work; the registry refuses a cron whose target queue has no processor.
+#: The platform's 19 cron entries: the seed's names and schedules (its "Cron Job Health
+#: Summary"). The registry refuses a cron whose target queue has no processor.
 CRONS: Final[tuple[CronEntry, ...]] = (
+    # mail
     CronEntry("gmail-sync", "*/15 * * * *", mail.gmail_sync, enqueues=("gmail-ingest",)),
     CronEntry("whatsapp-sync", "*/10 * * * *", mail.whatsapp_sync),
+    # AI agents
+    CronEntry(
+        "ai-agent-recovery",
+        "*/10 * * * *",
+        agents.ai_agent_recovery,
+        enqueues=("ai-agent", "agent-tasks", "inbox-triage"),
+    ),
+    CronEntry(
+        "ai-agent-retry",
+        "*/30 * * * *",
+        agents.ai_agent_retry,
+        enqueues=("ai-agent", "agent-tasks", "inbox-triage"),
+    ),
+    # outreach, brand CRM and strategy
+    CronEntry("outreach-rotation", "0 8 * * 2", outreach.outreach_rotation),
+    CronEntry("weekly-outreach", "0 9 * * 1", outreach.weekly_outreach, enqueues=("ai-outreach",)),
+    CronEntry("daily-outreach-plan", "0 9 * * *", outreach.daily_outreach_plan, enqueues=("outreach",)),
+    CronEntry("outreach-follow-ups", "0 */6 * * *", outreach.outreach_follow_ups),
+    CronEntry("brand-crm-daily", "0 3 * * *", outreach.brand_crm_daily, enqueues=("brand-crm",)),
+    CronEntry(
+        "strategy-predictions", "0 4 * * *", outreach.strategy_predictions, enqueues=("strategy-engine",)
+    ),
+    # deliverables, approvals, invoices and reports
     CronEntry(
         "deliverable-overdue", "0 * * * *", delivery.deliverable_overdue, enqueues=("deliverable-reminders",)
     ),

@@ -39,6 +39,16 @@ from talentq.errors import PermanentJobError, RegistryError
 from talentq.jobs import KEEP_RESULT_S, JobContext, Processor, job_function, tables_used
 from talentq.logsetup import configure_logging
 from talentq.processors import (
+    agent_tasks,
+    ai_agent,
+    ai_contract,
+    ai_negotiation,
+    ai_outreach,
+    brand_crm,
+    campaign_builder,
+    contract_finalisation,
+    creator_bundle,
+    creator_fit,
     deal_extraction,
     deliverable_reminders,
     deliverable_review,
@@ -46,7 +56,10 @@ from talentq.processors import (
     gmail_ingest,
     inbox,
     inbox_triage,
+    negotiation_engine,
+    outreach,
     social_refresh,
+    strategy_engine,
 )
 from talentq.queues import (
     CATALOGUE,
@@ -62,17 +75,31 @@ from talentq.settings import Settings, get_settings
 
 Binding = tuple[str, Processor[Any]]
 
-#: The shipped bindings, one per catalogue queue, added by the issues that build each
-#: processor. Until all 21 exist the worker refuses to boot and names the missing ones.
+#: The shipped bindings, one per catalogue queue, in the catalogue's (the seed's) order.
+#: Nothing registers itself: a processor module that is not listed here is not run, and
+#: ``tests/test_registry.py`` checks that every module in ``processors/`` is listed.
 BINDINGS: Final[tuple[Binding, ...]] = (
     ("gmail-ingest", gmail_ingest.handle),
+    ("social-refresh", social_refresh.handle),
     ("email-send", email_send.handle),
-    ("inbox", inbox.handle),
     ("inbox-triage", inbox_triage.handle),
     ("deal-extraction", deal_extraction.handle),
+    ("negotiation-engine", negotiation_engine.handle),
+    ("campaign-builder", campaign_builder.handle),
+    ("ai-agent", ai_agent.handle),
+    ("ai-outreach", ai_outreach.handle),
+    ("ai-negotiation", ai_negotiation.handle),
+    ("ai-contract", ai_contract.handle),
     ("deliverable-reminders", deliverable_reminders.handle),
+    ("agent-tasks", agent_tasks.handle),
+    ("contract_finalisation", contract_finalisation.handle),
+    ("outreach", outreach.handle),
+    ("brand-crm", brand_crm.handle),
+    ("strategy-engine", strategy_engine.handle),
+    ("creator-fit", creator_fit.handle),
+    ("creator-bundle", creator_bundle.handle),
     ("deliverable-review", deliverable_review.handle),
-    ("social-refresh", social_refresh.handle),
+    ("inbox", inbox.handle),
 )
 
 
@@ -143,11 +170,12 @@ def problems(
         found += entry.problems()
         for target in entry.enqueues:
             if target not in bound:
-                reason = (
-                    f"removed ({REMOVED[target]})"
-                    if target in REMOVED
-                    else "not registered" + did_you_mean(target, known)
-                )
+                if target in REMOVED:
+                    reason = f"removed ({REMOVED[target]})"
+                elif target in catalogue:
+                    reason = "not registered (no processor is bound to it)"
+                else:
+                    reason = "not registered" + did_you_mean(target, known)
                 found.append(f"cron {entry.name!r} enqueues into queue {target!r}, which is {reason}")
             elif target in catalogue and catalogue[target].disabled is not None:
                 found.append(f"cron {entry.name!r} enqueues into disabled queue {target!r}")
