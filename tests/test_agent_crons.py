@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 from arq.connections import ArqRedis
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from talentq.client import Producer
 from talentq.cron import CronEntry, run_cron_job
-from talentq.crons.agents import RETRY_BACKOFF_BASE, ai_agent_recovery, ai_agent_retry
+from talentq.crons import agents
+from talentq.crons.agents import RETRY_BACKOFF_BASE, RETRY_BATCH, ai_agent_recovery, ai_agent_retry
 from talentq.db.domain import AgentTask, Deal, InboxMessage, OutboundEmail
 from talentq.processors import agent_tasks, ai_agent, email_send, inbox_triage
 from talentq.queues import CATALOGUE, RetryPolicy
@@ -154,6 +155,7 @@ async def test_retry_reenqueues_failed_tasks_once_their_backoff_is_over(
     assert result == {
         "count": 5,
         "due": 5,
+        "batch": 5,
         "waiting": 2,
         "outOfAttempts": [ids["exhausted"]],
         "outOfAttemptsTotal": 1,
@@ -173,6 +175,42 @@ async def test_retry_reenqueues_failed_tasks_once_their_backoff_is_over(
     following = await run_cron_job(RETRY)(ctx_for(RETRY.name, redis, sessions, tick=30))
     assert (following["count"], following["due"]) == (0, 5)
     assert len(await jobs(redis)) == 5
+
+
+async def test_retry_sends_a_bounded_batch_per_tick_and_lists_a_bounded_few(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Five due, a batch of three: the oldest three go now, the other two once those have started."""
+    monkeypatch.setattr(agents, "RETRY_BATCH", 3)
+    monkeypatch.setattr(agents, "LISTED_IDS", 2)
+    due = {"status": "failed", "attempts": 1, "finished_at": ago(days=1)}
+    ids = await add_tasks(
+        sessions,
+        **{f"due{n}": due for n in range(5)},
+        **{f"exhausted{n}": due | {"attempts": 3} for n in range(3)},
+    )
+
+    result = await run_cron_job(RETRY)(ctx_for(RETRY.name, redis, sessions))
+
+    assert result == {
+        "count": 3,
+        "due": 5,
+        "batch": 3,
+        "waiting": 0,
+        "outOfAttempts": [ids["exhausted0"], ids["exhausted1"]],
+        "outOfAttemptsTotal": 3,
+    }
+    assert await jobs(redis) == {f"ai-agent:{ids[f'due{n}']}:retry:1" for n in range(3)}
+    # When the batch's tries have started (each spends an attempt), the next tick sends the rest
+    async with sessions.begin() as session:
+        await session.execute(
+            update(AgentTask)
+            .where(col(AgentTask.id).in_([ids[f"due{n}"] for n in range(3)]))
+            .values(status="running", attempts=2)
+        )
+    following = await run_cron_job(RETRY)(ctx_for(RETRY.name, redis, sessions, tick=30))
+    assert (following["count"], following["due"], following["batch"]) == (2, 2, 2)
+    assert f"ai-agent:{ids['due4']}:retry:1" in await jobs(redis)
 
 
 FAST = {
@@ -271,7 +309,9 @@ async def test_crons_issue_the_same_statements_for_10_tasks_as_for_10000(
     many = list(sql_statements)
 
     print(f"\n{entry.name}: 10,000 tasks in {elapsed:.2f}s, {len(many)} statements")
-    assert (small["count"], large["count"]) == (10, 9_990)  # the first 10 were handled by the first tick
+    # The first 10 were enqueued by the first tick; retry sends one batch of the oldest per tick.
+    sent = 10_000 if entry is RECOVERY else RETRY_BATCH
+    assert (small["count"], large["count"]) == (10, sent - 10)
     assert len(json.dumps(large)) < 2_000  # the run's record lists a hundred ids, not ten thousand
     assert len(few) == len(many) <= 4, many
-    assert len(await redis.keys("arq:job:*")) == 10_000
+    assert len(await redis.keys("arq:job:*")) == sent

@@ -18,14 +18,17 @@ from typing import Any
 import httpx
 import pytest
 from arq.connections import ArqRedis
+from pydantic import ValidationError
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlmodel import SQLModel, col
 
+from talentq import agent_lifecycle
 from talentq.client import Producer
 from talentq.cron import CronEntry, run_cron_job
 from talentq.crons import agents
 from talentq.db.domain import AgentTask, Brand, Deal, OutboundEmail, OutreachAction, Talent
+from talentq.db.engine import make_sessionmaker
 from talentq.db.models import FailedJob
 from talentq.errors import PermanentJobError
 from talentq.integrations import ai_agents
@@ -46,7 +49,7 @@ from talentq.processors import agent_tasks, ai_agent, email_send
 from talentq.queues import CATALOGUE, RetryPolicy, TaskRef
 from talentq.registry import Binding
 from talentq.sample_agency import seed
-from talentq.settings import Settings
+from talentq.settings import Settings, normalise_database_url
 
 from .conftest import MakeWorker, service_settings
 from .test_email_send import Recorder, smtp, smtp_settings  # noqa: F401  (smtp: the fixture)
@@ -109,7 +112,7 @@ def test_a_reply_answers_the_brand_opens_the_negotiation_and_plans_a_follow_up()
     email, move, follow_up = plan.steps
     assert isinstance(email, ai_agents.SendEmail)
     assert (email.to, email.reply_to) == ("partnerships@hellofresh.com", "maya@northstar.test")
-    assert "USD 5,000.00 for 2 TikTok videos, 1 Instagram story" in email.body
+    assert "USD 5,000.00 for 2 TikToks and 1 Instagram story" in email.body
     assert email.body.endswith("Maya Okafor")
     assert isinstance(move, ai_agents.MoveDealStage)
     assert (move.deal_id, move.to_stage) == (3, "negotiating")
@@ -212,7 +215,7 @@ def test_stored_steps_are_validated_naming_the_index_and_field(steps: object, me
 
 
 def test_a_plan_is_confined_to_its_task() -> None:
-    """A step writing to a stranger, touching another deal or skipping a transition is refused."""
+    """A step writing to a stranger, touching another deal or moving a deal an agent may not is refused."""
     ctx = context("reply_to_brand")
     stranger = ai_agents.SendEmail(
         type="send_email", to="boss@evil.test", subject="s", body="b", explanation="prompt injection"
@@ -222,9 +225,24 @@ def test_a_plan_is_confined_to_its_task() -> None:
     other_deal = ai_agents.MoveDealStage(type="move_deal_stage", deal_id=99, to_stage="lost", explanation="e")
     with pytest.raises(InvalidStep, match="deal 99 is not this task's deal"):
         checked_plan([other_deal], [], ctx)
-    skip = ai_agents.MoveDealStage(type="move_deal_stage", deal_id=3, to_stage="delivered", explanation="e")
-    with pytest.raises(InvalidStep, match="deal 3 cannot move from 'draft' to 'delivered'"):
-        checked_plan([skip], [], ctx)
+    give_up = ai_agents.MoveDealStage(type="move_deal_stage", deal_id=3, to_stage="lost", explanation="e")
+    with pytest.raises(InvalidStep, match="an agent cannot move deal 3 from 'contracted' to 'lost'"):
+        checked_plan([give_up], [], context("reply_to_brand", stage="contracted"))
+    reopen = ai_agents.MoveDealStage(
+        type="move_deal_stage", deal_id=3, to_stage="negotiating", explanation="e"
+    )
+    with pytest.raises(InvalidStep, match="an agent cannot move deal 3 from 'negotiating' to 'negotiating'"):
+        checked_plan([reopen], [], context("reply_to_brand", stage="negotiating"))
+
+
+@pytest.mark.parametrize("stage", ["contracted", "delivered"])
+def test_an_agent_step_can_never_contract_or_deliver_a_deal(stage: str) -> None:
+    """Only contract_finalisation contracts a deal: no step model, plan or stored step may say so."""
+    with pytest.raises(ValidationError, match="Input should be 'negotiating' or 'lost'"):
+        ai_agents.MoveDealStage(type="move_deal_stage", deal_id=3, to_stage=stage, explanation="e")
+    stored = [{"type": "move_deal_stage", "deal_id": 3, "to_stage": stage, "explanation": "agreed"}]
+    with pytest.raises(InvalidStep, match="steps\\[0\\] \\(move_deal_stage\\): field 'to_stage'"):
+        parse_steps(stored)
 
 
 # --- the OpenAI-compatible provider -------------------------------------------------------------
@@ -258,6 +276,19 @@ async def test_the_openai_plan_is_validated_and_confined() -> None:
     missing = {"steps": [{"type": "send_email", "to": "partnerships@hellofresh.com"}]}
     with pytest.raises(AIUnavailable, match="did not validate as AgentPlanAnswer"):
         await openai(missing, calls).plan_agent_steps(context("reply_to_brand"))
+
+
+async def test_an_ai_answer_contracting_the_deal_is_refused() -> None:
+    """The prompt offers only negotiating and lost; an answer that contracts the deal is not a plan."""
+    calls: list[dict[str, Any]] = []
+    move = {"type": "move_deal_stage", "deal_id": 3, "to_stage": "contracted", "explanation": "agreed"}
+    with pytest.raises(AIUnavailable, match="did not validate as AgentPlanAnswer"):
+        await openai({"steps": [move]}, calls).plan_agent_steps(
+            context("reply_to_brand", stage="negotiating")
+        )
+    prompt = calls[0]["messages"][0]["content"]
+    assert '"to_stage": "negotiating" (only from draft) or "lost"' in prompt
+    assert "Never move a deal to contracted or delivered" in prompt
 
 
 async def test_the_openai_provider_refuses_an_unknown_kind_without_asking() -> None:
@@ -571,11 +602,15 @@ async def test_bad_steps_fail_permanently_naming_the_step(
         "fax": [email, {"type": "fax", "explanation": "e"}],
         "no-to": [{k: v for k, v in email.items() if k != "to"}],
         "other-deal": [{**move, "deal_id": 999, "to_stage": "lost"}],
-        "backwards": [{**move, "to_stage": "delivered"}],
+        "to-contracted": [{**move, "to_stage": "contracted"}],
         "no-steps": None,
     }
     ids = {name: await new_task(sessions, "reply_to_brand", deal_id=deal.id, steps=steps)
            for name, steps in cases.items()}  # fmt: skip
+    async with sessions() as session:
+        contracted = await session.scalar(select(col(Deal.id)).where(col(Deal.stage) == "contracted"))
+    give_up = [{**move, "deal_id": contracted, "to_stage": "lost"}]
+    ids["give-up-contracted"] = await new_task(sessions, "follow_up", deal_id=contracted, steps=give_up)
     for name, task_id in ids.items():
         await redis.enqueue_job("agent-tasks", {"taskId": task_id}, _job_id=name)
 
@@ -587,15 +622,20 @@ async def test_bad_steps_fail_permanently_naming_the_step(
         "no-to": f"agent task {ids['no-to']}: steps[0] (send_email): field 'to': Field required",
         "other-deal": f"agent task {ids['other-deal']}: steps[0] (move_deal_stage) names deal 999, "
         f"but the task's deal is {deal.id}",
-        "backwards": f"agent task {ids['backwards']}: steps[0] (move_deal_stage): deal {deal.id} is in stage "
-        "'draft' and cannot move to 'delivered' (from 'draft' only to lost, negotiating)",
+        "to-contracted": f"agent task {ids['to-contracted']}: steps[0] (move_deal_stage): field 'to_stage': "
+        "Input should be 'negotiating' or 'lost'",
+        "give-up-contracted": f"agent task {ids['give-up-contracted']}: steps[0] (move_deal_stage): "
+        f"deal {contracted} is in stage 'contracted' and an agent cannot move it to 'lost' "
+        "(an agent moves no deal out of 'contracted')",
         "no-steps": f"agent task {ids['no-steps']} (reply_to_brand) has no steps yet: "
         "ai-agent decides them first",
     }
     # Nothing ran before the check refused the steps: the first email of "fax" was not sent either.
     assert await rows(sessions, OutboundEmail) == []
     assert (await task_row(sessions, ids["no-steps"])).status == "queued"
-    assert (await task_row(sessions, ids["backwards"])).status == "failed"
+    assert (await task_row(sessions, ids["to-contracted"])).status == "failed"
+    async with sessions() as session:
+        assert await session.scalar(select(col(Deal.stage)).where(col(Deal.id) == contracted)) == "contracted"
 
 
 async def test_a_transient_failure_on_the_last_try_fails_the_task_and_the_retry_cron_finishes_it(
@@ -632,7 +672,14 @@ async def test_a_transient_failure_on_the_last_try_fails_the_task_and_the_retry_
     entry = CronEntry("ai-agent-retry", "*/30 * * * *", agents.ai_agent_retry, enqueues=("agent-tasks",))
     ctx = {"sessions": sessions, "producer": Producer(redis, catalogue=FAST), "job_id": "ai-agent-retry:1"}
     result = await run_cron_job(entry)(ctx)
-    assert result == {"count": 1, "due": 1, "waiting": 0, "outOfAttempts": [], "outOfAttemptsTotal": 0}
+    assert result == {
+        "count": 1,
+        "due": 1,
+        "batch": 1,
+        "waiting": 0,
+        "outOfAttempts": [],
+        "outOfAttemptsTotal": 0,
+    }
     await make_worker(BINDINGS, catalogue=FAST, settings_=settings).async_run()
 
     task = await task_row(sessions, task_id)
@@ -661,3 +708,242 @@ async def test_a_done_task_is_left_alone(redis: ArqRedis, sessions: async_sessio
         await agent_tasks.handle(ctx, TaskRef(task_id=424242))
     assert (await task_row(sessions, task_id)).status == "done"
     assert await redis.keys("arq:job:*") == []
+
+
+async def test_bad_input_fails_permanently_at_once_naming_the_task_and_field(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """input 'to' not an address, a brand's malformed contact_email, a 301-character subject: one try each."""
+    # Given three tasks whose data no retry can make valid
+    deal = await draft_deal(sessions)
+    async with sessions.begin() as session:
+        oatly = (await session.execute(select(Brand).where(col(Brand.name) == "Oatly"))).scalar_one()
+        oatly.contact_email = "partnerships at oatly"
+    ids = {
+        "to": await new_task(sessions, "reply_to_brand", deal_id=deal.id, input={"to": "not-an-address"}),
+        "contact": await new_task(
+            sessions, "brand_outreach", input={"talentId": deal.talent_id, "brandId": oatly.id}
+        ),
+        "subject": await new_task(sessions, "follow_up", deal_id=deal.id, input={"subject": "x" * 301}),
+    }
+    for name, task_id in ids.items():
+        await redis.enqueue_job("ai-agent", {"taskId": task_id}, _job_id=name)
+
+    # When a worker runs them
+    await make_worker(BINDINGS, catalogue=FAST).async_run()
+
+    # Then each is dead-lettered on its first try, naming the task and the field
+    letters = {letter.job_id: letter for letter in await rows(sessions, FailedJob)}
+    assert {name: (letter.tries, letter.reason) for name, letter in letters.items()} == dict.fromkeys(
+        ids, (1, "permanent")
+    )
+    assert letters["to"].message == (
+        f"agent task {ids['to']} (reply_to_brand): input 'to' is not valid "
+        "(String should match pattern '^[^@\\s]+@[^@\\s]+$'): 'not-an-address'"
+    )
+    assert letters["contact"].message == (
+        f"agent task {ids['contact']} (brand_outreach): brand {oatly.id}'s contact_email "
+        "'partnerships at oatly' is not an email address (String should match pattern "
+        "'^[^@\\s]+@[^@\\s]+$'): correct it, then replay the task"
+    )
+    assert letters["subject"].message.startswith(
+        f"agent task {ids['subject']} (follow_up): input 'subject' is not valid "
+        "(String should have at most 300 characters): 'xxx"
+    )
+    # And the tasks are failed for good: ai-agent-retry will not run them again
+    for task_id in ids.values():
+        task = await task_row(sessions, task_id)
+        assert (task.status, task.attempts, task.max_attempts) == ("failed", 1, 1)
+
+
+def test_a_template_filled_past_a_field_limit_is_refused_naming_the_step_field() -> None:
+    """A 300-character brand name overflows the reply's subject: refused (not retried), naming the field."""
+    long_name = BrandFacts(id=3, name="B" * 300, contact_email="partnerships@hellofresh.com")
+    with pytest.raises(
+        AgentTaskRefused,
+        match=r"agent task 7 \(reply_to_brand\): its planned steps do not validate: "
+        r"steps\[0\] field 'subject': String should have at most 300 characters",
+    ):
+        plan_agent_steps(context("reply_to_brand", brand=long_name))
+
+
+def worker_ctx(
+    sessions: async_sessionmaker[AsyncSession], redis: ArqRedis, settings: Settings, job_try: int = 1
+) -> Any:
+    """What the worker hands a processor, for calling it directly."""
+    return {
+        "sessions": sessions,
+        "producer": Producer(redis, catalogue=FAST),
+        "settings": settings,
+        "http": httpx.AsyncClient(),
+        "redis": redis,
+        "job_id": "direct",
+        "job_try": job_try,
+    }
+
+
+async def test_a_job_past_its_timeout_records_it_on_the_task(
+    make_worker: MakeWorker,
+    redis: ArqRedis,
+    sessions: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The wrapper's timeout cancels a hung step: the task notes it and, on the last try, is failed."""
+    # Given a task whose email step hangs, on a queue allowing one try of half a second
+    deal = await draft_deal(sessions)
+    email = {"type": "send_email", "to": "a@b.test", "subject": "Hi", "body": "b", "explanation": "e"}
+    task_id = await new_task(sessions, "follow_up", deal_id=deal.id, steps=[email])
+
+    async def hang(*args: Any) -> str:
+        await asyncio.sleep(30)
+        return "never"
+
+    monkeypatch.setitem(agent_tasks._EXECUTORS, "send_email", hang)
+    one_short_try = {
+        **FAST,
+        "agent-tasks": dataclasses.replace(FAST["agent-tasks"], retry=RetryPolicy(1, 0.05, 0.2), timeout=0.5),
+    }
+    await redis.enqueue_job("agent-tasks", {"taskId": task_id}, _job_id="hung")
+
+    # When the worker runs it
+    started = time.perf_counter()
+    await make_worker(BINDINGS, catalogue=one_short_try).async_run()
+
+    # Then the job timed out and was dead-lettered, promptly
+    assert time.perf_counter() - started < 10
+    (letter,) = await rows(sessions, FailedJob)
+    assert (letter.job_id, letter.error_type) == ("hung", "JobTimeoutError")
+    # And the task says so, failed (its attempts left for ai-agent-retry), no step done
+    task = await task_row(sessions, task_id)
+    assert (task.status, task.steps_done, task.attempts, task.max_attempts) == ("failed", 0, 1, 3)
+    assert task.last_error == "agent-tasks: cancelled on try 1 (the job's timeout, or a worker shutting down)"
+    assert task.finished_at is not None
+
+
+async def test_a_cancelled_job_records_quickly_and_stays_cancelled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A record that hangs is given up after CANCELLED_RECORD_TIMEOUT_S; the cancellation goes on."""
+    recorded: list[BaseException] = []
+
+    async def slow_record(ctx: Any, task_id: int, exc: BaseException, queue: str) -> None:
+        recorded.append(exc)
+        await asyncio.sleep(30)  # a database that does not answer
+
+    monkeypatch.setattr(agent_lifecycle, "record_failure", slow_record)
+    monkeypatch.setattr(agent_lifecycle, "CANCELLED_RECORD_TIMEOUT_S", 0.1)
+
+    no_ctx: Any = {}  # the record is replaced: it needs no context
+
+    async def job() -> None:
+        async with agent_lifecycle.failures_recorded(no_ctx, 1, "agent-tasks"):
+            await asyncio.sleep(30)
+
+    running = asyncio.create_task(job())
+    await asyncio.sleep(0.05)
+    started = time.perf_counter()
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    assert time.perf_counter() - started < 1
+    assert [type(exc) for exc in recorded] == [asyncio.CancelledError]
+
+
+async def test_one_job_holds_one_connection_at_a_time(
+    database_url: str,
+    redis: ArqRedis,
+    sessions: async_sessionmaker[AsyncSession],
+    mail: tuple[Recorder, Settings],
+) -> None:
+    """On a pool of one connection, ai-agent and agent-tasks run a reply to its end (a follow-up too)."""
+    # Given a reply task, and processors whose only database access is a pool of one connection
+    _, settings = mail
+    deal = await draft_deal(sessions)
+    task_id = await new_task(sessions, "reply_to_brand", deal_id=deal.id)
+    one = create_async_engine(
+        normalise_database_url(database_url), pool_size=1, max_overflow=0, pool_timeout=2
+    )
+    ctx = worker_ctx(make_sessionmaker(one), redis, settings)
+
+    # When both run (a job taking a second connection would wait for the first, then time out)
+    try:
+        await ai_agent.handle(ctx, TaskRef(task_id=task_id))
+        result = await agent_tasks.handle(ctx, TaskRef(task_id=task_id))
+    finally:
+        await one.dispose()
+        await ctx["http"].aclose()
+
+    # Then every step ran, and the follow-up's deferred job was sent after its task committed
+    assert (result["status"], result["steps"], result["followUpJobs"]) == ("done", 3, 1)
+    (follow_up,) = [t for t in await rows(sessions, AgentTask) if t.kind == "follow_up"]
+    assert await redis.zscore("arq:queue", f"ai-agent:{follow_up.id}:0") is not None
+
+
+async def test_ai_agent_killed_after_storing_its_steps_hands_them_on_when_run_again(
+    make_worker: MakeWorker,
+    redis: ArqRedis,
+    sessions: async_sessionmaker[AsyncSession],
+    mail: tuple[Recorder, Settings],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Died between storing the steps and enqueueing agent-tasks: the re-run hands them on, not re-planned."""
+    # Given an ai-agent run that dies right after its steps are stored
+    recorder, settings = mail
+    deal = await draft_deal(sessions)
+    task_id = await new_task(sessions, "reply_to_brand", deal_id=deal.id)
+    ctx = worker_ctx(sessions, redis, settings)
+
+    async def die(*args: Any) -> bool:
+        raise Killed
+
+    monkeypatch.setattr(ai_agent, "_hand_on", die)
+    with pytest.raises(Killed):
+        await ai_agent.handle(ctx, TaskRef(task_id=task_id))
+    monkeypatch.undo()
+    stored = await task_row(sessions, task_id)
+    assert (stored.status, stored.attempts, stored.steps is not None) == ("running", 1, True)
+    assert await redis.keys("arq:job:*") == []
+
+    # When arq runs the job again
+    again = await ai_agent.handle(ctx | {"job_try": 2}, TaskRef(task_id=task_id))
+    await ctx["http"].aclose()
+
+    # Then the stored steps are handed on as they are, under the attempt's job id
+    assert again == {"taskId": task_id, "status": "steps_already_decided", "handedOn": True}
+    assert await redis.keys("arq:job:*") == [f"arq:job:agent-tasks:{task_id}:1".encode()]
+    assert (await task_row(sessions, task_id)).steps == stored.steps
+    # And the worker executes them once: one email, the task done on its first attempt
+    await run(make_worker, redis, settings)
+    task = await task_row(sessions, task_id)
+    assert (task.status, task.steps_done, task.attempts) == ("done", 3, 1)
+    assert len(recorder.received) == 1
+
+
+async def test_agent_tasks_killed_before_sending_a_follow_up_sends_it_when_run_again(
+    redis: ArqRedis,
+    sessions: async_sessionmaker[AsyncSession],
+    mail: tuple[Recorder, Settings],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every step committed, the follow-up's job not yet sent: the re-run sends it, and only it."""
+    _, settings = mail
+    deal = await draft_deal(sessions)
+    task_id = await new_task(sessions, "reply_to_brand", deal_id=deal.id)
+    ctx = worker_ctx(sessions, redis, settings)
+    await ai_agent.handle(ctx, TaskRef(task_id=task_id))
+
+    async def die(*args: Any) -> int:
+        raise Killed
+
+    monkeypatch.setattr(agent_tasks, "_send_follow_up", die)
+    with pytest.raises(Killed):
+        await agent_tasks.handle(ctx, TaskRef(task_id=task_id))
+    monkeypatch.undo()
+    (follow_up,) = [t for t in await rows(sessions, AgentTask) if t.kind == "follow_up"]
+    assert await redis.zscore("arq:queue", f"ai-agent:{follow_up.id}:0") is None
+
+    result = await agent_tasks.handle(ctx | {"job_try": 2}, TaskRef(task_id=task_id))
+    await ctx["http"].aclose()
+
+    assert (result["resumedAt"], result["ran"], result["followUpJobs"]) == (3, [], 1)
+    assert await redis.zscore("arq:queue", f"ai-agent:{follow_up.id}:0") is not None
+    assert len([t for t in await rows(sessions, AgentTask) if t.kind == "follow_up"]) == 1
+    assert (await task_row(sessions, task_id)).status == "done"

@@ -13,10 +13,10 @@ from talentq.integrations.ai_deals import (
     ComparableDeal,
     ContentLine,
     ContractTerms,
-    DealFacts,
     NegotiationFacts,
     NoMarketRate,
     PaymentTerms,
+    PricingFacts,
     ThreadMessage,
     UsageRights,
     describe_content,
@@ -30,7 +30,7 @@ from talentq.integrations.ai_deals import (
 from talentq.settings import Settings
 
 TIKTOK, STORY = ContentLine("tiktok", 2), ContentLine("instagram_story", 1)
-AVA = DealFacts(deal_id=1, currency="USD", fee_minor=500_000, audience=820_000, content=(TIKTOK, STORY))
+AVA = PricingFacts(deal_id=1, currency="USD", fee_minor=500_000, audience=820_000, content=(TIKTOK, STORY))
 
 
 def comparable(
@@ -76,7 +76,7 @@ def test_comparable_deals_set_the_rate_where_three_show_a_platform() -> None:
 
 def test_a_currency_off_the_rate_card_needs_comparable_deals() -> None:
     """SEK with one comparable deal: no guessed exchange rate; a refusal naming platform and currency."""
-    sek = DealFacts(2, "SEK", 5_000_000, 300_000, (ContentLine("tiktok", 1),))
+    sek = PricingFacts(2, "SEK", 5_000_000, 300_000, (ContentLine("tiktok", 1),))
     with pytest.raises(NoMarketRate, match=r"cannot price TikTok in SEK: 1 comparable SEK deal\(s\)"):
         negotiation_insights(
             sek, [comparable(3, 4_000_000, 300_000, ContentLine("tiktok", 1), currency="SEK")]
@@ -95,7 +95,7 @@ def test_counter_offer_and_floor_follow_the_offer(
     offer: int | None, counter: int, floor: int, recommendation: str
 ) -> None:
     """The counter anchors at market + 10% unless the offer is higher; the floor is never below the offer."""
-    insights = negotiation_insights(DealFacts(1, "USD", offer, 820_000, (TIKTOK, STORY)), [])
+    insights = negotiation_insights(PricingFacts(1, "USD", offer, 820_000, (TIKTOK, STORY)), [])
     assert (insights.counter_offer_minor, insights.floor_minor, insights.recommendation) == (
         counter,
         floor,
@@ -235,6 +235,17 @@ def test_a_currency_mismatch_is_its_own_finding() -> None:
     draft = render_contract(terms(), final=True).replace("USD 8,570.00", "EUR 8,570.00")
     review = review_contract(draft, terms(), extract_deal("", draft))
     assert [(m.term, m.agreed, m.found) for m in review.mismatches] == [("currency", "USD", "EUR")]
+
+
+def test_a_fee_found_in_another_currency_is_read_in_that_currency() -> None:
+    """Agreed JPY 1,500,000, the draft says $15,000: the fee found is USD 15,000.00, with its currency."""
+    agreed = terms(currency="JPY", fee_minor=1_500_000)
+    draft = render_contract(agreed, final=True).replace("JPY 1,500,000", "$15,000")
+    review = review_contract(draft, agreed, extract_deal("", draft))
+    assert [(m.term, m.agreed, m.found) for m in review.mismatches] == [
+        ("currency", "JPY", "USD"),
+        ("fee", "JPY 1,500,000", "USD 15,000.00"),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -162,6 +162,38 @@ async def test_contracts_not_being_drafted_fail_permanently(
     }
 
 
+async def test_a_fee_is_never_taken_in_a_currency_it_was_not_agreed_in(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Terms in EUR without a fee, on a USD deal: refused, naming feeMinor; with an EUR fee, it is drafted."""
+    # Given the USD 5,000 draft and two contracts agreeing euros, one without a fee
+    await seed(sessions)
+    draft = await sample_deal(sessions)
+    no_fee = await new_contract(sessions, draft.id, terms={"currency": "EUR"})
+    with_fee = await new_contract(sessions, draft.id, terms={"currency": "EUR", "fee_minor": 460_000})
+
+    # When ai-contract drafts each
+    for job_id, cid in {"no-fee": no_fee, "with-fee": with_fee}.items():
+        await redis.enqueue_job("ai-contract", {"contractId": cid}, _job_id=job_id)
+    await make_worker(BINDINGS, catalogue=QUEUES, settings_=MAIL).async_run()
+
+    # Then the one without a fee is refused at once, naming the term to add
+    dead = await failures(sessions)
+    assert dead == {
+        "no-fee": (
+            f"contract {no_fee} cannot be written: terms.currency is EUR but deal {draft.id}'s fee is in "
+            "USD, and terms.feeMinor is missing: state the fee in EUR",
+            1,
+        )
+    }
+    # And the other states the euro fee, not the deal's dollars
+    async with sessions() as session:
+        contract = await session.get(Contract, with_fee)
+    assert contract is not None
+    assert contract.rendered_text is not None
+    assert "total fee of EUR 4,600.00" in contract.rendered_text
+
+
 async def test_finalising_contracts_the_deal_and_schedules_exact_invoices(
     make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
 ) -> None:

@@ -2,23 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from arq.connections import ArqRedis
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel, col
 
-from talentq.db.domain import Approval, Campaign, Deal, Deliverable, NegotiationSession, Talent, User
+from talentq.db.domain import (
+    Approval,
+    Campaign,
+    Contract,
+    Deal,
+    Deliverable,
+    NegotiationSession,
+    Talent,
+    User,
+)
 from talentq.db.models import FailedJob
+from talentq.deals import DealChanged
+from talentq.integrations.ai import RulesProvider
+from talentq.integrations.ai_deals import (
+    Comparables,
+    NegotiationFacts,
+    NegotiationInsights,
+    NegotiationReply,
+    PricingFacts,
+)
 from talentq.processors import ai_negotiation, campaign_builder, negotiation_engine
-from talentq.queues import CATALOGUE
+from talentq.queues import CATALOGUE, DealDraftRef, SessionRef
 from talentq.registry import Binding
 from talentq.sample_agency import MARKER_EMAIL, seed
 
-from .conftest import MakeWorker
+from .conftest import MakeWorker, service_settings
 from .test_jobs import result_of
 
 pytestmark = pytest.mark.integration
@@ -168,18 +187,25 @@ async def test_the_agencys_contracted_deals_set_the_market_rate(
 async def test_wrong_ids_and_stages_fail_permanently_naming_them(
     make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    """Unknown ids, a contract's id as a draft's, a missing field, a deal without talent: one try each."""
-    # Given the sample agency: contract 1 belongs to the contracted deal 3, deal 5 is lost
+    """Unknown ids, a contract's id, a contracted deal, a missing field, no talent: one try each, named."""
+    # Given the sample agency (deal 3 is contracted, deal 5 lost) and a contract whose id is no deal's
     await seed(sessions)
     draft = await sample_deal(sessions)
     async with sessions.begin() as session:
         orphan = Deal(stage="draft", fee_minor=100_000, deliverables=[{"platform": "tiktok", "count": 1}])
         session.add(orphan)
+        await session.flush()
+        assert orphan.id is not None
+        contract = Contract(id=orphan.id + 100, deal_id=draft.id or 0)
+        session.add(contract)
+    async with sessions() as session:
+        assert await session.get(Deal, contract.id) is None  # an id of the wrong kind, not a deal's
 
     # When each bad job runs
     jobs = {
         "unknown": ("negotiation-engine", {"dealDraftId": 4242}),
-        "contract-id": ("negotiation-engine", {"dealDraftId": 3}),
+        "contract-id": ("negotiation-engine", {"dealDraftId": contract.id}),
+        "contracted-deal": ("negotiation-engine", {"dealDraftId": 3}),
         "wrong-field": ("negotiation-engine", {"dealId": draft.id}),
         "no-talent": ("negotiation-engine", {"dealDraftId": orphan.id}),
         "lost": ("campaign-builder", {"dealDraftId": 5}),
@@ -194,7 +220,8 @@ async def test_wrong_ids_and_stages_fail_permanently_naming_them(
     dead = await failures(sessions)
     assert {job: tries for job, (_, tries) in dead.items()} == dict.fromkeys(jobs, 1)
     assert dead["unknown"][0] == "deal 4242 (dealDraftId) not found"
-    assert dead["contract-id"][0] == "deal 3 (dealDraftId) is in stage 'contracted', not 'draft'"
+    assert dead["contract-id"][0] == f"deal {contract.id} (dealDraftId) not found"
+    assert dead["contracted-deal"][0] == "deal 3 (dealDraftId) is in stage 'contracted', not 'draft'"
     assert "dealDraftId: Field required" in dead["wrong-field"][0]
     assert dead["no-talent"][0].startswith(f"deal {orphan.id} has no talent, which pricing by audience needs")
     assert (
@@ -414,3 +441,203 @@ async def test_closed_missing_or_malformed_sessions_fail_permanently(
             select(Approval).where(col(Approval.source_key).like("negotiation:%"))
         )
         assert drafted.all() == []
+
+
+async def approvals_by_key(
+    sessions: async_sessionmaker[AsyncSession], sid: int
+) -> dict[str, tuple[int, str]]:
+    async with sessions() as session:
+        found = (await session.execute(select(Approval).order_by(col(Approval.id)))).scalars()
+        return {
+            a.source_key: (a.id, a.status)
+            for a in found
+            if a.id is not None and a.source_key and a.source_key.startswith(f"negotiation:{sid}:")
+        }
+
+
+async def test_an_expired_or_rejected_draft_is_drafted_again_under_a_revision(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Expired: the step is drafted again as :r2; r2 rejected: :r3; a pending draft stands."""
+    # Given the brand's $7,000 offer and the first draft for it, which expired undecided
+    await seed(sessions)
+    draft = await sample_deal(sessions)
+    sid = await open_session(sessions, draft.id, {"from": "brand", "body": "We could stretch to $7,000."})
+    key = f"negotiation:{sid}:1"
+    first = await run(make_worker, redis, "ai-negotiation", {"sessionId": sid}, "an-1")
+    await change(sessions, Approval, first.result["approvalId"], status="expired")
+
+    # When the step runs again: a second revision, pending
+    second = await run(make_worker, redis, "ai-negotiation", {"sessionId": sid}, "an-2")
+    assert (second.result["status"], second.result["key"]) == ("pending_approval", f"{key}:r2")
+    # And once the manager rejects that one, a third
+    await change(sessions, Approval, second.result["approvalId"], status="rejected")
+    third = await run(make_worker, redis, "ai-negotiation", {"sessionId": sid}, "an-3")
+    assert (third.result["status"], third.result["key"]) == ("pending_approval", f"{key}:r3")
+
+    # Then a run while the third is pending drafts nothing
+    fourth = await run(make_worker, redis, "ai-negotiation", {"sessionId": sid}, "an-4")
+    assert fourth.result == {"sessionId": sid, "approvalId": third.result["approvalId"], "status": "exists"}
+    assert await approvals_by_key(sessions, sid) == {
+        key: (first.result["approvalId"], "expired"),
+        f"{key}:r2": (second.result["approvalId"], "rejected"),
+        f"{key}:r3": (third.result["approvalId"], "pending"),
+    }
+
+
+class Killed(BaseException):
+    """The worker process dying: nothing after it runs, no except clause sees it."""
+
+
+def direct_ctx(sessions: async_sessionmaker[AsyncSession], redis: ArqRedis) -> Any:
+    """What the worker hands a processor, for calling it directly (the rules need no HTTP)."""
+    return {
+        "sessions": sessions,
+        "settings": service_settings(),
+        "http": None,
+        "redis": redis,
+        "job_id": "direct",
+        "job_try": 1,
+    }
+
+
+async def test_ai_negotiation_killed_mid_write_leaves_nothing_and_the_rerun_drafts_once(
+    make_worker: MakeWorker,
+    redis: ArqRedis,
+    sessions: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Killed while writing the approval and the fresh insights: neither is stored; the re-run stores both."""
+    # Given a negotiation whose deal has no insights yet, and a run that dies inside its write
+    await seed(sessions)
+    draft = await sample_deal(sessions)
+    sid = await open_session(sessions, draft.id, {"from": "brand", "body": "We could stretch to $7,000."})
+    before = await snapshot(sessions, Approval, NegotiationSession, Deal)
+
+    def die(*args: Any) -> dict[str, Any]:
+        raise Killed
+
+    monkeypatch.setattr(ai_negotiation, "_approval_payload", die)
+    with pytest.raises(Killed):
+        await ai_negotiation.handle(direct_ctx(sessions, redis), SessionRef(session_id=sid))
+    monkeypatch.undo()
+
+    # Then nothing was written: no approval, no insights on the deal, the session untouched
+    assert await snapshot(sessions, Approval, NegotiationSession, Deal) == before
+
+    # When the job runs again, and once more
+    result = await run(make_worker, redis, "ai-negotiation", {"sessionId": sid}, "an-1")
+    stored = await snapshot(sessions, Approval, NegotiationSession, Deal)
+    again = await run(make_worker, redis, "ai-negotiation", {"sessionId": sid}, "an-2")
+
+    # Then one approval and the insights, stored by the first re-run; the second changes nothing
+    assert (result.result["status"], result.result["insightsComputed"]) == ("pending_approval", True)
+    assert list(await approvals_by_key(sessions, sid)) == [f"negotiation:{sid}:1"]
+    assert again.result["status"] == "exists"
+    assert await snapshot(sessions, Approval, NegotiationSession, Deal) == stored
+
+
+class Watched(RulesProvider):
+    """The rules, noting how many database connections the job holds while the provider works."""
+
+    def __init__(self, engine: AsyncEngine, during: Callable[[], Awaitable[None]] | None = None) -> None:
+        self.engine, self.during, self.held = engine, during, list[int]()
+
+    async def _watch(self) -> None:
+        self.held.append(self.engine.sync_engine.pool.checkedout())  # type: ignore[attr-defined]
+        if self.during is not None:
+            await self.during()
+
+    async def negotiation_insights(self, deal: PricingFacts, comparables: Comparables) -> NegotiationInsights:
+        await self._watch()
+        return await super().negotiation_insights(deal, comparables)
+
+    async def draft_negotiation_reply(self, facts: NegotiationFacts) -> NegotiationReply:
+        await self._watch()
+        return await super().draft_negotiation_reply(facts)
+
+
+async def test_no_connection_is_held_while_the_ai_provider_works(
+    redis: ArqRedis,
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ai-negotiation (to price, then to reply) and negotiation-engine ask the AI with no session open."""
+    await seed(sessions)
+    draft = await sample_deal(sessions)
+    sid = await open_session(sessions, draft.id, {"from": "brand", "body": "We could stretch to $7,000."})
+    ai = Watched(engine)
+    monkeypatch.setattr(ai_negotiation, "_ai", lambda ctx: ai)
+    monkeypatch.setattr(negotiation_engine, "_ai", lambda ctx: ai)
+    ctx = direct_ctx(sessions, redis)
+
+    replied = await ai_negotiation.handle(ctx, SessionRef(session_id=sid))
+    await change(sessions, Deal, draft.id, insights={})
+    priced = await negotiation_engine.handle(ctx, DealDraftRef(deal_draft_id=draft.id))
+
+    assert (replied["status"], priced["changed"]) == ("pending_approval", True)
+    assert ai.held == [0, 0, 0]  # pricing and reply of ai-negotiation, pricing of negotiation-engine
+
+
+async def test_a_deal_changed_while_it_is_priced_is_priced_again(
+    redis: ArqRedis,
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The offer rises to $6,000 while the provider prices $5,000: nothing stored, the retry prices $6,000."""
+    await seed(sessions)
+    draft = await sample_deal(sessions)
+
+    async def brand_raises_its_offer() -> None:
+        await change(sessions, Deal, draft.id, fee_minor=600_000)
+
+    ai = Watched(engine, during=brand_raises_its_offer)
+    monkeypatch.setattr(negotiation_engine, "_ai", lambda ctx: ai)
+    ctx = direct_ctx(sessions, redis)
+    payload = DealDraftRef(deal_draft_id=draft.id)
+
+    with pytest.raises(DealChanged, match=f"deal {draft.id} changed while it was priced"):
+        await negotiation_engine.handle(ctx, payload)
+    async with sessions() as session:
+        unpriced = await session.get(Deal, draft.id)
+    assert unpriced is not None
+    assert not unpriced.insights  # nothing stored from the stale pricing
+    ai.during = None
+    result = await negotiation_engine.handle(ctx, payload)
+
+    async with sessions() as session:
+        deal = await session.get(Deal, draft.id)
+    assert deal is not None
+    assert deal.insights is not None
+    assert (result["changed"], deal.insights["negotiation"]["offer_minor"]) == (True, 600_000)
+
+
+async def test_a_reply_to_a_thread_that_grew_meanwhile_is_not_stored(
+    redis: ArqRedis,
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The brand writes again while the reply is drafted: that reply is superseded; the next run answers."""
+    await seed(sessions)
+    draft = await sample_deal(sessions)
+    offer = {"from": "brand", "body": "We could stretch to $7,000."}
+    sid = await open_session(sessions, draft.id, offer)
+
+    async def brand_writes_again() -> None:
+        await change(
+            sessions, NegotiationSession, sid, thread=[offer, {"from": "brand", "body": "Or $7,200?"}]
+        )
+
+    ai = Watched(engine, during=brand_writes_again)
+    monkeypatch.setattr(ai_negotiation, "_ai", lambda ctx: ai)
+    ctx = direct_ctx(sessions, redis)
+
+    stale = await ai_negotiation.handle(ctx, SessionRef(session_id=sid))
+    assert (stale["status"], stale["approvalId"]) == ("superseded", None)
+    assert await approvals_by_key(sessions, sid) == {}
+    ai.during = None
+    fresh = await ai_negotiation.handle(ctx, SessionRef(session_id=sid))
+    assert (fresh["status"], fresh["key"]) == ("pending_approval", f"negotiation:{sid}:2")

@@ -11,18 +11,29 @@
 
 ``attempts`` counts runs of the task, not the wrapper's tries: a try that finds the task
 already running (the wrapper's retry, arq re-running a job whose worker died) refreshes
-``started_at`` (the heartbeat ai-agent-recovery reads) without spending an attempt. A
-permanent failure spends the task's remaining attempts (``max_attempts`` drops to
-``attempts``), so ai-agent-retry leaves it failed and lists it; raising ``max_attempts``
-after fixing the data lets it run again.
+``started_at`` (the heartbeat ai-agent-recovery reads) without spending an attempt.
+
+A failure is recorded on the task by ``failures_recorded`` (``last_error``; ``failed`` once no
+retry of the job follows), including a cancellation (the wrapper's timeout, a shutdown), which
+is recorded within ``CANCELLED_RECORD_TIMEOUT_S`` and then let through.
+
+A *permanent* failure (bad input, a task no provider can plan) must not be retried by
+ai-agent-retry either. The status column allows only queued/running/done/failed and this
+schema is fixed, so "failed for good" is expressed with the columns there are: the task's
+``max_attempts`` is lowered to the ``attempts`` it used ("failed, 1 of 1"), which is exactly
+what ai-agent-retry treats as out of attempts, and ``last_error`` says why. To run it again
+after fixing its data, raise its ``max_attempts`` (and ai-agent-retry picks it up) or set it
+``queued`` and enqueue it.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Final
 
+from loguru import logger
 from sqlalchemy import func, update
 from sqlmodel import col
 
@@ -35,6 +46,9 @@ from talentq.jobs import JobContext
 TRIAGE_KIND: Final = "inbox_triage"
 #: Errors the job wrapper dead-letters at once: for the task too, retrying cannot help.
 PERMANENT_ERRORS: Final = (PermanentJobError, ConfigError, ServiceRefusedError)
+#: A cancelled job notes it on its task within this long, or not at all: the cancellation (a
+#: timeout whose dead letter is waiting, a worker shutting down) must not wait on the database.
+CANCELLED_RECORD_TIMEOUT_S: Final = 3.0
 _ERROR_CHARS: Final = 2000
 
 
@@ -86,15 +100,40 @@ def start_try(task: AgentTask) -> None:
     task.finished_at = None
 
 
-async def record_failure(ctx: JobContext, task_id: int, exc: Exception, queue: str) -> None:
+@asynccontextmanager
+async def failures_recorded(ctx: JobContext, task_id: int, queue: str) -> AsyncIterator[None]:
+    """Record on the task whatever error ends the block, then let the error through unchanged.
+
+    Open no session around this block: the record takes a connection of its own.
+    """
+    try:
+        yield
+    except asyncio.CancelledError as exc:
+        # The wrapper's timeout cancels the job (``except Exception`` never sees it). Note it
+        # quickly; a record that fails or takes too long is logged, and the cancellation goes on.
+        try:
+            async with asyncio.timeout(CANCELLED_RECORD_TIMEOUT_S):
+                await record_failure(ctx, task_id, exc, queue)
+        except Exception as record_error:
+            logger.warning("agent task {}: could not record its cancellation: {!r}", task_id, record_error)
+        raise
+    except Exception as exc:
+        await record_failure(ctx, task_id, exc, queue)
+        raise
+
+
+async def record_failure(ctx: JobContext, task_id: int, exc: BaseException, queue: str) -> None:
     """Note ``exc`` on the task; fail it when no retry of this job follows.
 
-    The job wrapper retries a transient error until the queue's last try (the catalogue
-    the worker runs with); until then the task stays running with its ``last_error``.
+    The job wrapper retries a transient error (and its own timeout) until the queue's last try
+    (the catalogue the worker runs with); until then the task stays running with its ``last_error``.
     """
     permanent = isinstance(exc, PERMANENT_ERRORS)
     last_try = ctx["job_try"] >= ctx["producer"].spec(queue).retry.max_tries
-    message = f"{queue}: {type(exc).__name__}: {exc}"
+    if isinstance(exc, asyncio.CancelledError):
+        message = f"{queue}: cancelled on try {ctx['job_try']} (the job's timeout, or a worker shutting down)"
+    else:
+        message = f"{queue}: {type(exc).__name__}: {exc}"
     values: dict[str, object] = {"last_error": message[:_ERROR_CHARS]}
     if permanent or last_try:
         values.update(status=TaskStatus.FAILED, finished_at=utcnow())

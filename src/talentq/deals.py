@@ -1,9 +1,13 @@
 """A deal with its parties and terms, as the deal and contract processors read them.
 
 Loads (and locks) a deal with its talent, brand and the talent's manager, checks its stage
-and content, gathers the agency's comparable past deals to price it, and reads agreed
-contract terms. What no retry can fix raises ``PermanentJobError`` naming the id or field
-and what is wrong, which the processors let through to the dead-letter store.
+and content, gathers what pricing it needs (its facts and the agency's comparable past deals),
+and reads agreed contract terms. What no retry can fix raises ``PermanentJobError`` naming the
+id or field and what is wrong, which the processors let through to the dead-letter store.
+
+Pricing is split so that no transaction is open while the AI provider (perhaps a remote model
+taking seconds) works: read ``pricing_facts`` and ``comparable_deals`` in one session, close
+it, ``price_deal``, then write under the deal's row lock after ``require_priced_facts``.
 """
 
 from __future__ import annotations
@@ -29,10 +33,10 @@ from talentq.integrations.ai_deals import (
     ComparableDeal,
     ContentLine,
     ContractTerms,
-    DealFacts,
     NegotiationInsights,
     NoMarketRate,
     PaymentTerms,
+    PricingFacts,
     UsageRights,
     parse_content,
 )
@@ -42,6 +46,14 @@ from talentq.money import is_currency
 PRICED_STAGES: Final = (DealStage.CONTRACTED.value, DealStage.DELIVERED.value)
 #: The most recent comparable deals read for pricing: enough for a median, bounded for a large agency.
 COMPARABLES_LIMIT: Final = 500
+
+
+class DealChanged(Exception):
+    """The deal changed between reading it and writing what was computed from it: transient.
+
+    The retry reads the deal again and computes afresh; a job never stores insights or a reply
+    made from terms the deal no longer has.
+    """
 
 
 @dataclass(frozen=True)
@@ -126,8 +138,8 @@ async def comparable_deals(session: AsyncSession, deal: Deal) -> list[Comparable
     return comparables
 
 
-async def price_deal(session: AsyncSession, parties: DealParties, ai: AIProvider) -> NegotiationInsights:
-    """Negotiation insights for the deal from its comparable deals (or the rate card), by ``ai``."""
+def pricing_facts(parties: DealParties) -> PricingFacts:
+    """What the deal is priced on: its offer and content, its talent's audience; refused if one is missing."""
     talent = require_talent(parties, "pricing by audience")
     if talent.audience_size <= 0:
         raise PermanentJobError(
@@ -135,11 +147,32 @@ async def price_deal(session: AsyncSession, parties: DealParties, ai: AIProvider
             "set talents.audience_size, then replay"
         )
     deal = parties.deal
-    facts = DealFacts(parties.deal_id, deal.currency, deal.fee_minor, talent.audience_size, content_of(deal))
+    return PricingFacts(
+        parties.deal_id, deal.currency, deal.fee_minor, talent.audience_size, content_of(deal)
+    )
+
+
+async def price_deal(
+    ai: AIProvider, facts: PricingFacts, comparables: list[ComparableDeal]
+) -> NegotiationInsights:
+    """Negotiation insights for the deal from its comparable deals (or the rate card), by ``ai``.
+
+    Call it with no session open: the provider may take seconds.
+    """
     try:
-        return await ai.negotiation_insights(facts, await comparable_deals(session, deal))
+        return await ai.negotiation_insights(facts, comparables)
     except NoMarketRate as exc:
-        raise PermanentJobError(f"deal {parties.deal_id}: {exc}") from exc
+        raise PermanentJobError(f"deal {facts.deal_id}: {exc}") from exc
+
+
+def require_priced_facts(parties: DealParties, priced: PricingFacts) -> None:
+    """Refuse to store insights priced on facts the (locked) deal no longer has."""
+    now = pricing_facts(parties)
+    if now != priced:
+        raise DealChanged(
+            f"deal {parties.deal_id} changed while it was priced (offer, currency, content or audience): "
+            "the retry prices it again"
+        )
 
 
 def with_insights(deal: Deal, insights: NegotiationInsights) -> dict[str, Any]:
@@ -215,7 +248,7 @@ def _read_term(name: str, value: Any, where: str) -> Any:
             raise ValueError(f"{where} must be a date as YYYY-MM-DD, got {value!r}") from None
     parts = value if isinstance(value, dict) else {}
     if name == "usageRights":
-        months, paid = _either(parts, "months", "months"), _either(parts, "paidMedia", "paid_media", False)
+        months, paid = parts.get("months"), _either(parts, "paidMedia", "paid_media", False)
         if not (_int_in(months, 1, 120) and isinstance(paid, bool)):
             raise ValueError(f"{where} must be {{months: 1..120, paidMedia: true/false}}, got {value!r}")
         return UsageRights(months=months, paid_media=paid)
@@ -255,9 +288,7 @@ def contract_terms(contract: Contract, parties: DealParties, agreed: Mapping[str
         gaps.append(f"deal {parties.deal_id} has no brand")
     if parties.talent is None or parties.manager is None:
         gaps.append(f"deal {parties.deal_id} has no talent")
-    fee = agreed.get("feeMinor", deal.fee_minor)
-    if fee is None:
-        gaps.append(f"no fee: deal {parties.deal_id} names none and the terms do not either")
+    fee, currency = _fee(parties, agreed, gaps)
     content: tuple[ContentLine, ...] = agreed.get("deliverables", ())
     if not content:
         content, problems = parse_content(
@@ -289,7 +320,7 @@ def contract_terms(contract: Contract, parties: DealParties, agreed: Mapping[str
         talent_handle=parties.talent.handle,
         manager_name=parties.manager.name,
         fee_minor=fee,
-        currency=agreed.get("currency", deal.currency),
+        currency=currency,
         content=content,
         starts_on=starts_on,
         ends_on=ends_on,
@@ -297,6 +328,26 @@ def contract_terms(contract: Contract, parties: DealParties, agreed: Mapping[str
         payment=agreed.get("paymentTerms", DEFAULT_PAYMENT),
         assumptions=tuple(assumptions),
     )
+
+
+def _fee(parties: DealParties, agreed: Mapping[str, Any], gaps: list[str]) -> tuple[int | None, str]:
+    """The fee and its currency as one pair, never the fee of one source and the currency of another.
+
+    The terms' fee is in the terms' currency (else the deal's); without a fee in the terms, the
+    deal's fee in the deal's currency, which terms naming another currency cannot use.
+    """
+    deal = parties.deal
+    if "feeMinor" in agreed:
+        return agreed["feeMinor"], agreed.get("currency", deal.currency)
+    currency = agreed.get("currency", deal.currency)
+    if currency != deal.currency:
+        gaps.append(
+            f"terms.currency is {currency} but deal {parties.deal_id}'s fee is in {deal.currency}, and "
+            f"terms.feeMinor is missing: state the fee in {currency}"
+        )
+    elif deal.fee_minor is None:
+        gaps.append(f"no fee: deal {parties.deal_id} names none and the terms do not either")
+    return deal.fee_minor, deal.currency
 
 
 def midnight(day: date) -> datetime:

@@ -27,6 +27,11 @@ RETRY_BACKOFF_BASE: Final = timedelta(minutes=15)
 RETRY_BACKOFF_CAP: Final = timedelta(hours=12)
 #: A result lists at most this many ids per kind (and always their total): it is logged and stored.
 LISTED_IDS: Final = 100
+#: ai-agent-retry re-enqueues at most this many tasks per tick (4,000 an hour at one tick every 30
+#: minutes), oldest ids first; the rest stay due and go on the next ticks. A backlog left by an
+#: outage then drains without flooding the queue and the AI provider at once, and a tick reads
+#: and sends a bounded number of rows however many tasks failed.
+RETRY_BATCH: Final = 2_000
 
 # Running past its own timeout_s since its last try started (the heartbeat every try of
 # ai-agent and agent-tasks refreshes): the worker died under it. Back to queued while it
@@ -46,19 +51,38 @@ _RECOVER: Final = text(
     """
 )
 
-# Every failed task: those with attempts left whose backoff (from when they failed) is over
-# are due; the rest wait, or are out of attempts.
+# The failed tasks, in one statement: a summary row (how many are due, waiting out their
+# backoff, out of attempts, and the first LISTED_IDS of those out of attempts), joined to at
+# most RETRY_BATCH due tasks, oldest first. A task is due once its backoff, counted from when
+# it failed, is over and it has attempts left. No due task: the summary row alone.
 _FAILED: Final = text(
     """
-    SELECT id, kind, attempts, coalesce(jsonb_typeof(steps) = 'array', false) AS has_steps,
-           attempts < max_attempts AS has_attempts,
-           coalesce(finished_at, started_at, created_at)
-             <= CAST(:now AS timestamptz) - make_interval(secs => least(
-                  CAST(:cap AS float8), CAST(:base AS float8) * power(2, greatest(attempts - 1, 0))
-                )) AS due
-      FROM agent_tasks
-     WHERE status = 'failed'
-     ORDER BY id
+    WITH failed AS (
+        SELECT id, kind, attempts, coalesce(jsonb_typeof(steps) = 'array', false) AS has_steps,
+               attempts < max_attempts AS has_attempts,
+               coalesce(finished_at, started_at, created_at)
+                 <= CAST(:now AS timestamptz) - make_interval(secs => least(
+                      CAST(:cap AS float8), CAST(:base AS float8) * power(2, greatest(attempts - 1, 0))
+                    )) AS due
+          FROM agent_tasks
+         WHERE status = 'failed'
+    ), summary AS (
+        SELECT count(*) FILTER (WHERE has_attempts AND due) AS due_total,
+               count(*) FILTER (WHERE has_attempts AND NOT due) AS waiting,
+               count(*) FILTER (WHERE NOT has_attempts) AS exhausted_total,
+               coalesce((array_agg(id ORDER BY id) FILTER (WHERE NOT has_attempts))[1:CAST(:listed AS int)],
+                        '{}') AS exhausted_ids
+          FROM failed
+    ), batch AS (
+        SELECT id, kind, attempts, has_steps
+          FROM failed
+         WHERE has_attempts AND due
+         ORDER BY id
+         LIMIT CAST(:batch AS int)
+    )
+    SELECT summary.*, batch.id, batch.kind, batch.attempts, batch.has_steps
+      FROM summary LEFT JOIN batch ON true
+     ORDER BY batch.id
     """
 )
 
@@ -87,27 +111,32 @@ async def ai_agent_recovery(ctx: JobContext) -> dict[str, Any]:
 
 @uses_tables(AgentTask)
 async def ai_agent_retry(ctx: JobContext) -> dict[str, Any]:
-    """One SELECT finds the failed tasks; the due ones are enqueued, the rest reported.
+    """One SELECT counts the failed tasks and picks a batch of the due ones, which are enqueued.
 
     The task stays ``failed`` until its job's try starts (and spends an attempt), so a job that
-    Redis lost is simply enqueued again by a later tick.
+    Redis lost is simply enqueued again by a later tick. While a batch's jobs wait for a worker,
+    the next tick picks the same tasks and their job ids make it enqueue nothing: retries never
+    pile up faster than the workers take them.
     """
     params = {
         "now": utcnow(),
         "base": RETRY_BACKOFF_BASE.total_seconds(),
         "cap": RETRY_BACKOFF_CAP.total_seconds(),
+        "listed": LISTED_IDS,
+        "batch": RETRY_BATCH,
     }
     async with ctx["sessions"]() as session:
         rows = (await session.execute(_FAILED, params)).all()
-    due = [row for row in rows if row.has_attempts and row.due]
-    exhausted = [row.id for row in rows if not row.has_attempts]
-    enqueued = await _fan_out(ctx, due, "retry")
+    summary = rows[0]  # the summary row is there even when no task failed
+    batch = [row for row in rows if row.id is not None]
+    enqueued = await _fan_out(ctx, batch, "retry")
     return {
         "count": enqueued,
-        "due": len(due),
-        "waiting": sum(1 for row in rows if row.has_attempts and not row.due),
-        "outOfAttempts": exhausted[:LISTED_IDS],
-        "outOfAttemptsTotal": len(exhausted),
+        "due": summary.due_total,
+        "batch": len(batch),
+        "waiting": summary.waiting,
+        "outOfAttempts": list(summary.exhausted_ids),
+        "outOfAttemptsTotal": summary.exhausted_total,
     }
 
 

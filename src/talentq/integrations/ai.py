@@ -380,7 +380,7 @@ class AIProvider(Protocol):
 
     # negotiation and contracts (ai_deals.py)
     async def negotiation_insights(
-        self, deal: ai_deals.DealFacts, comparables: ai_deals.Comparables
+        self, deal: ai_deals.PricingFacts, comparables: ai_deals.Comparables
     ) -> ai_deals.NegotiationInsights: ...
 
     async def draft_negotiation_reply(
@@ -432,7 +432,7 @@ class RulesProvider:
         return ai_agents.plan_agent_steps(context)
 
     async def negotiation_insights(
-        self, deal: ai_deals.DealFacts, comparables: ai_deals.Comparables
+        self, deal: ai_deals.PricingFacts, comparables: ai_deals.Comparables
     ) -> ai_deals.NegotiationInsights:
         return ai_deals.negotiation_insights(deal, comparables)
 
@@ -616,7 +616,7 @@ class OpenAICompatibleProvider:
             raise AIUnavailable(f"AI provider's bundle is unusable: {exc}") from exc
 
     async def negotiation_insights(
-        self, deal: ai_deals.DealFacts, comparables: ai_deals.Comparables
+        self, deal: ai_deals.PricingFacts, comparables: ai_deals.Comparables
     ) -> ai_deals.NegotiationInsights:
         request = ai_deals.insights_request(deal, comparables)
         answer = await self._ask(ai_deals.INSIGHTS_PROMPT, request, ai_deals.InsightsAnswer)

@@ -5,7 +5,8 @@ concerns) become an ``AgentPlan``: validated steps, each with its explanation. T
 models here validate the rules' plans, the OpenAI-compatible provider's answers and the
 steps ``agent-tasks`` reads back from the database, so all three agree on one shape.
 ``checked_plan`` confines a plan to its context: an AI may not write to addresses, deals,
-talent or brands the task does not concern, nor move a deal along a forbidden transition.
+talent or brands the task does not concern, nor move a deal further than ``AGENT_MOVES``
+allows (an agent opens a negotiation or gives a deal up; it never contracts one).
 """
 
 from __future__ import annotations
@@ -19,18 +20,19 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
+from talentq.integrations.ai_deals import describe_content, parse_content
 from talentq.money import format_minor, is_currency, minor_units
 
 #: The kinds of agent task the ``ai-agent`` queue runs (``inbox_triage`` tasks are inbox-triage's).
 KINDS: Final = ("reply_to_brand", "counter_offer", "follow_up", "brand_outreach")
 
-#: Where a deal may go from each stage; ``move_deal_stage`` steps are held to it.
-DEAL_TRANSITIONS: Final[Mapping[str, frozenset[str]]] = {
+#: Where an agent may move a deal from each stage (a stage not listed: nowhere). Only
+#: contract_finalisation contracts a deal, together with its finalised contract and invoices:
+#: a deal an agent marked contracted would have neither, and finalisation would refuse it
+#: for ever after. ``move_deal_stage`` steps are held to this, when planned and when executed.
+AGENT_MOVES: Final[Mapping[str, frozenset[str]]] = {
     "draft": frozenset({"negotiating", "lost"}),
-    "negotiating": frozenset({"contracted", "lost"}),
-    "contracted": frozenset({"delivered", "lost"}),
-    "delivered": frozenset(),
-    "lost": frozenset(),
+    "negotiating": frozenset({"lost"}),
 }
 #: Stages in which the agency still talks terms with the brand.
 OPEN_STAGES: Final = frozenset({"draft", "negotiating"})
@@ -38,18 +40,6 @@ OPEN_STAGES: Final = frozenset({"draft", "negotiating"})
 FOLLOW_UP_AFTER_HOURS: Final = 72
 #: Without a negotiation-engine recommendation, the counter-offer asks this much above the offer.
 DEFAULT_COUNTER_UPLIFT: Final = Decimal("0.15")
-
-_PLATFORM_NAMES: Final = {
-    "tiktok": "TikTok video",
-    "instagram_post": "Instagram post",
-    "instagram_reel": "Instagram reel",
-    "instagram_story": "Instagram story",
-    "youtube_video": "YouTube video",
-    "youtube_short": "YouTube short",
-    "twitch_stream": "Twitch stream",
-    "blog_post": "blog post",
-    "podcast": "podcast spot",
-}
 
 
 class AgentTaskRefused(ValueError):
@@ -98,12 +88,17 @@ class CreateOutreach(_Step):
     message: Body
 
 
+def allowed_moves(stage: str) -> frozenset[str]:
+    """The stages an agent may move a deal in ``stage`` to (``AGENT_MOVES``)."""
+    return AGENT_MOVES.get(stage, frozenset())
+
+
 class MoveDealStage(_Step):
-    """Move the task's deal to another stage, along ``DEAL_TRANSITIONS`` only."""
+    """Move the task's deal to another stage, as ``AGENT_MOVES`` allows only."""
 
     type: Literal["move_deal_stage"]
     deal_id: Id
-    to_stage: Literal["negotiating", "contracted", "delivered", "lost"]
+    to_stage: Literal["negotiating", "lost"]
 
 
 class ScheduleFollowUp(_Step):
@@ -128,6 +123,18 @@ _STEP_MODELS: Final[Mapping[str, type[_Step]]] = {
 }
 STEP_TYPES: Final = tuple(_STEP_MODELS)
 _STEP_LIST: Final = TypeAdapter(list[Step])
+#: Task input fields that a plan copies into a step, and the step field each must fit.
+_INPUT_FIELDS: Final = {
+    "to": TypeAdapter(Address),
+    "subject": TypeAdapter(Line),
+    "message": TypeAdapter(Body),
+}
+_ADDRESS: Final = _INPUT_FIELDS["to"]
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors(include_url=False)[0]
+    return str(error["msg"])
 
 
 def parse_steps(raw: object) -> list[Step]:
@@ -163,6 +170,8 @@ def dump_steps(steps: Sequence[Step]) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class DealFacts:
+    """The task's deal as an agent sees it (``deliverables`` as stored: parsed where described)."""
+
     id: int
     stage: str
     fee_minor: int | None
@@ -254,6 +263,7 @@ def check_context(context: AgentContext) -> None:
         raise AgentTaskRefused(
             f"agent task {context.task_id} has unknown kind {context.kind!r} (known: {', '.join(KINDS)})"
         )
+    _check_input(context)
     if context.kind == "brand_outreach":
         _require(context, talent=True, brand=True)
         _require_address(context)
@@ -269,6 +279,8 @@ def check_context(context: AgentContext) -> None:
             f"not one of {', '.join(sorted(OPEN_STAGES))}"
         )
     _require(context, talent=True, brand=True, manager=True)
+    assert context.manager is not None  # _require checked it
+    _check_address(context, context.manager.email, f"manager {context.manager.id}'s email")
     if context.kind == "counter_offer" and deal.fee_minor is None:
         raise AgentTaskRefused(
             f"agent task {context.task_id} (counter_offer): deal {deal.id} has no fee to counter"
@@ -300,13 +312,48 @@ def _require(
         )
 
 
-def _require_address(context: AgentContext) -> None:
-    assert context.brand is not None
-    if not (context.input.get("to") or context.brand.contact_email):
+def _given(value: object) -> bool:
+    """An input value a plan uses: absent, null and blank strings are not given (templates fill in)."""
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
+def _check_input(context: AgentContext) -> None:
+    """Each input field a step copies must fit that step's field: no retry makes a bad one valid."""
+    for key, adapter in _INPUT_FIELDS.items():
+        value = context.input.get(key)
+        if not _given(value):
+            continue
+        try:
+            adapter.validate_python(value)
+        except ValidationError as exc:
+            raise AgentTaskRefused(
+                f"agent task {context.task_id} ({context.kind}): input {key!r} is not valid "
+                f"({_first_problem(exc)}): {value!r:.80}"
+            ) from None
+
+
+def _check_address(context: AgentContext, address: str, whose: str) -> None:
+    try:
+        _ADDRESS.validate_python(address)
+    except ValidationError as exc:
         raise AgentTaskRefused(
-            f"agent task {context.task_id} ({context.kind}): brand {context.brand.id} "
-            f"({context.brand.name}) has no contact_email, and the task's input has no 'to'"
+            f"agent task {context.task_id} ({context.kind}): {whose} {address!r:.80} is not an email "
+            f"address ({_first_problem(exc)}): correct it, then replay the task"
+        ) from None
+
+
+def _require_address(context: AgentContext) -> None:
+    """Someone to write to: the input's ``to`` (checked by ``_check_input``), else the brand's contact."""
+    brand = context.brand
+    assert brand is not None
+    if _given(context.input.get("to")):
+        return
+    if not brand.contact_email:
+        raise AgentTaskRefused(
+            f"agent task {context.task_id} ({context.kind}): brand {brand.id} "
+            f"({brand.name}) has no contact_email, and the task's input has no 'to'"
         )
+    _check_address(context, brand.contact_email, f"brand {brand.id}'s contact_email")
 
 
 def checked_plan(steps: Sequence[Step], reasons: Sequence[str], context: AgentContext) -> AgentPlan:
@@ -322,9 +369,9 @@ def checked_plan(steps: Sequence[Step], reasons: Sequence[str], context: AgentCo
             raise InvalidStep(f"{where}: deal {step.deal_id} is not this task's deal")
         if isinstance(step, MoveDealStage):
             assert stage is not None
-            if step.to_stage not in DEAL_TRANSITIONS[stage]:
+            if step.to_stage not in allowed_moves(stage):
                 raise InvalidStep(
-                    f"{where}: deal {step.deal_id} cannot move from {stage!r} to {step.to_stage!r}"
+                    f"{where}: an agent cannot move deal {step.deal_id} from {stage!r} to {step.to_stage!r}"
                 )
             stage = step.to_stage
         if isinstance(step, CreateOutreach) and (
@@ -351,8 +398,20 @@ def plan_agent_steps(context: AgentContext) -> AgentPlan:
         "brand_outreach": _brand_outreach,
     }[context.kind]
     steps, reasons = planner(context)
+    try:
+        validated = _STEP_LIST.validate_python(steps)
+    except ValidationError as exc:
+        # check_context vetted the input; what is left is a template filled past a field's limit
+        # (a brand or talent name of hundreds of characters): the task's data, not a passing fault.
+        problems = "; ".join(
+            f"steps[{error['loc'][0]}] field {'.'.join(str(p) for p in error['loc'][2:])!r}: {error['msg']}"
+            for error in exc.errors(include_url=False)
+        )
+        raise AgentTaskRefused(
+            f"agent task {context.task_id} ({context.kind}): its planned steps do not validate: {problems}"
+        ) from None
     # The rules' own output goes through the same gate as an AI's answer.
-    return checked_plan(_STEP_LIST.validate_python(steps), reasons, context)
+    return checked_plan(validated, reasons, context)
 
 
 def _parties(context: AgentContext) -> tuple[DealFacts, TalentFacts, BrandFacts, ManagerFacts]:
@@ -364,7 +423,7 @@ def _parties(context: AgentContext) -> tuple[DealFacts, TalentFacts, BrandFacts,
 
 def _to(context: AgentContext) -> str:
     given = context.input.get("to")
-    if isinstance(given, str) and given.strip():
+    if isinstance(given, str) and _given(given):
         return given.strip()
     address = context.brand.contact_email if context.brand else None
     if address is None:  # check_context refuses it
@@ -401,7 +460,7 @@ def _counter_offer(context: AgentContext) -> tuple[list[dict[str, Any]], list[st
     body = (
         f"Hi {brand.name} team,\n\n"
         f"Thank you for your offer of {format_minor(deal.fee_minor, deal.currency)} for "
-        f"{talent.name} (@{talent.handle}). Given the scope ({_deliverables(deal)}){audience}, "
+        f"{talent.name} (@{talent.handle}). Given the scope ({_scope(deal)}){audience}, "
         f"we would propose {format_minor(counter, deal.currency)} for the same deliverables.\n"
         f"{_input_text(context, 'message') or 'We are happy to talk through usage rights and timing.'}\n\n"
         f"Best regards,\n{manager.name}"
@@ -537,16 +596,13 @@ def _terms(deal: DealFacts) -> str:
     window = ""
     if deal.starts_at and deal.ends_at:
         window = f", {deal.starts_at:%d %b} to {deal.ends_at:%d %b %Y}"
-    return f"{fee} for {_deliverables(deal)}{window}"
+    return f"{fee} for {_scope(deal)}{window}"
 
 
-def _deliverables(deal: DealFacts) -> str:
-    parts = []
-    for item in deal.deliverables:
-        count = item.get("count", 1)
-        name = _PLATFORM_NAMES.get(str(item.get("platform")), str(item.get("platform", "piece of content")))
-        parts.append(f"{count} {name}{'s' if count != 1 else ''}")
-    return ", ".join(parts) or "the content we discussed"
+def _scope(deal: DealFacts) -> str:
+    """The deal's content worded as its contract words it; unparseable deliverables stay vague."""
+    content, problems = parse_content(deal.deliverables)
+    return "the content we discussed" if problems else describe_content(content)
 
 
 def _first_name(talent: TalentFacts) -> str:
@@ -575,9 +631,11 @@ AGENT_PROMPT: Final = (
     '{"type": "send_email", "to": an address from the context, "subject", "body", "reply_to": the '
     'manager\'s address or null, "explanation"}; '
     '{"type": "create_outreach", "talent_id", "brand_id", "to", "subject", "message", "explanation"}; '
-    '{"type": "move_deal_stage", "deal_id", "to_stage": negotiating|contracted|delivered|lost, '
-    '"explanation"}; {"type": "schedule_follow_up", "deal_id", "after_hours": 1..720, "note", '
-    '"explanation"}. Only use the ids and addresses in the context. Task kinds: reply_to_brand (answer '
+    '{"type": "move_deal_stage", "deal_id", "to_stage": "negotiating" (only from draft) or "lost" '
+    '(only from draft or negotiating), "explanation"}; {"type": "schedule_follow_up", "deal_id", '
+    '"after_hours": 1..720, "note", "explanation"}. Never move a deal to contracted or delivered: the '
+    "agency does that when it finalises the contract. Only use the ids and addresses in the context. "
+    "Task kinds: reply_to_brand (answer "
     "the brand's offer, open the negotiation), counter_offer (propose a higher fee, never below the "
     "offer), follow_up (nudge the brand only while the deal is draft or negotiating), brand_outreach "
     "(one create_outreach for the talent and brand). Sign emails with the manager's name."

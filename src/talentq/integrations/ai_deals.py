@@ -130,14 +130,15 @@ def parse_content(
 
 def describe_content(content: Sequence[ContentLine]) -> str:
     """ "2 TikToks and 1 Instagram story"."""
-    parts = [f"{line.count} {_LABELS[line.platform][0 if line.count == 1 else 1]}" for line in content]
+    parts = [f"{line.count} {platform_label(line.platform, line.count)}" for line in content]
     if len(parts) <= 1:
         return "".join(parts) or "no content"
     return f"{', '.join(parts[:-1])} and {parts[-1]}"
 
 
-def platform_label(platform: str) -> str:
-    return _LABELS.get(platform, (platform, platform))[0]
+def platform_label(platform: str, count: int = 1) -> str:
+    """A platform's label: "TikTok", or "TikToks" for a count other than 1; an unknown one as named."""
+    return _LABELS.get(platform, (platform, platform))[0 if count == 1 else 1]
 
 
 def _round_up(value: Decimal, step: int) -> int:
@@ -175,7 +176,7 @@ class NoMarketRate(ValueError):
 
 
 @dataclass(frozen=True)
-class DealFacts:
+class PricingFacts:
     """The draft deal to price: its offer, its talent's audience, its content."""
 
     deal_id: int
@@ -262,7 +263,7 @@ def _observed_rates(
     return observed
 
 
-def negotiation_insights(deal: DealFacts, comparables: Sequence[ComparableDeal]) -> NegotiationInsights:
+def negotiation_insights(deal: PricingFacts, comparables: Sequence[ComparableDeal]) -> NegotiationInsights:
     """Market rate, counter-offer and floor for ``deal``; ``NoMarketRate`` if its content has no price."""
     if deal.audience <= 0 or not deal.content:
         raise ValueError(f"deal {deal.deal_id}: pricing needs an audience and content")
@@ -679,6 +680,11 @@ def _payment_found(draft: str) -> tuple[int | None, int | None]:
     return deposit, (int(net.group(1) or net.group(2)) if net else None)
 
 
+def _major(amount_minor: int, currency: str) -> Decimal:
+    """An amount in major units of its currency (8570.00 for USD 857,000 minor)."""
+    return Decimal(amount_minor).scaleb(-minor_units(currency))
+
+
 def _months(months: int | None) -> str:
     if months is None:
         return "not stated"
@@ -690,14 +696,19 @@ def review_contract(draft: str, terms: ContractTerms, found: ExtractedTerms) -> 
     cur = terms.currency
     mismatches: list[Mismatch] = []
     agreed_fee = format_minor(terms.fee_minor, cur)
-    found_fee = None if found.fee_minor is None else from_hundredths(found.fee_minor, cur)
+    # The amount the draft names and its currency are one reading: an amount is scaled to
+    # minor units by its own currency (JPY has none, USD two), never by the agreed one.
+    found_cur = found.currency or cur
+    found_fee = None if found.fee_minor is None else from_hundredths(found.fee_minor, found_cur)
     stated_verbatim = agreed_fee.split(" ", 1)[1] in draft
-    if found.currency is not None and found.currency != cur:
-        mismatches.append(Mismatch("currency", cur, found.currency))
+    if found_cur != cur:
+        mismatches.append(Mismatch("currency", cur, found_cur))
     if found_fee is None and not stated_verbatim:
         mismatches.append(Mismatch("fee", agreed_fee, "not stated"))
-    elif found_fee is not None and found_fee != terms.fee_minor:
-        mismatches.append(Mismatch("fee", agreed_fee, format_minor(found_fee, found.currency or cur)))
+    elif found_fee is not None and _major(found_fee, found_cur) != _major(terms.fee_minor, cur):
+        # Across currencies the amounts are compared as written: "EUR 8,570" for "USD 8,570" is
+        # the currency finding alone; "EUR 7,500" is a wrong amount as well.
+        mismatches.append(Mismatch("fee", agreed_fee, format_minor(found_fee, found_cur)))
 
     agreed_content = {line.platform: line.count for line in terms.content}
     found_content: dict[str, int] = {}
@@ -708,7 +719,7 @@ def review_contract(draft: str, terms: ContractTerms, found: ExtractedTerms) -> 
     for platform in [*agreed_content, *(p for p in found_content if p not in agreed_content)]:
         want, got = agreed_content.get(platform, 0), found_content.get(platform, 0)
         if want != got:
-            label = _LABELS.get(platform, (platform, platform))[1]
+            label = platform_label(platform, count=2)
             mismatches.append(Mismatch("deliverables", f"{want} {label}", f"{got} {label}"))
 
     months, paid = _usage_found(draft)
@@ -786,7 +797,7 @@ REVIEW_PROMPT: Final = (
 )
 
 
-def insights_request(deal: DealFacts, comparables: Sequence[ComparableDeal]) -> str:
+def insights_request(deal: PricingFacts, comparables: Sequence[ComparableDeal]) -> str:
     return _facts(
         deal=asdict(deal),
         comparable_deals=[asdict(c) for c in comparables],
@@ -832,7 +843,7 @@ class InsightsAnswer(BaseModel):
             )
         return self
 
-    def result(self, deal: DealFacts) -> NegotiationInsights:
+    def result(self, deal: PricingFacts) -> NegotiationInsights:
         return NegotiationInsights(
             currency=deal.currency,
             audience=deal.audience,

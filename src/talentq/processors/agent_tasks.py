@@ -4,7 +4,8 @@ Reads ``agent_tasks``; writes ``deals`` (stage), ``outreach_actions``, follow-up
 ``agent_tasks`` and the task's ``steps_done``/status, and enqueues ``email-send`` and
 ``ai-agent``. Safe to re-run: a step's effect and its ``steps_done`` commit together under
 the task's row lock, and what leaves the database (a job) has an id derived from the task and
-the step's index, so a retry resumes after the last completed step and repeats none.
+the step's index, so a retry resumes after the last completed step and repeats none. One job
+holds one database connection at a time.
 """
 
 from __future__ import annotations
@@ -18,18 +19,18 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from talentq.agent_lifecycle import locked_task, record_failure, start_try, task_job_id
+from talentq.agent_lifecycle import failures_recorded, locked_task, start_try, task_job_id
 from talentq.db.domain import AgentTask, Brand, Deal, OutreachAction, Talent, TaskStatus
 from talentq.db.models import utcnow
 from talentq.errors import PermanentJobError, QueueRefusedError
 from talentq.integrations.ai_agents import (
-    DEAL_TRANSITIONS,
     CreateOutreach,
     InvalidStep,
     MoveDealStage,
     ScheduleFollowUp,
     SendEmail,
     Step,
+    allowed_moves,
     parse_steps,
 )
 from talentq.jobs import JobContext, uses_tables
@@ -53,20 +54,30 @@ async def handle(ctx: JobContext, payload: TaskRef) -> dict[str, Any]:
     assert task.id is not None
     resumed_at = task.steps_done
     ran: list[str] = []
-    try:
+    follow_ups = 0
+    async with failures_recorded(ctx, task.id, QUEUE):
         steps = _checked(task)
-        for index in range(task.steps_done, len(steps)):
-            ran.append(await _run_step(ctx, task, index, steps[index]))
+        for index, step in enumerate(steps):
+            if index >= task.steps_done:
+                ran.append(await _run_step(ctx, task, index, step))
+            if isinstance(step, ScheduleFollowUp):
+                # Once the follow-up's task committed, by this run or by one that died before
+                # sending its job: the job id makes a second send a no-op.
+                follow_ups += await _send_follow_up(ctx, task, index, step)
         async with ctx["sessions"].begin() as session:
             await session.execute(
                 update(AgentTask)
                 .where(col(AgentTask.id) == task.id, col(AgentTask.status) != TaskStatus.DONE)
                 .values(status=TaskStatus.DONE, finished_at=utcnow())
             )
-    except Exception as exc:
-        await record_failure(ctx, task.id, exc, QUEUE)
-        raise
-    return {"taskId": task.id, "status": "done", "steps": len(steps), "resumedAt": resumed_at, "ran": ran}
+    return {
+        "taskId": task.id,
+        "status": "done",
+        "steps": len(steps),
+        "resumedAt": resumed_at,
+        "ran": ran,
+        "followUpJobs": follow_ups,
+    }
 
 
 def _checked(task: AgentTask) -> list[Step]:
@@ -155,11 +166,16 @@ async def _move_deal_stage(
         raise PermanentJobError(f"{where}: deal {step.deal_id} not found")
     if stage == step.to_stage:
         return f"deal {step.deal_id} already {stage}"
-    if step.to_stage not in DEAL_TRANSITIONS[stage]:
-        allowed = ", ".join(sorted(DEAL_TRANSITIONS[stage])) or "nowhere"
+    allowed = allowed_moves(stage)
+    if step.to_stage not in allowed:
+        rule = (
+            f"from {stage!r} an agent moves a deal only to {', '.join(sorted(allowed))}"
+            if allowed
+            else f"an agent moves no deal out of {stage!r}"
+        )
         raise PermanentJobError(
-            f"{where}: deal {step.deal_id} is in stage {stage!r} and cannot move to {step.to_stage!r} "
-            f"(from {stage!r} only to {allowed})"
+            f"{where}: deal {step.deal_id} is in stage {stage!r} and an agent cannot move it to "
+            f"{step.to_stage!r} ({rule})"
         )
     await session.execute(
         update(Deal)
@@ -172,29 +188,51 @@ async def _move_deal_stage(
 async def _schedule_follow_up(
     ctx: JobContext, session: AsyncSession, task: AgentTask, index: int, step: ScheduleFollowUp
 ) -> str:
-    # The follow-up task commits on its own, before its job exists: a job must never name a
-    # task id that a rollback took back. Its key (this task and step) makes a repeat find it.
-    key = f"{task.id}:{index}"
-    async with ctx["sessions"].begin() as own:
-        await own.execute(
-            insert(AgentTask)
-            .values(kind=FOLLOW_UP_KIND, deal_id=step.deal_id, input={"followUpOf": key, "note": step.note})
-            .on_conflict_do_nothing(
-                index_elements=[text("(input ->> 'followUpOf')")],
-                index_where=text("(input ->> 'followUpOf') IS NOT NULL"),
+    # The follow-up task commits with this step; handle sends its job (_send_follow_up) once the
+    # commit is done: a job must never name a task id that a rollback took back. Its key (this
+    # task and step) makes a repeat find it.
+    key = _follow_up_key(task, index)
+    await session.execute(
+        insert(AgentTask)
+        .values(kind=FOLLOW_UP_KIND, deal_id=step.deal_id, input={"followUpOf": key, "note": step.note})
+        .on_conflict_do_nothing(
+            index_elements=[text("(input ->> 'followUpOf')")],
+            index_where=text("(input ->> 'followUpOf') IS NOT NULL"),
+        )
+    )
+    follow_up = await session.scalar(
+        select(col(AgentTask.id)).where(text("(input ->> 'followUpOf') = :key").bindparams(key=key))
+    )
+    return f"follow-up task {follow_up}, due in {step.after_hours}h"
+
+
+def _follow_up_key(task: AgentTask, index: int) -> str:
+    return f"{task.id}:{index}"
+
+
+async def _send_follow_up(ctx: JobContext, task: AgentTask, index: int, step: ScheduleFollowUp) -> int:
+    """Enqueue the deferred ai-agent job of the follow-up step ``index`` created, unless it has run."""
+    async with ctx["sessions"]() as session:
+        follow_up = await session.scalar(
+            select(col(AgentTask.id)).where(
+                text("(input ->> 'followUpOf') = :key").bindparams(key=_follow_up_key(task, index)),
+                # Never started: one that ran (or runs) has had its job.
+                col(AgentTask.status) == TaskStatus.QUEUED,
+                col(AgentTask.attempts) == 0,
             )
         )
-        follow_up = await own.scalar(
-            select(col(AgentTask.id)).where(text("(input ->> 'followUpOf') = :key").bindparams(key=key))
+    if follow_up is None:
+        return 0
+    try:
+        job = await ctx["producer"].enqueue(
+            "ai-agent",
+            {"taskId": follow_up},
+            job_id=task_job_id("ai-agent", follow_up, 0),
+            defer_by=timedelta(hours=step.after_hours),
         )
-    assert follow_up is not None
-    await ctx["producer"].enqueue(
-        "ai-agent",
-        {"taskId": follow_up},
-        job_id=task_job_id("ai-agent", follow_up, 0),
-        defer_by=timedelta(hours=step.after_hours),
-    )
-    return f"follow-up task {follow_up} in {step.after_hours}h"
+    except QueueRefusedError as exc:
+        raise PermanentJobError(f"agent task {task.id}: steps[{index}] (schedule_follow_up): {exc}") from exc
+    return int(job is not None)
 
 
 _EXECUTORS: dict[str, Executor] = {

@@ -13,7 +13,7 @@ from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from talentq.agent_lifecycle import locked_task, queue_for, record_failure, start_try, task_job_id
+from talentq.agent_lifecycle import failures_recorded, locked_task, queue_for, start_try, task_job_id
 from talentq.db.domain import AgentTask, Brand, Deal, Talent, TaskStatus, User
 from talentq.db.models import utcnow
 from talentq.errors import PermanentJobError
@@ -48,12 +48,9 @@ async def handle(ctx: JobContext, payload: TaskRef) -> dict[str, Any]:
         handed_on = task.status != TaskStatus.FAILED and await _hand_on(ctx, task)
         return {"taskId": task.id, "status": "steps_already_decided", "handedOn": handed_on}
 
-    try:
+    async with failures_recorded(ctx, payload.task_id, QUEUE):
         plan = await _plan(ctx, task)
         stored = await _store(ctx, task, plan)
-    except Exception as exc:
-        await record_failure(ctx, payload.task_id, exc, QUEUE)
-        raise
     if plan.steps and stored:
         await _hand_on(ctx, task)
     return {
@@ -69,6 +66,7 @@ async def handle(ctx: JobContext, payload: TaskRef) -> dict[str, Any]:
 async def _plan(ctx: JobContext, task: AgentTask) -> AgentPlan:
     async with ctx["sessions"]() as session:
         context = await _context(session, task)
+    # Planned with no session open: the provider may be a remote model that takes seconds.
     try:
         return await make_ai_provider(ctx["settings"], ctx["http"]).plan_agent_steps(context)
     except AgentTaskRefused as exc:

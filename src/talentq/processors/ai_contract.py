@@ -27,8 +27,9 @@ from talentq.queues import ContractRef
 
 @uses_tables(Contract, Deal, Talent, Brand, User)
 async def handle(ctx: JobContext, payload: ContractRef) -> dict[str, Any]:
-    # Drafted outside the row lock: the provider may be a remote model that takes seconds.
-    async with ctx["sessions"].begin() as session:
+    # Read, then drafted with no session open: the provider may be a remote model that takes
+    # seconds, and a connection (or a row lock) held that long would starve every other job.
+    async with ctx["sessions"]() as session:
         contract = await _drafting(session, payload.contract_id, lock=False)
         field = f"deal of contract {contract.id}"
         parties = await load_deal(session, contract.deal_id, field=field, lock=False)

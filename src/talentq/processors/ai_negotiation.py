@@ -1,30 +1,54 @@
 """ai-negotiation: draft the agency's next message in a negotiation session, for a human to approve.
 
 Reads ``negotiation_sessions`` (the thread) and the deal with its insights (priced and stored
-first when it has none), talent, brand and manager; writes one pending ``approvals`` row per
-thread state, keyed ``negotiation:{session}:{messages}``. Nothing is sent. Safe to re-run: a
-retry finds the approval by its key and drafts nothing new.
+first when it has none), talent, brand and manager; writes one ``approvals`` row per thread
+state, keyed ``negotiation:{session}:{messages}`` (``...:r2``, ``...:r3`` once an earlier draft
+expired or was rejected). Nothing is sent. Safe to re-run: a pending or approved draft for the
+thread state is found by its key and nothing new is drafted.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from talentq.db.domain import Approval, Brand, Deal, DealStage, NegotiationSession, Talent, User
+from talentq.db.domain import (
+    Approval,
+    ApprovalStatus,
+    Brand,
+    Deal,
+    DealStage,
+    NegotiationSession,
+    Talent,
+    User,
+)
 from talentq.db.models import utcnow
-from talentq.deals import DealParties, content_of, load_deal, price_deal, require_stage, with_insights
+from talentq.deals import (
+    DealChanged,
+    DealParties,
+    comparable_deals,
+    content_of,
+    load_deal,
+    price_deal,
+    pricing_facts,
+    require_stage,
+    with_insights,
+)
 from talentq.errors import PermanentJobError
 from talentq.integrations.ai import AIProvider, extract_deal, make_ai_provider
 from talentq.integrations.ai_deals import (
+    ComparableDeal,
     NegotiationFacts,
+    NegotiationInsights,
     NegotiationReply,
+    PricingFacts,
     StoredInsights,
     ThreadMessage,
     from_hundredths,
@@ -37,71 +61,151 @@ OPEN: Final = "open"
 APPROVAL_KIND: Final = "negotiation_reply"
 #: A drafted reply left undecided this long expires: the negotiation has moved on by then.
 APPROVAL_TTL: Final = timedelta(days=2)
+#: A draft in one of these stands for its thread state: nothing new is drafted. An expired or
+#: rejected one does not: the step is drafted again, under the next revision of its key.
+STANDING: Final = frozenset({ApprovalStatus.PENDING.value, ApprovalStatus.APPROVED.value})
+
+
+@dataclass(frozen=True)
+class _Step:
+    """What the read phase found: the thread state to answer and what the reply is drafted from."""
+
+    key: str
+    thread: tuple[ThreadMessage, ...]
+    parties: DealParties
+    #: The deal's usable stored insights, or None: then it is priced from ``pricing`` first.
+    stored: StoredInsights | None
+    pricing: tuple[PricingFacts, list[ComparableDeal]] | None
 
 
 @uses_tables(NegotiationSession, Deal, Talent, Brand, User, Approval)
 async def handle(ctx: JobContext, payload: SessionRef) -> dict[str, Any]:
     ai = _ai(ctx)
-    # Drafted outside any row lock: the provider may be a remote model that takes seconds.
-    async with ctx["sessions"].begin() as session:
-        chat = await _session(session, payload.session_id, lock=False)
-        key = f"negotiation:{chat.id}:{len(chat.thread)}"
-        found = await session.scalar(select(col(Approval.id)).where(col(Approval.source_key) == key))
-        if found is not None:
-            return {"sessionId": chat.id, "approvalId": found, "status": "exists"}
-        field = f"deal of negotiation session {chat.id}"
-        parties = await load_deal(session, chat.deal_id, field=field, lock=False)
-        require_stage(parties.deal, DealStage.DRAFT, DealStage.NEGOTIATING, field=field)
-        if parties.talent is None or parties.manager is None:
-            raise PermanentJobError(f"deal {parties.deal_id} of negotiation session {chat.id} has no talent")
-        thread = _thread(chat, parties.deal.currency)
-        stored, priced = _stored_insights(parties), None
-        if stored is None:
-            priced = await price_deal(session, parties, ai)
-            stored = StoredInsights.model_validate(priced.as_json())
-        facts = _facts(payload.session_id, parties, stored, thread)
-        reply = await ai.draft_negotiation_reply(facts)
-    if reply.fee_minor < facts.floor_minor:
-        raise PermanentJobError(
-            f"negotiation session {chat.id}: the drafted reply proposes "
-            f"{format_minor(reply.fee_minor, facts.currency)}, below the floor "
-            f"{format_minor(facts.floor_minor, facts.currency)}; nothing stored"
-        )
+    async with ctx["sessions"]() as session:
+        step = await _read(session, payload.session_id)
+    if isinstance(step, dict):
+        return step  # already drafted
+    # The provider is called with no session open: it may be a remote model that takes seconds,
+    # and a connection (or a row lock) held that long would starve every other job.
+    priced: NegotiationInsights | None = None
+    stored = step.stored
+    if step.pricing is not None:
+        priced = await price_deal(ai, *step.pricing)
+        stored = StoredInsights.model_validate(priced.as_json())
+    assert stored is not None  # read with the deal, or priced just now
+    facts = _facts(payload.session_id, step.parties, stored, step.thread)
+    reply = await ai.draft_negotiation_reply(facts)
+    # Both providers hold the floor: the rules by construction, an AI's answer by
+    # ReplyAnswer.result (refused, and asked again, below it).
+    assert reply.fee_minor >= facts.floor_minor, (reply.fee_minor, facts.floor_minor)
 
     async with ctx["sessions"].begin() as session:
-        chat = await _session(session, payload.session_id, lock=True)  # still open?
-        if priced is not None:
-            locked = await load_deal(session, chat.deal_id, field=field, lock=True)
-            locked.deal.insights = with_insights(locked.deal, priced)
-        approval_id = await session.scalar(
-            insert(Approval)
-            .values(
-                kind=APPROVAL_KIND,
-                subject=_subject(facts, reply)[:300],
-                payload=_approval_payload(parties, facts, reply, key),
-                source_key=key,
-                requested_by_id=parties.manager.id,
-                expires_at=utcnow() + APPROVAL_TTL,
-            )
-            .on_conflict_do_nothing(index_elements=["source_key"])
-            .returning(col(Approval.id))
-        )
-        if approval_id is None:  # a concurrent run of the same step stored it first
-            approval_id = await session.scalar(
-                select(col(Approval.id)).where(col(Approval.source_key) == key)
-            )
-            status = "exists"
-        else:
-            chat.last_step_at = utcnow()
-            status = "pending_approval"
+        written = await _write(session, step, facts, reply, priced)
     return {
-        "sessionId": chat.id,
-        "approvalId": approval_id,
-        "status": status,
+        **written,
         "action": reply.action,
         "feeMinor": reply.fee_minor,
         "insightsComputed": priced is not None,
     }
+
+
+async def _read(session: AsyncSession, session_id: int) -> _Step | dict[str, Any]:
+    """The step to draft, or the result of a run that finds it drafted already."""
+    chat = await _session(session, session_id, lock=False)
+    base = f"negotiation:{chat.id}:{len(chat.thread)}"
+    earlier = (
+        await session.execute(
+            select(col(Approval.id), col(Approval.status), col(Approval.source_key))
+            .where(or_(col(Approval.source_key) == base, col(Approval.source_key).like(f"{base}:r%")))
+            .order_by(col(Approval.id))
+        )
+    ).all()
+    standing = [row.id for row in earlier if row.status in STANDING]
+    if standing:
+        return {"sessionId": chat.id, "approvalId": standing[-1], "status": "exists"}
+    revision = max((_revision(row.source_key, base) for row in earlier), default=0) + 1
+    field = f"deal of negotiation session {chat.id}"
+    parties = await load_deal(session, chat.deal_id, field=field, lock=False)
+    require_stage(parties.deal, DealStage.DRAFT, DealStage.NEGOTIATING, field=field)
+    if parties.talent is None or parties.manager is None:
+        raise PermanentJobError(f"deal {parties.deal_id} of negotiation session {chat.id} has no talent")
+    stored = _stored_insights(parties)
+    pricing = None
+    if stored is None:
+        pricing = (pricing_facts(parties), await comparable_deals(session, parties.deal))
+    return _Step(
+        key=base if revision == 1 else f"{base}:r{revision}",
+        thread=_thread(chat, parties.deal.currency),
+        parties=parties,
+        stored=stored,
+        pricing=pricing,
+    )
+
+
+def _revision(key: str, base: str) -> int:
+    """1 for the thread state's first draft (``base``), n for ``base:rn``."""
+    suffix = key.removeprefix(base).removeprefix(":r")
+    return int(suffix) if suffix.isdigit() else 1
+
+
+async def _write(
+    session: AsyncSession,
+    step: _Step,
+    facts: NegotiationFacts,
+    reply: NegotiationReply,
+    priced: NegotiationInsights | None,
+) -> dict[str, Any]:
+    """Store the reply for approval (and fresh insights) under the session's and the deal's locks.
+
+    What the reply was drafted from is checked again first: a session closed or a deal moved
+    on meanwhile is refused; a thread that grew is answered by the job for its new state.
+    """
+    read = step.parties
+    chat = await _session(session, facts.session_id, lock=True)  # still open?
+    if len(chat.thread) != len(step.thread):
+        return {"sessionId": chat.id, "approvalId": None, "status": "superseded"}
+    field = f"deal of negotiation session {chat.id}"
+    locked = await load_deal(session, chat.deal_id, field=field, lock=True)
+    require_stage(locked.deal, DealStage.DRAFT, DealStage.NEGOTIATING, field=field)
+    if _drafted_from(locked) != _drafted_from(read):
+        raise DealChanged(
+            f"deal {locked.deal_id} of negotiation session {chat.id} changed while its reply was drafted: "
+            "the retry drafts it again"
+        )
+    if priced is not None:
+        locked.deal.insights = with_insights(locked.deal, priced)
+    assert read.manager is not None  # _read refused a deal without one
+    approval_id = await session.scalar(
+        insert(Approval)
+        .values(
+            kind=APPROVAL_KIND,
+            subject=_subject(facts, reply)[:300],
+            payload=_approval_payload(read, facts, reply, step.key),
+            source_key=step.key,
+            requested_by_id=read.manager.id,
+            expires_at=utcnow() + APPROVAL_TTL,
+        )
+        .on_conflict_do_nothing(index_elements=["source_key"])
+        .returning(col(Approval.id))
+    )
+    if approval_id is None:  # a concurrent run of the same step stored it first
+        found = await session.scalar(select(col(Approval.id)).where(col(Approval.source_key) == step.key))
+        return {"sessionId": chat.id, "approvalId": found, "status": "exists"}
+    chat.last_step_at = utcnow()
+    return {"sessionId": chat.id, "approvalId": approval_id, "status": "pending_approval", "key": step.key}
+
+
+def _drafted_from(parties: DealParties) -> tuple[Any, ...]:
+    """The deal's values a reply is drafted from: its terms, its stored insights, its audience."""
+    deal = parties.deal
+    audience = parties.talent.audience_size if parties.talent is not None else None
+    return (
+        deal.currency,
+        deal.fee_minor,
+        deal.deliverables,
+        (deal.insights or {}).get("negotiation"),
+        audience,
+    )
 
 
 async def _session(session: AsyncSession, session_id: int, *, lock: bool) -> NegotiationSession:

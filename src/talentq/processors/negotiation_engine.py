@@ -2,7 +2,8 @@
 
 Reads ``deals`` (the draft and its comparable contracted/delivered deals) and ``talents``;
 writes ``deals.insights["negotiation"]``, keeping the other keys. Safe to re-run: the insights
-are recomputed, then written under the deal's row lock only when they changed.
+are recomputed, then written under the deal's row lock only when they changed, and only if the
+deal is still the draft they priced.
 """
 
 from __future__ import annotations
@@ -10,7 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from talentq.db.domain import Brand, Deal, DealStage, Talent, User
-from talentq.deals import load_deal, price_deal, require_stage, with_insights
+from talentq.deals import (
+    comparable_deals,
+    load_deal,
+    price_deal,
+    pricing_facts,
+    require_priced_facts,
+    require_stage,
+    with_insights,
+)
 from talentq.integrations.ai import AIProvider, make_ai_provider
 from talentq.jobs import JobContext, uses_tables
 from talentq.queues import DealDraftRef
@@ -20,14 +29,18 @@ FIELD = "dealDraftId"
 
 @uses_tables(Deal, Talent, Brand, User)
 async def handle(ctx: JobContext, payload: DealDraftRef) -> dict[str, Any]:
-    # Priced outside the row lock: the provider may be a remote model that takes seconds.
-    async with ctx["sessions"].begin() as session:
+    async with ctx["sessions"]() as session:
         parties = await load_deal(session, payload.deal_draft_id, field=FIELD, lock=False)
         require_stage(parties.deal, DealStage.DRAFT, field=FIELD)
-        insights = await price_deal(session, parties, _ai(ctx))
+        facts = pricing_facts(parties)
+        comparables = await comparable_deals(session, parties.deal)
+    # Priced with no session open: the provider may be a remote model that takes seconds, and a
+    # connection (or a row lock) held that long would starve every other job.
+    insights = await price_deal(_ai(ctx), facts, comparables)
     async with ctx["sessions"].begin() as session:
         parties = await load_deal(session, payload.deal_draft_id, field=FIELD, lock=True)
         require_stage(parties.deal, DealStage.DRAFT, field=FIELD)  # it may have moved meanwhile
+        require_priced_facts(parties, facts)
         merged = with_insights(parties.deal, insights)
         changed = merged != parties.deal.insights
         if changed:  # an unchanged deal keeps its updated_at: a re-run writes nothing
