@@ -197,12 +197,30 @@ def test_a_fee_is_estimated_from_the_audience_in_minor_units() -> None:
 
 
 async def test_the_rules_provider_delegates_to_the_rules() -> None:
-    """RulesProvider answers each new method with the module's rules."""
+    """RulesProvider answers each of the four outreach methods with the module's rules, arguments intact."""
     provider = RulesProvider()
-    brands = [OutreachBrand(11, "Oatly", "food")]
-    assert await provider.draft_outreach(AVA, brands, limit=1) == draft_outreach(AVA, brands, limit=1)
-    blind = await provider.predict_strategy("X", None, [], [], today=TODAY)
-    assert blind == predict_strategy("X", None, [], [], today=TODAY)
+    brands = [OutreachBrand(11, "Oatly", "food"), OutreachBrand(12, "Airbnb", "travel")]
+    drafts = await provider.draft_outreach(AVA, brands, limit=1)
+    assert drafts == draft_outreach(AVA, brands, limit=1)
+    assert [d.brand_id for d in drafts] == [11]  # the limit reached the rules
+    history = [deal(300_000, "EUR", 5), deal(500_000, "EUR", 9)]
+    forecast = await provider.predict_strategy("HelloFresh", "food", history, [], today=TODAY)
+    assert forecast == predict_strategy("HelloFresh", "food", history, [], today=TODAY)
+    assert (forecast.predicted_spend_minor, forecast.currency) == (300_000, "EUR")
+    brand = FitBrand("Glossier", "beauty", 800_000, "USD")
+    talents = [FitTalent(1, "Priya", ["beauty"], 640_000), FitTalent(2, "Jonah", ["gaming"], 5_000)]
+    fits = await provider.score_creator_fit(brand, talents)
+    assert fits == score_creator_fit(brand, talents)
+    assert [f.talent_id for f in fits] == [1, 2]
+    candidates = [
+        candidate(1, ["beauty"], ["tiktok"], 400_000, 0.9),
+        candidate(2, ["food"], [], 300_000, 0.8),
+    ]
+    bundle = await provider.build_bundle(
+        "Glossier", "beauty", candidates, budget_minor=500_000, currency="EUR"
+    )
+    assert bundle == build_bundle("Glossier", "beauty", candidates, budget_minor=500_000, currency="EUR")
+    assert (bundle.talent_ids, bundle.rationale[0]) == ([1], "budget EUR 5,000.00 for Glossier")
 
 
 # --- the OpenAI-compatible provider -------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from talentq.client import Producer
+from talentq.cron import CronEntry, run_cron_job
+from talentq.crons import outreach as crons
 from talentq.db.domain import (
     Brand,
     BrandCrmRecord,
@@ -34,7 +37,7 @@ from talentq.db.models import FailedJob, utcnow
 from talentq.errors import PermanentJobError
 from talentq.jobs import JobContext
 from talentq.processors import ai_outreach, brand_crm, email_send, outreach
-from talentq.queues import CATALOGUE, ActionRef, QueueSpec, RetryPolicy
+from talentq.queues import CATALOGUE, ActionRef, QueueSpec, RetryPolicy, TalentRef
 from talentq.registry import Binding
 from talentq.sample_agency import pk, seed
 from talentq.settings import Settings
@@ -105,7 +108,11 @@ async def dead_messages(sessions: async_sessionmaker[AsyncSession]) -> list[str]
 
 
 def direct_ctx(
-    sessions: async_sessionmaker[AsyncSession], redis: ArqRedis, settings: Settings, job_id: str
+    sessions: async_sessionmaker[AsyncSession],
+    redis: ArqRedis,
+    settings: Settings,
+    job_id: str,
+    http: httpx.AsyncClient | None = None,
 ) -> Any:
     """A processor's ctx without a worker, for running two jobs at the same moment."""
     return {
@@ -115,7 +122,7 @@ def direct_ctx(
         "sessions": sessions,
         "settings": settings,
         "producer": Producer(redis, catalogue=FAST),
-        "http": httpx.AsyncClient(),
+        "http": http or httpx.AsyncClient(),
     }
 
 
@@ -218,39 +225,151 @@ async def test_actions_that_cannot_be_sent_fail_permanently_naming_why(
     sessions: async_sessionmaker[AsyncSession],
     smtp: tuple[Recorder, int],  # noqa: F811
 ) -> None:
-    """Unknown id, a sent action, a brand without a contact address: dead letters, no mail."""
+    """Unknown id, a sent action, no address, a bad address, a blank subject: dead letters, no mail."""
     recorder, port = smtp
     await seed(sessions)
     already = await action(sessions, "noahcodes", "Notion")
+    marcus = await talent_id(sessions, "marcusbuilds")
+    ikea, rapha = await brand_id(sessions, "IKEA"), await brand_id(sessions, "Rapha")
     async with sessions.begin() as session:
         nowhere = Brand(name="Quiet Co", domain="quiet.test", category="home")
         session.add(nowhere)
         await session.flush()
-        orphan = OutreachAction(
-            talent_id=await talent_id(sessions, "marcusbuilds"),
-            brand_id=pk(nowhere),
-            subject="Marcus x Quiet Co",
-            message="Hello",
-        )
-        session.add(orphan)
-    for job, action_id in (("missing", 4242), ("sent", already.id), ("orphan", orphan.id)):
+        unsendable = {
+            "orphan": OutreachAction(talent_id=marcus, brand_id=pk(nowhere), subject="Hi", message="Hello"),
+            "bad address": OutreachAction(
+                talent_id=marcus, brand_id=ikea, to_address="ikea at home", subject="Hi", message="Hello"
+            ),
+            "blank subject": OutreachAction(talent_id=marcus, brand_id=rapha, subject="  ", message="Hello"),
+        }
+        session.add_all(unsendable.values())
+    ids = {name: pk(row) for name, row in unsendable.items()}
+    for job, action_id in (("missing", 4242), ("sent", already.id), *ids.items()):
         await redis.enqueue_job("outreach", {"actionId": action_id}, _job_id=job)
     await redis.enqueue_job("outreach", {"actionId": "seven"}, _job_id="malformed")
 
     await run(make_worker, smtp_settings(port))
 
     assert recorder.attempts == 0
+    reasons = {
+        "orphan": f"outreach action {ids['orphan']}: brand {nowhere.id} ('Quiet Co') has no contact_email "
+        "and the action no to_address",
+        "bad address": f"outreach action {ids['bad address']}: to address 'ikea at home' is malformed: "
+        "need exactly one name@domain",
+        "blank subject": f"outreach action {ids['blank subject']} has no subject",
+    }
     assert await dead_messages(sessions) == sorted(
         [
             "invalid payload for queue 'outreach': actionId: Input should be a valid integer, "
             "unable to parse string as an integer",
             "outreach action 4242 not found",
             f"outreach action {already.id} is 'sent', not 'pending'",
-            f"outreach action {orphan.id}: brand {nowhere.id} ('Quiet Co') has no contact_email "
-            "and the action no to_address",
+            *reasons.values(),
         ]
     )
-    assert (await action(sessions, "marcusbuilds", "Quiet Co")).status == "pending"
+    # And each unsendable action is closed as failed with the same reason (committed, not rolled back)
+    rows = {a.id: a for a in await all_rows(sessions, OutreachAction)}
+    closed = {name: (rows[action_id].status, rows[action_id].error) for name, action_id in ids.items()}
+    assert closed == {name: ("failed", reason) for name, reason in reasons.items()}
+
+
+async def test_failed_actions_are_neither_queued_again_nor_rotated(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A failed pitch, due two days ago and drafted three weeks ago: the daily plan and rotation leave it."""
+    # Given an action the outreach processor closed as failed (no address), stale and overdue
+    await seed(sessions)
+    marcus = await talent_id(sessions, "marcusbuilds")
+    now = utcnow()
+    async with sessions.begin() as session:
+        nowhere = Brand(name="Quiet Co", domain="quiet.test", category="home")
+        session.add(nowhere)
+        await session.flush()
+        stuck = OutreachAction(
+            talent_id=marcus,
+            brand_id=pk(nowhere),
+            subject="Marcus x Quiet Co",
+            message="Hello",
+            created_at=now - timedelta(days=20),
+            scheduled_at=now - timedelta(days=2),
+        )
+        session.add(stuck)
+    ctx = direct_ctx(sessions, redis, service_settings(), "outreach:stuck")
+    with pytest.raises(PermanentJobError, match="has no contact_email"):
+        await outreach.handle(ctx, ActionRef(action_id=pk(stuck)))
+
+    # When the daily plan and the rotation run
+    plan = await run_cron_job(CronEntry("daily-outreach-plan", "0 9 * * *", crons.daily_outreach_plan))(
+        {**ctx, "job_id": "daily-outreach-plan:1"}
+    )
+    rotation = await run_cron_job(CronEntry("outreach-rotation", "0 8 * * 2", crons.outreach_rotation))(
+        {**ctx, "job_id": "outreach-rotation:1"}
+    )
+
+    # Then it is not queued (the seed's one pending pitch is due later today) and not moved
+    assert (plan["count"], plan["due"]) == (0, 0)
+    assert (rotation["count"], rotation["stale"]) == (0, 0)
+    assert await redis.zcard("arq:queue") == 0
+    closed = await action(sessions, "marcusbuilds", "Quiet Co")
+    assert (closed.status, closed.talent_id) == ("failed", marcus)
+
+
+async def test_a_follow_up_is_not_sent_when_the_brand_replied_meanwhile(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The brand wrote to the manager after the pitch: its follow-up is closed, no mail is queued."""
+    # Given Noah's pitch to Notion (sent 6 days ago), its pending follow-up, and Notion's answer
+    # from a subdomain in Maya's inbox yesterday, which outreach-follow-ups has not seen yet
+    await seed(sessions)
+    pitch = await action(sessions, "noahcodes", "Notion")
+    maya = await user_id(sessions, "maya.okafor@northstar-talent.test")
+    replied_at = utcnow() - timedelta(days=1)
+    async with sessions.begin() as session:
+        follow_up = OutreachAction(
+            talent_id=pitch.talent_id,
+            brand_id=pitch.brand_id,
+            kind="follow_up",
+            follow_up_of_id=pitch.id,
+            subject="Re: Noah Fischer x Notion",
+            message="Following up",
+        )
+        box = await session.scalar(
+            select(col(InboxMessage.connection_id)).where(col(InboxMessage.user_id) == maya).limit(1)
+        )
+        assert box is not None
+        session.add_all(
+            [
+                follow_up,
+                InboxMessage(
+                    user_id=maya,
+                    connection_id=box,
+                    provider_message_id="notion-reply",
+                    sender="Lena <lena@team.notion.so>",
+                    subject="Re: Noah Fischer x Notion",
+                    body="Let's talk",
+                    received_at=replied_at,
+                ),
+            ]
+        )
+
+    # When outreach runs for the follow-up
+    ctx = direct_ctx(sessions, redis, service_settings(), "outreach:follow-up")
+    result = await outreach.handle(ctx, ActionRef(action_id=pk(follow_up)))
+
+    # Then nothing is queued; the follow-up is closed with the reason, the pitch marked replied
+    reason = (
+        f"follow-up not needed: brand {pitch.brand_id} ('Notion') replied to outreach action {pitch.id} "
+        f"at {replied_at.isoformat(timespec='seconds')}"
+    )
+    assert result == {"status": "not_needed", "actionId": pk(follow_up), "reason": reason}
+    assert await redis.zcard("arq:queue") == 0
+    async with sessions() as session:
+        closed = await session.get(OutreachAction, pk(follow_up))
+        original = await session.get(OutreachAction, pitch.id)
+    assert closed is not None
+    assert original is not None
+    assert (closed.status, closed.error, closed.sent_at) == ("failed", reason, None)
+    assert (original.status, original.replied_at) == ("replied", replied_at)
 
 
 # --- ai-outreach --------------------------------------------------------------------------------
@@ -290,20 +409,32 @@ async def test_drafts_go_to_the_best_fitting_brands_and_a_rerun_adds_none(
     assert "Ava's food content is a natural home for Oatly." in oatly.message
     assert oatly.message.endswith("Best,\nMaya Okafor")
     assert await dead_messages(sessions) == []
+    # And the first run's summary says why each action was drafted
+    summary = (await result_of(redis, "draft-1")).result
+    assert (
+        [d["actionId"] for d in summary["drafts"]]
+        == summary["actionIds"]
+        == sorted(by_brand[b].id for b in by_brand)
+    )
+    assert {d["brandId"]: d["reasons"][:2] for d in summary["drafts"]}[oatly.brand_id] == [
+        "fit 0.68",
+        "niche 'food' is the brand's category",
+    ]
+    assert summary["dropped"] == []
 
 
 async def test_recent_contact_and_the_cap_limit_the_drafts(
     make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    """A brand contacted 10 days ago is skipped, one 40 days ago is not; pending drafts use up the cap."""
-    # Given Ava contacted Oatly 10 days ago and Airbnb 40 days ago, and has a cap of 1 a day
+    """Ava pitched Oatly 10 days ago (skipped) and Airbnb 100 days ago (not); pending drafts use the cap."""
+    # Given Ava contacted Oatly 10 days ago and Airbnb 100 days ago, and has a cap of 1 a day
     # (a week's drafts: 5) with 3 drafts already pending
     await seed(sessions)
     ava = await talent_id(sessions, "avacooks")
     now = utcnow()
     async with sessions.begin() as session:
         await session.execute(update(Talent).where(col(Talent.id) == ava).values(daily_outreach_cap=1))
-        for brand, days in (("Oatly", 10), ("Airbnb", 40)):
+        for brand, days in (("Oatly", 10), ("Airbnb", 100)):
             session.add(
                 OutreachAction(
                     talent_id=ava,
@@ -395,6 +526,239 @@ async def test_the_database_refuses_a_second_open_action_for_a_pair(
     with pytest.raises(IntegrityError, match="uq_outreach_actions_open_pair"):
         async with sessions.begin() as session:
             session.add(OutreachAction(**row))
+
+
+async def test_a_brand_pitched_lately_by_anyone_or_this_quarter_by_the_talent_is_left_alone(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """30 days for the agency's other talents (either manager's), a quarter for the talent herself."""
+    # Given Ava's three fitting brands were pitched: Oatly by Leo (her roster) 10 days ago, IKEA by
+    # Kofi (another manager's) 20 days ago, since rotated away from him, Airbnb by Ava 60 days ago
+    await seed(sessions)
+    ava, leo, kofi = [await talent_id(sessions, h) for h in ("avacooks", "leolifts", "kofieats")]
+    oatly, ikea, airbnb = [await brand_id(sessions, b) for b in ("Oatly", "IKEA", "Airbnb")]
+    now = utcnow()
+    leo_pitch, _, _ = await add_actions(
+        sessions,
+        OutreachAction(talent_id=leo, brand_id=oatly, status="sent", sent_at=now - timedelta(days=10)),
+        OutreachAction(talent_id=kofi, brand_id=ikea, status="rotated", created_at=now - timedelta(days=20)),
+        OutreachAction(
+            talent_id=ava,
+            brand_id=airbnb,
+            status="sent",
+            created_at=now - timedelta(days=61),
+            sent_at=now - timedelta(days=60),
+        ),
+    )
+    payload = TalentRef(talent_id=ava)
+    ctx = direct_ctx(sessions, redis, service_settings(), "ai-outreach:ava")
+
+    # When ai-outreach runs for Ava, Then none of them is pitched
+    first = await ai_outreach.handle(ctx, payload)
+    assert first["drafted"] == 0
+    assert first["candidates"] > 0  # brands that do not fit her are still candidates
+
+    # When Leo's pitch is 40 days old, Then Oatly is Ava's again (IKEA and Airbnb are not)
+    async with sessions.begin() as session:
+        await session.execute(
+            update(OutreachAction)
+            .where(col(OutreachAction.id) == leo_pitch)
+            .values(created_at=now - timedelta(days=41), sent_at=now - timedelta(days=40))
+        )
+    second = await ai_outreach.handle(ctx, payload)
+    assert [d["brandId"] for d in second["drafts"]] == [oatly]
+
+
+async def add_actions(sessions: async_sessionmaker[AsyncSession], *rows: OutreachAction) -> list[int]:
+    async with sessions.begin() as session:
+        for row in rows:
+            row.subject, row.message = row.subject or "Pitch", row.message or "Hello"
+        session.add_all(rows)
+        await session.flush()
+        return [pk(row) for row in rows]
+
+
+def openai_settings() -> Settings:
+    return service_settings(
+        ai_provider="openai", ai_base_url="https://ai.test/v1", ai_api_key="key-1", ai_model="m-1"
+    )
+
+
+def answer(content: Any) -> httpx.Response:
+    """A chat-completions response whose message is ``content`` as JSON."""
+    return httpx.Response(200, json={"choices": [{"message": {"content": json.dumps(content)}}]})
+
+
+def facts_of(request: httpx.Request) -> Any:
+    """The facts a provider's request carries (the user message, JSON)."""
+    return json.loads(json.loads(request.content)["messages"][1]["content"])
+
+
+async def open_transactions(sessions: async_sessionmaker[AsyncSession]) -> int:
+    """Connections to the test database other than this one with a transaction open and idle."""
+    async with sessions() as session:
+        found = await session.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'"
+            )
+        )
+    return int(found or 0)
+
+
+async def test_runs_at_once_for_one_roster_and_another_pitch_a_brand_once(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Ava and Leo (Maya's) and Zoe (Daniel's), drafted at once, all to Airbnb: one pitch to Airbnb."""
+    # Given three runs that have all read their facts (Airbnb a candidate for each) and wait for
+    # a model that drafts Airbnb for every talent, with no transaction open meanwhile
+    await seed(sessions)
+    talents = [await talent_id(sessions, h) for h in ("avacooks", "leolifts", "zoewanders")]
+    airbnb = await brand_id(sessions, "Airbnb")
+    asked: list[int] = []
+    everyone_asked, answer_now = asyncio.Event(), asyncio.Event()
+
+    async def model(request: httpx.Request) -> httpx.Response:
+        facts = facts_of(request)
+        assert airbnb in [brand["id"] for brand in facts["brands"]]
+        asked.append(facts["talent"]["id"])
+        if len(asked) == len(talents):
+            everyone_asked.set()
+        await asyncio.wait_for(answer_now.wait(), timeout=10)
+        draft = {
+            "brand_id": airbnb,
+            "subject": f"{facts['talent']['name']} x Airbnb",
+            "message": "Hi",
+            "score": 0.8,
+        }
+        return answer({"drafts": [draft]})
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(model))
+    runs = [
+        asyncio.create_task(
+            ai_outreach.handle(
+                direct_ctx(sessions, redis, openai_settings(), f"ai-outreach:{t}", http),
+                TalentRef(talent_id=t),
+            )
+        )
+        for t in talents
+    ]
+    await asyncio.wait_for(everyone_asked.wait(), timeout=10)
+    assert await open_transactions(sessions) == 0
+
+    # When they write at the same moment: Airbnb's row is held, so an insert of a pitch to it
+    # waits (its foreign-key check) after the insert has read what was pitched; without the
+    # brand's lock all three would read "nothing yet" and wait there, and all three would land
+    async with sessions.begin() as session:
+        await session.execute(text("SELECT 1 FROM brands WHERE id = :id FOR UPDATE"), {"id": airbnb})
+        answer_now.set()
+        for _ in range(250):
+            if await waiting_connections(sessions) == len(talents) or all(run.done() for run in runs):
+                break
+            await asyncio.sleep(0.02)
+        assert await waiting_connections(sessions) == len(talents)
+    results = await asyncio.gather(*runs)
+
+    # Then Airbnb got one pitch; the other two runs dropped it when they wrote, and said so
+    assert sorted(asked) == sorted(talents)
+    (pitch,) = [a for a in await all_rows(sessions, OutreachAction) if a.brand_id == airbnb]
+    assert pitch.talent_id in talents
+    assert sorted(r["drafted"] for r in results) == [0, 0, 1]
+    assert sorted(r["dropped"] for r in results) == [[], [airbnb], [airbnb]]
+
+
+async def waiting_connections(sessions: async_sessionmaker[AsyncSession]) -> int:
+    """Connections to the test database waiting for a lock."""
+    async with sessions() as session:
+        found = await session.scalar(
+            text(
+                "SELECT count(DISTINCT l.pid) FROM pg_locks AS l JOIN pg_stat_activity AS a ON a.pid = l.pid "
+                "WHERE NOT l.granted AND a.datname = current_database()"
+            )
+        )
+    return int(found or 0)
+
+
+async def test_a_run_waits_for_the_writer_of_its_brand_then_leaves_the_brand(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Kofi's pitch to Oatly is being written under Oatly's lock: Ava's run waits, then drafts the rest."""
+    await seed(sessions)
+    ava, kofi = await talent_id(sessions, "avacooks"), await talent_id(sessions, "kofieats")
+    oatly = await brand_id(sessions, "Oatly")
+    payload = TalentRef(talent_id=ava)
+    async with sessions.begin() as session:
+        # Given another run holding Oatly's lock, its pitch inserted but not committed
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:class, :brand)"),
+            {"class": ai_outreach.BRAND_LOCK, "brand": oatly},
+        )
+        session.add(OutreachAction(talent_id=kofi, brand_id=oatly, subject="Kofi x Oatly", message="Hi"))
+        await session.flush()
+        # When Ava's run drafts Oatly (and more), Then it waits on Oatly's lock before writing
+        run = asyncio.create_task(
+            ai_outreach.handle(direct_ctx(sessions, redis, service_settings(), "ai-outreach:ava"), payload)
+        )
+        for _ in range(250):
+            if run.done() or await waiting_for_advisory_lock(sessions, ai_outreach.BRAND_LOCK, oatly):
+                break
+            await asyncio.sleep(0.02)
+        assert not run.done(), "ai-outreach wrote without waiting for the brand's lock"
+    # And once the other run commits, Ava's run leaves Oatly to it and writes the rest
+    result = await run
+    assert result["dropped"] == [oatly]
+    mine = {a.brand_id for a in await all_rows(sessions, OutreachAction) if a.talent_id == ava}
+    assert mine == {await brand_id(sessions, "Airbnb"), await brand_id(sessions, "IKEA")}
+
+
+async def waiting_for_advisory_lock(sessions: async_sessionmaker[AsyncSession], key1: int, key2: int) -> bool:
+    """Whether a connection waits for the two-key advisory lock (key1, key2)."""
+    async with sessions() as session:
+        waiting = await session.scalar(
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                "AND classid = CAST(:key1 AS bigint) AND objid = CAST(:key2 AS bigint) AND objsubid = 2"
+            ),
+            {"key1": key1, "key2": key2},
+        )
+    return bool(waiting)
+
+
+async def test_with_nothing_to_pitch_the_ai_is_not_asked(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Every brand was pitched this week: ai-outreach answers at once, without a call to the AI."""
+    await seed(sessions)
+    ava, kofi = await talent_id(sessions, "avacooks"), await talent_id(sessions, "kofieats")
+    async with sessions.begin() as session:
+        await session.execute(
+            text(
+                "INSERT INTO outreach_actions (talent_id, brand_id, status, subject, message, sent_at) "
+                "SELECT :kofi, b.id, 'sent', 'Pitch', 'Hello', now() - interval '2 days' FROM brands AS b "
+                "WHERE NOT EXISTS (SELECT 1 FROM outreach_actions AS o WHERE o.brand_id = b.id)"
+            ),
+            {"kofi": kofi},
+        )
+    calls: list[httpx.Request] = []
+
+    def model(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(503)
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(model))
+    ctx = direct_ctx(sessions, redis, openai_settings(), "ai-outreach:ava", http)
+    result = await ai_outreach.handle(ctx, TalentRef(talent_id=ava))
+
+    assert result == {
+        "talentId": ava,
+        "drafted": 0,
+        "actionIds": [],
+        "candidates": 0,
+        "limit": 10,
+        "drafts": [],
+        "dropped": [],
+    }
+    assert calls == []
 
 
 async def test_two_runs_for_one_talent_at_once_draft_each_brand_once(

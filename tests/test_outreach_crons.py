@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 from arq.connections import ArqRedis
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col
 
 from talentq.client import Producer
 from talentq.cron import CronEntry, run_cron_job
@@ -27,7 +27,8 @@ from talentq.db.domain import (
 )
 from talentq.db.models import utcnow
 from talentq.jobs import JobContext
-from talentq.queues import CATALOGUE, DEFAULT_ARQ_QUEUE, TalentRef
+from talentq.processors import brand_crm
+from talentq.queues import CATALOGUE, DEFAULT_ARQ_QUEUE, BrandCrm, TalentRef
 from talentq.sample_agency import pk
 
 from .conftest import MakeWorker
@@ -166,14 +167,23 @@ async def test_rotation_moves_stale_pitches_to_fitting_talents_not_seen_this_qua
     # Then the older pitch goes to the niche fit, the other to the next best; the rest stay
     assert result == {"count": 2, "stale": 3}
     rows = await actions(sessions)
-    assert (rows[oldest].talent_id, rows[second].talent_id) == (bea, cal)
-    assert rows[oldest].subject == "Bea x Glossier"
-    message = rows[oldest].message
+    # The moved pitches are closed as rotated, still their old talents' (their history)...
+    assert {a: (rows[a].talent_id, rows[a].status, rows[a].error) for a in (oldest, second)} == {
+        oldest: (ava, "rotated", f"rotated to talent {bea} (@bea)"),
+        second: (fay, "rotated", f"rotated to talent {cal} (@cal)"),
+    }
+    # ...and each new talent has a new pending pitch to the brand
+    (moved_oldest,) = [a for a, r in rows.items() if r.talent_id == bea]
+    (moved_second,) = [a for a, r in rows.items() if r.talent_id == cal]
+    new = rows[moved_oldest]
+    assert (new.brand_id, new.kind, rows[moved_second].brand_id) == (glossier, "initial", glossier)
+    assert new.subject == "Bea x Glossier"
+    message = new.message
     assert isinstance(message, str)
     assert "Bea (@bea)" in message
     assert "beauty, skincare content for an audience of 500" in message
-    assert (rows[oldest].created_at, rows[oldest].scheduled_at, rows[oldest].status) == (now, None, "pending")
-    assert rows[oldest].to_address == "partnerships@glossier.com"
+    assert (new.created_at, new.scheduled_at, new.status) == (now, None, "pending")
+    assert new.to_address == "partnerships@glossier.com"
     assert rows[stuck].talent_id == gus
     assert rows[fresh].talent_id == ava
     assert rows[just_scheduled].talent_id == fay
@@ -202,7 +212,37 @@ async def test_rotation_gives_one_free_talent_to_one_pitch_only(
 
     assert await run("outreach-rotation", redis, sessions) == {"count": 1, "stale": 2}
     rows = await actions(sessions)
-    assert (rows[first].talent_id, rows[waiting].talent_id) == (free, bea)
+    assert (rows[first].status, rows[waiting].status) == ("rotated", "pending")
+    assert [(r.talent_id, r.brand_id) for a, r in rows.items() if a not in (first, waiting)] == [
+        (free, brands["HelloFresh"])
+    ]
+
+
+async def test_a_rotated_pitch_never_goes_back_to_a_talent_the_brand_had_this_quarter(
+    redis: ArqRedis,
+    sessions: async_sessionmaker[AsyncSession],
+    now: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ava's stale pitch moves to Bea; when Bea's goes stale too, it stays: Ava had the brand this quarter."""
+    # Given Ava's stale pitch to Gymshark and Bea, the only other talent
+    (maya, _), brands = await agency(sessions)
+    ava, bea = await add(sessions, talent("ava", maya, ["fitness"]), talent("bea", maya, ["fitness"]))
+    (pitch,) = await add(
+        sessions,
+        OutreachAction(talent_id=ava, brand_id=brands["Gymshark"], created_at=now - timedelta(days=20)),
+    )
+    assert (await run("outreach-rotation", redis, sessions))["count"] == 1
+
+    # When Bea's pitch is stale three weeks later and the rotation runs again
+    monkeypatch.setattr(outreach, "utcnow", lambda: now + timedelta(days=21))
+    later = await run("outreach-rotation", redis, sessions, tick=TICK_MS + 3 * WEEK_MS)
+
+    # Then it stays with Bea: Ava's rotated pitch is her history with Gymshark this quarter
+    assert later == {"count": 0, "stale": 1}
+    rows = await actions(sessions)
+    assert sorted((r.talent_id, r.status) for r in rows.values()) == [(ava, "rotated"), (bea, "pending")]
+    assert rows[pitch].talent_id == ava
 
 
 # --- weekly-outreach --------------------------------------------------------------------------
@@ -381,7 +421,7 @@ async def test_follow_ups_chase_unanswered_pitches_once(
         ),
     )
 
-    assert await run("outreach-follow-ups", redis, sessions) == {"count": 2}
+    assert await run("outreach-follow-ups", redis, sessions) == {"count": 2, "replied": 0, "closed": 0}
     follow_ups = {a.follow_up_of_id: a for a in (await actions(sessions)).values() if a.follow_up_of_id}
     assert set(follow_ups) == {unanswered, bea_older, cal_done}
     made = follow_ups[unanswered]
@@ -397,7 +437,8 @@ async def test_follow_ups_chase_unanswered_pitches_once(
     assert made.message.endswith("--- original message ---\nHi team, a pitch.")
 
     # When it runs again six hours later: no second follow-up (Bea's newer pitch still waits)
-    assert await run("outreach-follow-ups", redis, sessions, tick=TICK_MS + 6 * 3_600_000) == {"count": 0}
+    rerun = await run("outreach-follow-ups", redis, sessions, tick=TICK_MS + 6 * 3_600_000)
+    assert rerun == {"count": 0, "replied": 0, "closed": 0}
     again = [a.follow_up_of_id for a in (await actions(sessions)).values() if a.follow_up_of_id]
     assert sorted(again) == sorted(follow_ups)
     assert bea_newer not in again
@@ -409,6 +450,95 @@ async def test_follow_ups_chase_unanswered_pitches_once(
                 talent_id=ava, brand_id=glossier, kind="follow_up", follow_up_of_id=unanswered, status="sent"
             ),
         )
+
+
+async def test_follow_ups_record_replies_first_and_never_chase_a_brand_that_answered(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession], now: datetime
+) -> None:
+    """Mail from the brand to the talent's manager after a pitch marks it replied: no follow-up for it."""
+    (maya, dan), brands = await agency(sessions)
+    glossier, gymshark, hellofresh, notion = brands.values()
+    ava, bea = await add(sessions, talent("ava", maya, []), talent("bea", maya, []))
+    maya_box, dan_box = await add(
+        sessions,
+        MailConnection(user_id=maya, address="maya@agency.test"),
+        MailConnection(user_id=dan, address="dan@agency.test"),
+    )
+    day = timedelta(days=1)
+
+    def sent(talent_id: int, brand_id: int, ago: timedelta) -> OutreachAction:
+        return OutreachAction(
+            talent_id=talent_id,
+            brand_id=brand_id,
+            status="sent",
+            subject="Pitch",
+            message="Hi",
+            sent_at=now - ago,
+        )
+
+    def mail(user: int, box: int, sender: str, ago: timedelta) -> InboxMessage:
+        return InboxMessage(
+            user_id=user,
+            connection_id=box,
+            provider_message_id=f"{box}-{sender}",
+            sender=sender,
+            subject="Re: Pitch",
+            body="Thanks",
+            received_at=now - ago,
+        )
+
+    answered, before, elsewhere, also_answered, chased = await add(
+        sessions,
+        sent(ava, glossier, 6 * day),
+        sent(ava, gymshark, 6 * day),
+        sent(ava, hellofresh, 6 * day),
+        sent(bea, glossier, 7 * day),
+        sent(bea, notion, 10 * day),
+    )
+    (pending_follow_up,) = await add(
+        sessions,
+        OutreachAction(
+            talent_id=bea,
+            brand_id=notion,
+            kind="follow_up",
+            follow_up_of_id=chased,
+            subject="Re",
+            message="Hi",
+        ),
+    )
+    await add(
+        sessions,
+        # Glossier, from a subdomain, 3 days ago: answers Ava's and Bea's pitches (both before it)
+        mail(maya, maya_box, "Rachel <Rachel@Mail.Glossier.com>", 3 * day),
+        # Gymshark wrote 7 days ago, before Ava's pitch went out: not an answer to it
+        mail(maya, maya_box, "partnerships@gymshark.com", 7 * day),
+        # HelloFresh answered, but to Dan, who does not manage Ava
+        mail(dan, dan_box, "partnerships@hellofresh.com", 2 * day),
+        # A look-alike of Notion's domain; then Notion's contact address, yesterday
+        mail(maya, maya_box, "offers@notnotion.so", 2 * day),
+        mail(maya, maya_box, "Notion <partnerships@notion.so>", day),
+    )
+
+    result = await run("outreach-follow-ups", redis, sessions)
+
+    # Then Ava's and Bea's Glossier pitches and Bea's Notion pitch are replied (at the first
+    # answer), Bea's pending Notion follow-up is closed, and only Gymshark and HelloFresh are chased
+    assert result == {"count": 2, "replied": 3, "closed": 1}
+    rows = await actions(sessions)
+    assert {a: (rows[a].status, rows[a].replied_at) for a in (answered, also_answered, chased)} == {
+        answered: ("replied", now - 3 * day),
+        also_answered: ("replied", now - 3 * day),
+        chased: ("replied", now - day),
+    }
+    assert (rows[pending_follow_up].status, rows[pending_follow_up].error) == (
+        "failed",
+        f"follow-up not needed: brand {notion} ('Notion') replied to outreach action {chased} at "
+        f"{(now - day).isoformat()}",
+    )
+    made = sorted(
+        r.follow_up_of_id or 0 for r in rows.values() if r.kind == "follow_up" and r.status == "pending"
+    )
+    assert made == sorted([before, elsewhere])
 
 
 # --- brand-crm-daily and strategy-predictions ---------------------------------------------------
@@ -503,6 +633,61 @@ async def test_brand_crm_daily_refreshes_pairs_with_activity_since_their_refresh
     }
 
 
+async def test_brand_crm_daily_and_brand_crm_know_a_brands_mail_by_one_rule(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession], now: datetime
+) -> None:
+    """Mail from a brand's subdomain or contact address is the brand's, for the cron and brand-crm alike."""
+    # Given Glossier's contact is a person's freemail address, and four mails in Maya's inbox
+    (maya, _), brands = await agency(sessions)
+    async with sessions.begin() as session:
+        await session.execute(
+            update(Brand)
+            .where(col(Brand.id) == brands["Glossier"])
+            .values(contact_email="Glossier.Collabs@gmail.com")
+        )
+    (box,) = await add(sessions, MailConnection(user_id=maya, address="maya@agency.test"))
+    senders = [
+        "Rachel <rachel@mail.hellofresh.com>",  # HelloFresh's, from a subdomain
+        "glossier.collabs@gmail.com",  # Glossier's, its contact address
+        "someone@gmail.com",  # nobody's
+        "offers@notnotion.so",  # a look-alike of Notion's domain: not Notion's
+    ]
+    await add(
+        sessions,
+        *(
+            InboxMessage(
+                user_id=maya,
+                connection_id=box,
+                provider_message_id=f"m{n}",
+                sender=sender,
+                subject="Hello",
+                body="Hello",
+                received_at=now - timedelta(hours=n + 1),
+            )
+            for n, sender in enumerate(senders)
+        ),
+    )
+
+    # When brand-crm-daily runs, Then it refreshes Maya's HelloFresh and Glossier
+    assert await run("brand-crm-daily", redis, sessions) == {"count": 2, "pairs": 2}
+    assert {(job[1]["userId"], job[1]["brandId"]) for job in (await queued(redis)).values()} == {
+        (maya, brands["HelloFresh"]),
+        (maya, brands["Glossier"]),
+    }
+    # And brand-crm counts the same mail as each brand's
+    ctx = ctx_for("brand-crm", redis, sessions, TICK_MS)
+    replies = {}
+    for name, brand in brands.items():
+        await brand_crm.handle(ctx, BrandCrm(user_id=maya, brand_id=brand))
+        async with sessions() as session:
+            replies[name] = await session.scalar(
+                select(col(BrandCrmRecord.replies)).where(
+                    col(BrandCrmRecord.user_id) == maya, col(BrandCrmRecord.brand_id) == brand
+                )
+            )
+    assert replies == {"Glossier": 1, "Gymshark": 0, "HelloFresh": 1, "Notion": 0}
+
+
 async def test_strategy_predictions_queue_one_per_manager_and_brand_worked_with(
     redis: ArqRedis, sessions: async_sessionmaker[AsyncSession], now: datetime
 ) -> None:
@@ -538,7 +723,9 @@ _SCALE_ONCE = [
     "'hi@brand' || b || '.test' FROM generate_series(1, 20) AS b",
 ]
 # Talents :first..:last of two managers, each with a stale pitch, a pitch sent six days ago, a
-# fresh pitch, a deal and an email from a brand; brands are numbered from the talent's number.
+# fresh pitch, a deal and an email from the brand of the sent pitch: received today (a reply to
+# it and to the pitches of its manager and brand: the talents i = 0, 10 mod 20) for one talent
+# in ten, eight days ago (before the pitch) for the rest; brands are numbered from the talent's number.
 _NUMBERS = "generate_series(CAST(:first AS int), CAST(:last AS int)) AS i"
 _NEW_TALENTS = f"{_NUMBERS} JOIN talents AS t ON t.handle = 'talent' || i"
 _SCALE_TALENTS = [
@@ -555,8 +742,9 @@ _SCALE_TALENTS = [
     f"SELECT t.id, (i + 3) % 20 + 1, 'negotiating', 100000, 'USD' FROM {_NEW_TALENTS}",
     "INSERT INTO inbox_messages "
     "(user_id, connection_id, provider_message_id, sender, subject, body, received_at) "
-    "SELECT t.manager_id, t.manager_id, 'm' || i, 'Team <team@brand' || ((i + 4) % 20 + 1) || '.test>', "
-    f"'Hello', 'Hello', now() FROM {_NEW_TALENTS}",
+    "SELECT t.manager_id, t.manager_id, 'm' || i, 'Team <team@brand' || ((i + 1) % 20 + 1) || '.test>', "
+    "'Hello', 'Hello', CASE WHEN i % 10 = 0 THEN now() ELSE now() - interval '8 days' END "
+    f"FROM {_NEW_TALENTS}",
 ]
 #: Rotation and follow-ups first: the plan then schedules what they made.
 _SCALE_ORDER = [
@@ -590,6 +778,8 @@ async def test_each_cron_sends_as_many_statements_for_10000_talents_as_for_10(
         for statement in _SCALE_ONCE:
             await session.execute(text(statement))
 
+    replied: dict[str, int] = {}
+
     async def statements_per_cron(tick: int) -> dict[str, tuple[int, int]]:
         """Cron -> (statements sent, the run's count)."""
         seen: dict[str, tuple[int, int]] = {}
@@ -597,6 +787,8 @@ async def test_each_cron_sends_as_many_statements_for_10000_talents_as_for_10(
             before = len(sql_statements)
             result = await run(name, redis, sessions, tick)
             seen[name] = (len(sql_statements) - before, result["count"])
+            if name == "outreach-follow-ups":
+                replied["large" if "small" in replied else "small"] = result["replied"]
         return seen
 
     await scale_talents(sessions, 1, 10)
@@ -604,12 +796,16 @@ async def test_each_cron_sends_as_many_statements_for_10000_talents_as_for_10(
     await scale_talents(sessions, 11, 10_000)
     large = await statements_per_cron(TICK_MS + WEEK_MS)
 
-    # Claiming the tick, the cron's one statement, recording the run: at both sizes
-    assert {name: n for name, (n, _) in small.items()} == dict.fromkeys(_SCALE_ORDER, 3)
-    assert {name: n for name, (n, _) in large.items()} == dict.fromkeys(_SCALE_ORDER, 3)
+    # Claiming the tick, the cron's statements (two for follow-ups: replies, then follow-ups),
+    # recording the run: at both sizes
+    expected = {**dict.fromkeys(_SCALE_ORDER, 3), "outreach-follow-ups": 4}
+    assert {name: n for name, (n, _) in small.items()} == expected
+    assert {name: n for name, (n, _) in large.items()} == expected
     counts = {name: count for name, (_, count) in large.items()}
     assert counts["weekly-outreach"] == 10_000
-    assert counts["outreach-follow-ups"] == 9_990
+    # Of the 9,990 new sent pitches, the 999 of talents 20, 30, ..., 10,000 were answered
+    assert (replied["small"], replied["large"]) == (1, 999)
+    assert counts["outreach-follow-ups"] == 9_990 - 999
     assert counts["outreach-rotation"] == 9_990
     assert counts["daily-outreach-plan"] > 20_000
     assert counts["brand-crm-daily"] > 0

@@ -5,16 +5,22 @@ Real Redis and PostgreSQL; the rules provider (the default) answers.
 
 from __future__ import annotations
 
+import ast
+import asyncio
 import calendar
 import dataclasses
+import inspect
+import json
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 from arq.connections import ArqRedis
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from talentq.client import Producer
 from talentq.db.domain import (
     Brand,
     CreatorBundle,
@@ -25,13 +31,16 @@ from talentq.db.domain import (
     User,
 )
 from talentq.db.models import FailedJob, utcnow
-from talentq.processors import creator_bundle, creator_fit, strategy_engine
-from talentq.queues import CATALOGUE, QueueSpec, RetryPolicy
+from talentq.integrations.ai_outreach import BUNDLE_PROMPT, CREATOR_FIT_PROMPT, STRATEGY_PROMPT
+from talentq.processors import ai_outreach, brand_crm, creator_bundle, creator_fit, outreach, strategy_engine
+from talentq.queues import CATALOGUE, CreatorFit, QueueSpec, RetryPolicy, StrategyEngine
+from talentq.queues import CreatorBundle as CreatorBundleRef
 from talentq.registry import Binding
 from talentq.sample_agency import MARKER_EMAIL, pk, seed
 
 from .conftest import MakeWorker, service_settings
 from .test_jobs import result_of
+from .test_outreach import answer, facts_of, open_transactions, openai_settings
 
 pytestmark = pytest.mark.integration
 
@@ -322,3 +331,98 @@ async def test_without_a_prediction_the_default_budget_is_used(
     assert bundle.rationale[0] == "no strategy prediction: the default budget: USD 3,000.00"
     assert "Leo Martins: USD 14,500.00 is over the USD 3,000.00 left" in bundle.rationale
     assert await dead_messages(sessions) == ["brand 4242 not found"]
+
+
+# --- the AI is asked with no transaction open -----------------------------------------------------
+
+
+def direct_ctx(redis: ArqRedis, sessions: async_sessionmaker[AsyncSession], http: httpx.AsyncClient) -> Any:
+    """A processor's ctx without a worker, with the OpenAI-compatible provider on ``http``."""
+    return {
+        "job_id": "direct",
+        "job_try": 1,
+        "redis": redis,
+        "sessions": sessions,
+        "settings": openai_settings(),
+        "producer": Producer(redis),
+        "http": http,
+    }
+
+
+async def test_no_transaction_is_open_while_the_ai_answers(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """strategy-engine, creator-fit and creator-bundle read, let the database go, ask the AI, then write."""
+    await seed(sessions)
+    known = await ids(sessions)
+    maya, glossier = known[MARKER_EMAIL], known["Glossier"]
+    open_while_asked: dict[str, int] = {}
+
+    async def model(request: httpx.Request) -> httpx.Response:
+        prompt = json.loads(request.content)["messages"][0]["content"]
+        facts = facts_of(request)
+        open_while_asked[prompt] = await open_transactions(sessions)
+        if prompt == STRATEGY_PROMPT:
+            return answer({"predicted_spend_minor": 450_000, "currency": "EUR", "confidence": 0.4})
+        if prompt == CREATOR_FIT_PROMPT:
+            return answer({"scores": [{"talent_id": t["id"], "score": 0.5} for t in facts["talents"]]})
+        cheapest = min(facts["candidates"], key=lambda c: c["fee_minor"])
+        return answer({"talent_ids": [cheapest["talent_id"]], "rationale": ["the cheapest"]})
+
+    ctx = direct_ctx(redis, sessions, httpx.AsyncClient(transport=httpx.MockTransport(model)))
+    await strategy_engine.handle(ctx, StrategyEngine(user_id=maya, brand_name="Glossier"))
+    await creator_fit.handle(ctx, CreatorFit.model_validate({"userId": maya, "brandPrediction": GLOSSIER}))
+    bundled = await creator_bundle.handle(ctx, CreatorBundleRef(brand_id=glossier))
+
+    assert open_while_asked == {STRATEGY_PROMPT: 0, CREATOR_FIT_PROMPT: 0, BUNDLE_PROMPT: 0}
+    (prediction,) = await rows(sessions, StrategyPrediction)
+    assert (prediction.predicted_spend_minor, prediction.currency) == (450_000, "EUR")
+    scores = await rows(sessions, CreatorFitScore)
+    assert [(s.score, s.prediction_id) for s in scores] == [(0.5, prediction.id)] * 4
+    (bundle,) = await rows(sessions, CreatorBundle)
+    assert (bundle.talent_ids, bundle.budget_minor, bundle.currency) == (bundled["talentIds"], 450_000, "EUR")
+    assert bundle.rationale[-1] == "the cheapest"
+
+
+async def test_a_slow_prediction_does_not_overwrite_a_newer_one(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Two strategy-engine runs overlap: the one that read its facts last is kept, whichever writes last."""
+    # Given a run whose AI answer is slow, and a second run that starts and finishes meanwhile
+    await seed(sessions)
+    maya = (await ids(sessions))[MARKER_EMAIL]
+    payload = StrategyEngine(user_id=maya, brand_name="Glossier")
+    slow_asked, slow_may_answer = asyncio.Event(), asyncio.Event()
+
+    async def model(request: httpx.Request) -> httpx.Response:
+        if not slow_asked.is_set():
+            slow_asked.set()
+            await asyncio.wait_for(slow_may_answer.wait(), timeout=10)
+            return answer({"predicted_spend_minor": 100_000, "currency": "EUR", "confidence": 0.2})
+        return answer({"predicted_spend_minor": 900_000, "currency": "EUR", "confidence": 0.9})
+
+    ctx = direct_ctx(redis, sessions, httpx.AsyncClient(transport=httpx.MockTransport(model)))
+    slow = asyncio.create_task(strategy_engine.handle(ctx, payload))
+    await slow_asked.wait()
+    newer = await strategy_engine.handle(ctx, payload)
+
+    # When the slow run's answer comes and it writes last
+    slow_may_answer.set()
+    older = await slow
+
+    # Then the prediction from the later facts stays, and the slow run says it was superseded
+    (prediction,) = await rows(sessions, StrategyPrediction)
+    assert (prediction.predicted_spend_minor, prediction.confidence) == (900_000, 0.9)
+    assert (newer["superseded"], older["superseded"]) == (False, True)
+    assert older["predictionId"] is None
+
+
+def test_the_outreach_processors_import_no_other_processor() -> None:
+    """Shared lookups (find_brand, the brand-mail rule) live in talentq.brands, not in a processor."""
+    for module in (ai_outreach, brand_crm, creator_bundle, creator_fit, outreach, strategy_engine):
+        imported = {
+            node.module or ""
+            for node in ast.walk(ast.parse(inspect.getsource(module)))
+            if isinstance(node, ast.ImportFrom)
+        }
+        assert not [name for name in imported if name.startswith("talentq.processors")], module.__name__

@@ -1,10 +1,11 @@
 """Outreach crons: rotate stale pitches, fan out ai-outreach, plan and send the day's outreach,
 follow up unanswered pitches, and queue the brand CRM refreshes and strategy predictions.
 
-Each cron is a fixed number of SQL statements whatever the rows (one UPDATE or INSERT with
-CTEs, or one SELECT) and at most one ``enqueue_many``. Database constraints keep re-runs
-harmless: one open action per talent and brand, one follow-up per action; fan-out job ids
-carry a stable key, and the tick where a re-run of the same tick must enqueue nothing new.
+Each cron is a fixed number of SQL statements whatever the rows (an UPDATE or INSERT with
+CTEs, or one SELECT; two for follow-ups) and at most one ``enqueue_many``. Database constraints
+keep re-runs harmless: one open action per talent and brand, one follow-up per action; fan-out
+job ids carry a stable key, and the tick where a re-run of the same tick must enqueue nothing new.
+Mail counts as a brand's by the one rule in ``talentq.brands``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, Final
 from sqlalchemy import select, text
 from sqlmodel import col
 
+from talentq.brands import brand_mail_sql
 from talentq.db.domain import (
     Brand,
     BrandCrmRecord,
@@ -38,10 +40,11 @@ REQUEUE_WITHIN: Final = timedelta(days=3)
 QUARTER: Final = timedelta(days=90)
 #: A sent pitch without a reply this long after sending gets one follow-up...
 FOLLOW_UP_AFTER: Final = timedelta(days=5)
-#: ...unless it is older than this: the first run must not chase every pitch ever sent.
+#: ...unless it is older than this: the first run must not chase every pitch ever sent. Replies
+#: are looked for over the same window: mail received since, to pitches sent since.
 FOLLOW_UP_WITHIN: Final = timedelta(days=30)
-#: Mail from a brand's domain counts as CRM activity when received this recently; older mail was
-#: counted by earlier daily runs, and matching every message ever received by domain is not cheap.
+#: Mail from a brand counts as CRM activity when received this recently; older mail was counted
+#: by earlier daily runs, and matching every message ever received against the brands is not cheap.
 INBOX_LOOKBACK: Final = timedelta(days=7)
 #: A (manager, brand) pair is one the agency works with while it has a deal or a pitch this recent.
 WORKS_WITH_WITHIN: Final = timedelta(days=365)
@@ -49,11 +52,12 @@ WORKS_WITH_WITHIN: Final = timedelta(days=365)
 # The stale pending initial pitches of each (manager, brand), oldest first, and the candidate
 # talents for that (manager, brand), best first, are two arrays per group; unnest zips them, so
 # the k-th pitch goes to the k-th candidate and pitches beyond the candidates stay (unnest pads
-# the shorter array with NULLs). Every pitch of a group has the same candidates (its own talent
-# is excluded by its open pitch), so no two pitches of a brand move to one talent and the
-# open-pair unique index holds. Arrays per group, not a join of numbered rows: its plan cannot
-# go quadratic on a misestimate. The old draft named the old talent, so the rotated pitch gets a
-# plain, factual one for the new.
+# the shorter array with NULLs). A candidate has no open pitch to the brand and none (sent,
+# drafted, or rotated away) this quarter, so no two pitches of a brand move to one talent and
+# the open-pair unique index holds. Arrays per group, not a join of numbered rows: its plan
+# cannot go quadratic on a misestimate. A moved pitch is closed as 'rotated' (it stays in its
+# talent's history, which the quarter rule and ai-outreach read) and a new pending pitch is
+# inserted for the new talent, with a plain, factual draft (the old one named the old talent).
 _ROTATE = r"""
 WITH stale AS (
     SELECT t.manager_id, o.brand_id, array_agg(o.id ORDER BY o.created_at, o.id) AS actions
@@ -85,22 +89,31 @@ pairs AS (
     CROSS JOIN LATERAL unnest(s.actions, c.talents) AS pair(action_id, talent_id)
     WHERE pair.action_id IS NOT NULL AND pair.talent_id IS NOT NULL
 ),
-rotated AS (
+closed AS (
     UPDATE outreach_actions AS o
-    SET talent_id = c.id,
-        created_at = :now,
-        scheduled_at = NULL,
-        to_address = coalesce(o.to_address, b.contact_email),
-        subject = left(c.name || ' x ' || b.name, 300),
-        message = concat(
-            'Hi ', b.name, E' team,\n\nI represent ', c.name, ' (@', c.handle, '), who creates ',
-            coalesce((SELECT string_agg(n, ', ') FROM jsonb_array_elements_text(c.niches) AS n), 'original'),
-            ' content for an audience of ', to_char(c.audience_size, 'FM999,999,999,990'),
-            '. Would you be open to a short call about a collaboration with ', b.name, '?'
-        )
-    FROM pairs AS p, talents AS c, brands AS b
-    WHERE o.id = p.action_id AND c.id = p.talent_id AND b.id = o.brand_id AND o.status = 'pending'
-    RETURNING o.id
+    SET status = 'rotated', error = 'rotated to talent ' || c.id || ' (@' || c.handle || ')'
+    FROM pairs AS p
+    JOIN talents AS c ON c.id = p.talent_id
+    WHERE o.id = p.action_id AND o.status = 'pending'
+    RETURNING o.brand_id, o.to_address, p.talent_id
+),
+rotated AS (
+    INSERT INTO outreach_actions (talent_id, brand_id, kind, status, to_address, subject, message, created_at)
+    SELECT c.id, b.id, 'initial', 'pending', coalesce(x.to_address, b.contact_email),
+           left(c.name || ' x ' || b.name, 300),
+           concat(
+               'Hi ', b.name, E' team,\n\nI represent ', c.name, ' (@', c.handle, '), who creates ',
+               coalesce(
+                   (SELECT string_agg(n, ', ') FROM jsonb_array_elements_text(c.niches) AS n), 'original'
+               ),
+               ' content for an audience of ', to_char(c.audience_size, 'FM999,999,999,990'),
+               '. Would you be open to a short call about a collaboration with ', b.name, '?'
+           ),
+           :now
+    FROM closed AS x
+    JOIN talents AS c ON c.id = x.talent_id
+    JOIN brands AS b ON b.id = x.brand_id
+    RETURNING id
 )
 SELECT (SELECT count(*) FROM rotated) AS rotated,
        (SELECT coalesce(sum(cardinality(actions)), 0) FROM stale) AS stale
@@ -145,33 +158,84 @@ WHERE o.status = 'pending' AND o.scheduled_at <= :now AND o.scheduled_at >= :req
 ORDER BY id
 """
 
+# Replies first: a sent pitch (or follow-up) is answered when mail from its brand reached the
+# talent's manager after it went out; it is marked replied at the first such mail, and a
+# pending follow-up of it is closed, not sent. One statement: the follow-ups below then see it.
+# The first mail after each pitch comes from one pass over each (manager, brand)'s pitches and
+# mail, latest first: the earliest mail seen so far when a pitch comes up is the first after it
+# (a mail at the pitch's very instant sorts after the pitch, so it is not counted). A sort,
+# where joining every pitch to every mail of its pair would grow with their product.
+_REPLIES = rf"""
+WITH sent AS (
+    SELECT o.id, t.manager_id AS user_id, o.brand_id, o.sent_at
+    FROM outreach_actions AS o
+    JOIN talents AS t ON t.id = o.talent_id
+    WHERE o.status = 'sent' AND o.replied_at IS NULL AND o.sent_at >= :since
+),
+timeline AS (
+    SELECT e.id,
+           min(e.received_at) OVER (
+               PARTITION BY e.user_id, e.brand_id ORDER BY e.at DESC, e.id IS NULL ROWS UNBOUNDED PRECEDING
+           ) AS received_at
+    FROM (
+        SELECT id, user_id, brand_id, sent_at AS at, CAST(NULL AS timestamptz) AS received_at FROM sent
+        UNION ALL
+        SELECT NULL, bm.user_id, bm.brand_id, bm.received_at, bm.received_at
+        FROM ({brand_mail_sql(messages="m.received_at >= :since")}) AS bm
+    ) AS e
+),
+replied AS (
+    UPDATE outreach_actions AS o
+    SET status = 'replied', replied_at = r.received_at
+    FROM timeline AS r
+    WHERE o.id = r.id AND r.received_at IS NOT NULL AND o.status = 'sent'
+    RETURNING o.id, o.brand_id, o.replied_at
+),
+closed AS (
+    UPDATE outreach_actions AS f
+    SET status = 'failed',
+        error = 'follow-up not needed: brand ' || b.id || ' (' || quote_literal(b.name) || ') replied to '
+                || 'outreach action ' || r.id || ' at '
+                || to_char(r.replied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"')
+    FROM replied AS r
+    JOIN brands AS b ON b.id = r.brand_id
+    WHERE f.follow_up_of_id = r.id AND f.status = 'pending'
+    RETURNING f.id
+)
+SELECT (SELECT count(*) FROM replied) AS replied, (SELECT count(*) FROM closed) AS closed
+"""
+
 # ON CONFLICT DO NOTHING, with no target, stands on both partial unique indexes: one follow-up
 # per action, and one open action per talent and brand (two unanswered pitches of one talent
 # to one brand get one follow-up between them; the other waits until that one is sent).
+# The new rows are counted in the statement: the result is one row, whatever was made.
 _FOLLOW_UP = r"""
-INSERT INTO outreach_actions
-    (talent_id, brand_id, kind, follow_up_of_id, status, to_address, subject, message, created_at)
-SELECT o.talent_id, o.brand_id, 'follow_up', o.id, 'pending',
-       coalesce(o.to_address, b.contact_email),
-       left('Re: ' || coalesce(o.subject, t.name || ' x ' || b.name), 300),
-       concat_ws(
-           E'\n\n',
-           'Hi ' || b.name || ' team,',
-           'Following up on my note of ' || to_char(o.sent_at AT TIME ZONE 'UTC', 'FMDD Mon YYYY')
-               || ' about ' || t.name || ' (@' || t.handle || '). Happy to share rates, audience data '
-               || 'and campaign ideas: would a short call this week suit you?',
-           E'--- original message ---\n' || o.message
-       ),
-       :now
-FROM outreach_actions AS o
-JOIN talents AS t ON t.id = o.talent_id AND t.active
-JOIN brands AS b ON b.id = o.brand_id
-WHERE o.kind = 'initial' AND o.status = 'sent' AND o.replied_at IS NULL
-  AND o.sent_at < :sent_before AND o.sent_at >= :sent_after
-  AND NOT EXISTS (SELECT 1 FROM outreach_actions AS f WHERE f.follow_up_of_id = o.id)
-ORDER BY o.sent_at, o.id
-ON CONFLICT DO NOTHING
-RETURNING id
+WITH made AS (
+    INSERT INTO outreach_actions
+        (talent_id, brand_id, kind, follow_up_of_id, status, to_address, subject, message, created_at)
+    SELECT o.talent_id, o.brand_id, 'follow_up', o.id, 'pending',
+           coalesce(o.to_address, b.contact_email),
+           left('Re: ' || coalesce(o.subject, t.name || ' x ' || b.name), 300),
+           concat_ws(
+               E'\n\n',
+               'Hi ' || b.name || ' team,',
+               'Following up on my note of ' || to_char(o.sent_at AT TIME ZONE 'UTC', 'FMDD Mon YYYY')
+                   || ' about ' || t.name || ' (@' || t.handle || '). Happy to share rates, audience '
+                   || 'data and campaign ideas: would a short call this week suit you?',
+               E'--- original message ---\n' || o.message
+           ),
+           :now
+    FROM outreach_actions AS o
+    JOIN talents AS t ON t.id = o.talent_id AND t.active
+    JOIN brands AS b ON b.id = o.brand_id
+    WHERE o.kind = 'initial' AND o.status = 'sent' AND o.replied_at IS NULL
+      AND o.sent_at < :sent_before AND o.sent_at >= :sent_after
+      AND NOT EXISTS (SELECT 1 FROM outreach_actions AS f WHERE f.follow_up_of_id = o.id)
+    ORDER BY o.sent_at, o.id
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+SELECT count(*) FROM made
 """
 
 # A deal belongs to its talent's manager, or, before a talent is known, to the manager whose
@@ -183,9 +247,9 @@ _DEAL_OWNER = """
 """
 
 # The latest activity of each (manager, brand) pair: deals created or updated (updated_at is
-# set on creation too), pitches created, sent or replied to, and recent mail from the brand's
-# domain (the sender's address after its last "@", angle brackets dropped); pairs whose
-# latest activity is after their CRM record's refresh, or that have no record yet.
+# set on creation too), pitches created, sent or replied to, and recent mail from the brand
+# (talentq.brands' rule, as brand-crm counts it); pairs whose latest activity is after their
+# CRM record's refresh, or that have no record yet.
 _CRM_DUE = rf"""
 WITH activity AS (
     SELECT coalesce(t.manager_id, m.user_id) AS user_id, d.brand_id, max(d.updated_at) AS at
@@ -198,10 +262,8 @@ WITH activity AS (
     JOIN talents AS t ON t.id = o.talent_id
     GROUP BY 1, 2
     UNION ALL
-    SELECT m.user_id, b.id, max(m.received_at)
-    FROM inbox_messages AS m
-    JOIN brands AS b ON lower(b.domain) = lower(substring(m.sender FROM '@([^@<>\s]+)>?\s*$'))
-    WHERE m.received_at >= :mail_since
+    SELECT bm.user_id, bm.brand_id, max(bm.received_at)
+    FROM ({brand_mail_sql(messages="m.received_at >= :mail_since")}) AS bm
     GROUP BY 1, 2
 )
 SELECT a.user_id, a.brand_id
@@ -238,9 +300,10 @@ async def outreach_rotation(ctx: JobContext) -> dict[str, Any]:
     """Stale pending pitches move to another active talent of the same manager; one statement.
 
     The new talent has no open pitch to the brand and none in the last quarter; talents whose
-    niches include the brand's category come first, then the larger audience. A moved pitch is
-    a new one for its new talent: drafted afresh, unscheduled, created now (so it counts in that
-    talent's quarter). A pitch with no such talent stays where it is (``stale`` minus ``count``).
+    niches include the brand's category come first, then the larger audience. The old pitch is
+    closed as 'rotated' (its talent keeps it in their history, so the brand does not hear from
+    them again this quarter) and a new one is inserted for the new talent: drafted afresh,
+    unscheduled, created now. A pitch with no such talent stays where it is (``stale`` minus ``count``).
     """
     now = utcnow()
     async with ctx["sessions"].begin() as session:
@@ -309,22 +372,21 @@ async def daily_outreach_plan(ctx: JobContext) -> dict[str, Any]:
     }
 
 
-@uses_tables(OutreachAction, Talent, Brand)
+@uses_tables(OutreachAction, Talent, Brand, InboxMessage)
 async def outreach_follow_ups(ctx: JobContext) -> dict[str, Any]:
-    """One pending follow-up per initial pitch sent 5+ days ago without a reply; never a second."""
+    """Record the brands' replies, then one pending follow-up per initial pitch still unanswered 5+ days on.
+
+    Two statements in one transaction: pitches answered since they went out are marked replied
+    (and a pending follow-up of theirs closed); the follow-ups are made for the rest, never a second.
+    """
     now = utcnow()
     async with ctx["sessions"].begin() as session:
-        created = (
-            await session.execute(
-                text(_FOLLOW_UP),
-                {
-                    "now": now,
-                    "sent_before": now - FOLLOW_UP_AFTER,
-                    "sent_after": now - FOLLOW_UP_WITHIN,
-                },
-            )
-        ).all()
-    return {"count": len(created)}
+        replies = (await session.execute(text(_REPLIES), {"since": now - FOLLOW_UP_WITHIN})).one()
+        made = await session.scalar(
+            text(_FOLLOW_UP),
+            {"now": now, "sent_before": now - FOLLOW_UP_AFTER, "sent_after": now - FOLLOW_UP_WITHIN},
+        )
+    return {"count": int(made or 0), "replied": int(replies.replied), "closed": int(replies.closed)}
 
 
 @uses_tables(Deal, OutreachAction, Talent, InboxMessage, Brand, BrandCrmRecord)

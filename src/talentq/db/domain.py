@@ -446,7 +446,10 @@ class OutreachStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     REPLIED = "replied"
+    #: Never sent: ``error`` says why (no address, a blank subject, the brand answered meanwhile).
     FAILED = "failed"
+    #: Closed by outreach-rotation, which drafted the pitch afresh for another talent: kept as history.
+    ROTATED = "rotated"
 
 
 class OutreachKind(StrEnum):
@@ -491,6 +494,7 @@ class OutreachAction(SQLModel, table=True):
     sent_at: datetime | None = _when(index=True)
     replied_at: datetime | None = _when(index=True)
     created_at: datetime = _when(now=True, index=True)
+    error: str | None = _text()  # why a failed or rotated action was closed
 
 
 class StrategyPrediction(SQLModel, table=True):

@@ -285,16 +285,15 @@ def predict_strategy(
     *,
     today: date,
 ) -> StrategyForecast:
-    """Spend, category and timing from the brand's own deals, else similar brands', else a default.
+    """Spend and timing from the brand's own deals, else similar brands', else a default.
 
+    category: the brand's, as given (its own deals carry the same one, so they cannot tell more).
     spend: the median fee (lower middle) of the deals in their most frequent currency;
     currencies are never mixed. timing: the month most of those deals started in, as its
     next occurrence. confidence: 0.5 + 0.1 per own deal (at most 0.9); from similar brands
     0.2 + 0.05 per deal (at most 0.5; at most 0.3 when the category is unknown, as the
     "similar" deals are then the whole agency's); 0.1 for the default.
     """
-    if category is None:
-        category = _most_common([d.category for d in history if d.category])
     own = [d for d in history if d.fee_minor is not None]
     peers = [d for d in similar if d.fee_minor is not None]
     if own:
@@ -315,14 +314,6 @@ def predict_strategy(
     if category:
         reasons.append(f"category {category!r}")
     return StrategyForecast(spend, currency, category, timing, round(confidence, 2), reasons)
-
-
-def _most_common(values: Sequence[str]) -> str | None:
-    if not values:
-        return None
-    counts = Counter(values)
-    # Ties go to the alphabetically first value, so the answer does not depend on row order.
-    return min(counts, key=lambda v: (-counts[v], v))
 
 
 def _median_spend(deals: Sequence[DealFact], where: str) -> tuple[str, int, str]:

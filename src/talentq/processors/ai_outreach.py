@@ -1,18 +1,17 @@
 """ai-outreach: draft pitches for one talent to the brands that fit them best, as pending outreach actions.
 
 Reads ``talents``, ``users``, ``brands``, ``deals`` and ``outreach_actions``; writes pending
-``outreach_actions``. Safe to re-run: runs for one talent take turns (an advisory lock), brands the
-talent contacted in the last 30 days are skipped, and the unique index on pending (talent, brand)
-makes a second open action impossible (INSERT ... ON CONFLICT DO NOTHING).
+``outreach_actions``. Safe to re-run: what was pitched lately is skipped, re-checked when the drafts
+are written, and the unique index on pending (talent, brand) refuses a second open action.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, Final
 
 from sqlalchemy import func, select, text
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -20,25 +19,52 @@ from talentq.db.domain import Brand, Deal, OutreachAction, OutreachStatus, Talen
 from talentq.db.models import utcnow
 from talentq.errors import PermanentJobError
 from talentq.integrations.ai import make_ai_provider
-from talentq.integrations.ai_outreach import OutreachBrand, OutreachTalent
+from talentq.integrations.ai_outreach import OutreachBrand, OutreachDraft, OutreachTalent
 from talentq.jobs import JobContext, uses_tables
 from talentq.queues import TalentRef
 
-#: A brand this talent contacted (or drafted to) more recently than this is not pitched again.
-RECENT_CONTACT: Final = timedelta(days=30)
+#: A brand any of the agency's talents pitched (drafted or sent), or that replied, this recently is
+#: not pitched again: one brand must not hear from several of the agency's talents in one week.
+AGENCY_RECENT: Final = timedelta(days=30)
+#: A brand this talent pitched this recently is not pitched by them again ("not twice a quarter").
+TALENT_RECENT: Final = timedelta(days=90)
 #: weekly-outreach drafts once a week and daily-outreach-plan sends up to ``daily_outreach_cap``
 #: a day: a run drafts at most a working week's sending, less the drafts still pending, so
 #: repeated runs never pile up a backlog; and never more than MAX_DRAFTS_PER_RUN.
 WORKING_DAYS: Final = 5
 MAX_DRAFTS_PER_RUN: Final = 10
-#: pg_advisory_xact_lock(class, talent id): one ai-outreach run per talent at a time.
-_LOCK_CLASS: Final = 0xA10E7
+#: The summary carries the reasons of this many drafts (a run makes at most MAX_DRAFTS_PER_RUN),
+#: at most REASONS_PER_DRAFT each: an HTTP provider's reasons are not bounded by themselves.
+SUMMARY_DRAFTS: Final = 10
+REASONS_PER_DRAFT: Final = 6
+#: pg_advisory_xact_lock(class, id) classes: one for a talent, one for a brand (see ``handle``).
+TALENT_LOCK: Final = 0xA10E7
+BRAND_LOCK: Final = 0xA10E8
 
-# Brands the talent may pitch, with the facts the fit needs. Skipped: a brand with a pending
-# action or any contact in RECENT_CONTACT, or an open deal with the talent (it is being worked on).
+# A brand ``b`` the talent may pitch: it has an address; no pitch to it is open (whoever's), none was
+# drafted, sent or answered within AGENCY_RECENT (whoever's) nor drafted or sent by this talent within
+# TALENT_RECENT (rotated-away and failed drafts included: they are this talent's history); and the
+# talent has no open deal with it (it is being worked on). Read with the facts, and again, under the
+# locks, in the statement that writes the drafts.
+_ELIGIBLE: Final = """
+    coalesce(btrim(b.contact_email), '') <> ''
+    AND NOT EXISTS (
+        SELECT 1 FROM outreach_actions AS oa
+        WHERE oa.brand_id = b.id
+          AND (oa.status = 'pending'
+               OR oa.created_at >= :agency_since OR oa.sent_at >= :agency_since
+               OR oa.replied_at >= :agency_since
+               OR (oa.talent_id = :talent
+                   AND (oa.created_at >= :talent_since OR oa.sent_at >= :talent_since))))
+    AND NOT EXISTS (
+        SELECT 1 FROM deals AS od
+        WHERE od.talent_id = :talent AND od.brand_id = b.id
+          AND od.stage IN ('draft', 'negotiating', 'contracted'))
+"""
+# The eligible brands with the facts the fit needs.
 _CANDIDATES: Final = text(
-    """
-    SELECT b.id, b.name, b.category, b.contact_email,
+    f"""
+    SELECT b.id, b.name, b.category,
            count(d.id) FILTER (WHERE d.talent_id = :talent AND d.stage <> 'lost') AS deals_with_talent,
            count(d.id) FILTER (WHERE d.talent_id = :talent AND d.stage IN ('contracted', 'delivered'))
                AS wins_with_talent,
@@ -50,114 +76,168 @@ _CANDIDATES: Final = text(
              WHERE ad.brand_id = b.id AND ad.stage <> 'lost') AS typical_audience
       FROM brands b
       LEFT JOIN deals d ON d.brand_id = b.id
-     WHERE NOT EXISTS (
-             SELECT 1 FROM outreach_actions oa
-              WHERE oa.talent_id = :talent AND oa.brand_id = b.id
-                AND (oa.status = 'pending' OR oa.created_at >= :since OR oa.sent_at >= :since
-                     OR oa.replied_at >= :since))
-       AND NOT EXISTS (
-             SELECT 1 FROM deals od
-              WHERE od.talent_id = :talent AND od.brand_id = b.id
-                AND od.stage IN ('draft', 'negotiating', 'contracted'))
+     WHERE {_ELIGIBLE}
      GROUP BY b.id
      ORDER BY b.id
     """
+)
+# The drafts, best first, of brands still eligible, up to :room; the address is read now.
+_INSERT: Final = text(
+    f"""
+    INSERT INTO outreach_actions (talent_id, brand_id, subject, message, to_address)
+    SELECT :talent, b.id, left(draft.subject, 300), draft.message, btrim(b.contact_email)
+      FROM unnest(CAST(:brands AS integer[]), CAST(:subjects AS text[]), CAST(:messages AS text[]))
+               WITH ORDINALITY AS draft(brand_id, subject, message, rank)
+      JOIN brands AS b ON b.id = draft.brand_id
+     WHERE {_ELIGIBLE}
+     ORDER BY draft.rank
+     LIMIT :room
+    ON CONFLICT (talent_id, brand_id) WHERE status = 'pending' DO NOTHING
+    RETURNING id, brand_id
+    """
+)
+# Taken in the order given (the caller sorts): two runs wanting the same brands never deadlock.
+_LOCK_BRANDS: Final = text(
+    "SELECT count(pg_advisory_xact_lock(:class, brand)) FROM unnest(CAST(:brands AS integer[])) AS brand"
 )
 
 
 @uses_tables(Talent, User, Brand, Deal, OutreachAction)
 async def handle(ctx: JobContext, payload: TalentRef) -> dict[str, Any]:
+    """Read the facts, ask the AI with no transaction open, then write the drafts still allowed.
+
+    Concurrency: weekly-outreach runs many of these at once, for talents of one roster and of
+    other managers, and two must not pitch one brand. The rule is re-checked in the statement
+    that writes the drafts, under transaction-scoped advisory locks on each drafted brand (and on
+    the talent, for its cap): a run that wrote first makes the other's re-check drop that brand.
+    Locks keyed by brand rather than by manager: they cover talents of different managers too,
+    and nothing is held while the AI answers (a session lock across that call would keep a
+    connection and a worker slot waiting per job of the roster). The price: a brand drafted by
+    two runs at once goes to the first writer, and the other run drafts one fewer that week.
+    Other writers take no such lock: outreach-rotation only moves a brand's open pitch (which
+    already keeps ai-outreach off that brand); a pitch the web app adds at the very same moment
+    can still meet one drafted here.
+    """
     talent_id = payload.talent_id
-    async with ctx["sessions"].begin() as session:
-        await session.execute(
-            text("SELECT pg_advisory_xact_lock(:class, :talent)"), {"class": _LOCK_CLASS, "talent": talent_id}
-        )
-        found = (
-            await session.execute(
-                select(Talent, User)
-                .join(User, col(User.id) == col(Talent.manager_id))
-                .where(col(Talent.id) == talent_id)
-            )
-        ).one_or_none()
-        if found is None:
-            raise PermanentJobError(f"talent {talent_id} not found")
-        talent, manager = found
-        if not talent.active:
-            raise PermanentJobError(f"talent {talent_id} (@{talent.handle}) is inactive")
-        pending = await session.scalar(
-            select(func.count())
-            .select_from(OutreachAction)
-            .where(
-                col(OutreachAction.talent_id) == talent_id,
-                col(OutreachAction.status) == OutreachStatus.PENDING,
-            )
-        )
-        limit = min(MAX_DRAFTS_PER_RUN, talent.daily_outreach_cap * WORKING_DAYS) - int(pending or 0)
-        if limit <= 0:
-            return {"talentId": talent_id, "drafted": 0, "pending": pending, "limit": 0}
-        brands, addresses = await _candidates(session, talent_id)
-        profile = OutreachTalent(
-            id=talent_id,
-            name=talent.name,
-            handle=talent.handle,
-            niches=list(talent.niches),
-            audience_size=talent.audience_size,
-            manager_name=manager.name,
-        )
-        drafts = await make_ai_provider(ctx["settings"], ctx["http"]).draft_outreach(
-            profile, brands, limit=limit
-        )
-        action_ids: list[int] = []
-        if drafts:
-            inserted = await session.execute(
-                insert(OutreachAction)
-                .values(
-                    [
-                        {
-                            "talent_id": talent_id,
-                            "brand_id": draft.brand_id,
-                            "subject": draft.subject[:300],
-                            "message": draft.message,
-                            "to_address": addresses[draft.brand_id],
-                        }
-                        for draft in drafts
-                    ]
-                )
-                .on_conflict_do_nothing(
-                    index_elements=["talent_id", "brand_id"], index_where=text("status = 'pending'")
-                )
-                .returning(col(OutreachAction.id))
-            )
-            action_ids = sorted(int(i) for i in inserted.scalars() if i is not None)
-    return {
+    now = utcnow()
+    window = {"talent": talent_id, "agency_since": now - AGENCY_RECENT, "talent_since": now - TALENT_RECENT}
+    async with ctx["sessions"]() as session:
+        talent, manager = await _talent(session, talent_id)
+        limit = await _room(session, talent)
+        brands = await _candidates(session, window) if limit > 0 else []
+    summary: dict[str, Any] = {
         "talentId": talent_id,
+        "drafted": 0,
+        "actionIds": [],
+        "candidates": len(brands),
+        "limit": max(limit, 0),
+        "drafts": [],
+        "dropped": [],
+    }
+    if not brands:
+        return summary  # nothing to pitch, or no room: the AI is not asked
+    profile = OutreachTalent(
+        id=talent_id,
+        name=talent.name,
+        handle=talent.handle,
+        niches=list(talent.niches),
+        audience_size=talent.audience_size,
+        manager_name=manager.name,
+    )
+    drafts = await make_ai_provider(ctx["settings"], ctx["http"]).draft_outreach(profile, brands, limit=limit)
+    if not drafts:
+        return summary
+    async with ctx["sessions"].begin() as session:
+        made = await _write(session, talent_id, drafts, window)
+    action_ids = sorted(made.values())
+    by_action = {made[d.brand_id]: d for d in drafts if d.brand_id in made}
+    return {
+        **summary,
         "drafted": len(action_ids),
         "actionIds": action_ids,
-        "candidates": len(brands),
-        "limit": limit,
+        "drafts": [
+            {
+                "actionId": action_id,
+                "brandId": by_action[action_id].brand_id,
+                "score": by_action[action_id].score,
+                "reasons": by_action[action_id].reasons[:REASONS_PER_DRAFT],
+            }
+            for action_id in action_ids[:SUMMARY_DRAFTS]
+        ],
+        # Drafted, then found pitched meanwhile (or the cap reached) when written.
+        "dropped": sorted(d.brand_id for d in drafts if d.brand_id not in made)[:SUMMARY_DRAFTS],
     }
 
 
-async def _candidates(session: AsyncSession, talent_id: int) -> tuple[list[OutreachBrand], dict[int, str]]:
-    """The brands the talent may pitch (those with a contact address), and their addresses by id."""
-    rows = (
-        await session.execute(_CANDIDATES, {"talent": talent_id, "since": utcnow() - RECENT_CONTACT})
-    ).mappings()
-    brands: list[OutreachBrand] = []
-    addresses: dict[int, str] = {}
-    for row in rows:
-        if not row["contact_email"]:
-            continue  # nowhere to send a pitch: outreach would fail on it
-        brands.append(
-            OutreachBrand(
-                id=row["id"],
-                name=row["name"],
-                category=row["category"],
-                deals_with_talent=row["deals_with_talent"],
-                wins_with_talent=row["wins_with_talent"],
-                category_deals=row["category_deals"],
-                typical_audience=row["typical_audience"],
-            )
+async def _talent(session: AsyncSession, talent_id: int) -> tuple[Talent, User]:
+    """The talent and their manager; a talent missing or inactive is a permanent failure."""
+    found = (
+        await session.execute(
+            select(Talent, User)
+            .join(User, col(User.id) == col(Talent.manager_id))
+            .where(col(Talent.id) == talent_id)
         )
-        addresses[row["id"]] = row["contact_email"]
-    return brands, addresses
+    ).one_or_none()
+    if found is None:
+        raise PermanentJobError(f"talent {talent_id} not found")
+    talent, manager = found
+    if not talent.active:
+        raise PermanentJobError(f"talent {talent_id} (@{talent.handle}) is inactive")
+    return talent, manager
+
+
+async def _room(session: AsyncSession, talent: Talent) -> int:
+    """How many drafts the talent may get now: a working week's cap, less the drafts pending."""
+    pending = await session.scalar(
+        select(func.count())
+        .select_from(OutreachAction)
+        .where(
+            col(OutreachAction.talent_id) == talent.id,
+            col(OutreachAction.status) == OutreachStatus.PENDING,
+        )
+    )
+    return min(MAX_DRAFTS_PER_RUN, talent.daily_outreach_cap * WORKING_DAYS) - int(pending or 0)
+
+
+async def _candidates(session: AsyncSession, window: dict[str, Any]) -> list[OutreachBrand]:
+    """The brands the talent may pitch, with their facts."""
+    rows = (await session.execute(_CANDIDATES, window)).mappings()
+    return [
+        OutreachBrand(
+            id=row["id"],
+            name=row["name"],
+            category=row["category"],
+            deals_with_talent=row["deals_with_talent"],
+            wins_with_talent=row["wins_with_talent"],
+            category_deals=row["category_deals"],
+            typical_audience=row["typical_audience"],
+        )
+        for row in rows
+    ]
+
+
+async def _write(
+    session: AsyncSession, talent_id: int, drafts: Sequence[OutreachDraft], window: dict[str, Any]
+) -> dict[int, int]:
+    """Insert the drafts whose brands are still eligible, within the cap; brand id -> new action id."""
+    # Talent first, then brands in id order: every run takes them in the same order.
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(:class, :talent)"), {"class": TALENT_LOCK, "talent": talent_id}
+    )
+    await session.execute(_LOCK_BRANDS, {"class": BRAND_LOCK, "brands": sorted({d.brand_id for d in drafts})})
+    # Re-read under the lock: the talent may have been paused, or drafted for, since the facts were read.
+    talent, _ = await _talent(session, talent_id)
+    room = await _room(session, talent)
+    if room <= 0:
+        return {}
+    rows = await session.execute(
+        _INSERT,
+        {
+            **window,
+            "room": room,
+            "brands": [d.brand_id for d in drafts],
+            "subjects": [d.subject for d in drafts],
+            "messages": [d.message for d in drafts],
+        },
+    )
+    return {int(row.brand_id): int(row.id) for row in rows}

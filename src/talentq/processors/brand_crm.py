@@ -7,7 +7,6 @@ from scratch and replaced, so a retry writes the same values.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -16,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from talentq.brands import brand_mail_sql
 from talentq.db.domain import Brand, BrandCrmRecord, Deal, InboxMessage, OutreachAction, Talent, User
 from talentq.db.models import utcnow
 from talentq.errors import PermanentJobError
@@ -47,15 +47,12 @@ _OUTREACH: Final = text(
      WHERE t.manager_id = :user AND oa.brand_id = :brand
     """
 )
-# The brand's mail in the manager's inbox: from its domain (or a subdomain), or its contact address.
-# A NULL pattern or address matches nothing (a brand without a domain, or without an address).
+# The brand's mail in the manager's inbox, by talentq.brands' rule (its contact address, its
+# domain or a subdomain), as brand-crm-daily and outreach-follow-ups match it.
 _INBOX: Final = text(
-    """
-    SELECT count(*) AS mails, max(received_at) AS last_mail
-      FROM inbox_messages
-     WHERE user_id = :user
-       AND (sender ~* CAST(:domain AS text) OR strpos(lower(sender), CAST(:contact AS text)) > 0)
-    """
+    "SELECT count(*) AS mails, max(received_at) AS last_mail FROM ("
+    + brand_mail_sql(messages="m.user_id = :user", brands="b.id = :brand")
+    + ") AS mail"
 )
 # The manager's deals with the brand: their talents', and offers from their inbox no talent was named in.
 _DEALS: Final = text(
@@ -127,14 +124,7 @@ async def _facts(session: AsyncSession, user_id: int, brand: Brand) -> BrandFact
     outreach = (await session.execute(_OUTREACH, ids)).mappings().one()
     facts.last_sent, facts.last_replied = outreach["last_sent"], outreach["last_replied"]
     facts.sent, facts.replied_actions = outreach["sent"], outreach["replied"]
-    # "x@hellofresh.com", "Rachel <rachel@mail.hellofresh.com>"; not "x@nothellofresh.com".
-    domain = rf"@([a-z0-9-]+\.)*{re.escape(brand.domain.lower())}>?\s*$" if brand.domain else None
-    contact = brand.contact_email.lower() if brand.contact_email else None
-    inbox = (
-        (await session.execute(_INBOX, {"user": user_id, "domain": domain, "contact": contact}))
-        .mappings()
-        .one()
-    )
+    inbox = (await session.execute(_INBOX, ids)).mappings().one()
     facts.mails, facts.last_mail = inbox["mails"], inbox["last_mail"]
     for row in (await session.execute(_DEALS, ids)).mappings():
         facts.deals[row["stage"]] = facts.deals.get(row["stage"], 0) + row["deals"]
@@ -144,10 +134,12 @@ async def _facts(session: AsyncSession, user_id: int, brand: Brand) -> BrandFact
 
 
 def replies_of(facts: BrandFacts) -> int:
-    """Times the brand answered: its mails in the inbox, or the outreach marked replied, whichever is more.
+    """How often the brand wrote back: its mails in the manager's inbox, or the pitches marked replied.
 
-    Both record the same replies where the manager's mailbox is connected; without one,
-    the replied actions are all there is. The larger count avoids counting a reply twice.
+    Not their sum: outreach-follow-ups marks a pitch replied *from* one of those mails, so with the
+    manager's mailbox connected the mails already include every reply (and the brand's unprompted
+    mail too). The replied pitches count alone only where mail is missing (no mailbox connected,
+    or a reply recorded by hand), so the larger of the two never counts one mail twice.
     """
     return max(facts.mails, facts.replied_actions)
 

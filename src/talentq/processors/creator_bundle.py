@@ -61,7 +61,9 @@ _CANDIDATES: Final = text(
 
 @uses_tables(Brand, StrategyPrediction, Talent, Deal, Deliverable, CreatorFitScore, CreatorBundle)
 async def handle(ctx: JobContext, payload: CreatorBundleRef) -> dict[str, Any]:
-    async with ctx["sessions"].begin() as session:
+    read_at = utcnow()
+    # The facts are read and the connection given back before the AI is asked (it may take seconds).
+    async with ctx["sessions"]() as session:
         brand = await session.get(Brand, payload.brand_id)
         if brand is None:
             raise PermanentJobError(f"brand {payload.brand_id} not found")
@@ -88,20 +90,24 @@ async def handle(ctx: JobContext, payload: CreatorBundleRef) -> dict[str, Any]:
             basis = "no strategy prediction: the default budget"
         rows = await session.execute(_CANDIDATES, {"currency": currency, "brand_name": brand.name.lower()})
         candidates = [_candidate(row, currency) for row in rows.mappings()]
-        bundle = await make_ai_provider(ctx["settings"], ctx["http"]).build_bundle(
-            brand.name, brand.category, candidates, budget_minor=budget, currency=currency
-        )
-        values = {
-            "talent_ids": bundle.talent_ids,
-            "budget_minor": budget,
-            "currency": currency,
-            "rationale": [f"{basis}: {format_minor(budget, currency)}", *bundle.rationale],
-            "created_at": utcnow(),
-        }
+    bundle = await make_ai_provider(ctx["settings"], ctx["http"]).build_bundle(
+        brand.name, brand.category, candidates, budget_minor=budget, currency=currency
+    )
+    values = {
+        "talent_ids": bundle.talent_ids,
+        "budget_minor": budget,
+        "currency": currency,
+        "rationale": [f"{basis}: {format_minor(budget, currency)}", *bundle.rationale],
+        "created_at": read_at,
+    }
+    async with ctx["sessions"].begin() as session:
+        # A run that read its facts later (and finished first) keeps its bundle.
         bundle_id = await session.scalar(
             insert(CreatorBundle)
             .values(brand_id=brand.id, **values)
-            .on_conflict_do_update(index_elements=["brand_id"], set_=values)
+            .on_conflict_do_update(
+                index_elements=["brand_id"], set_=values, where=col(CreatorBundle.created_at) <= read_at
+            )
             .returning(col(CreatorBundle.id))
         )
     return {
@@ -111,6 +117,7 @@ async def handle(ctx: JobContext, payload: CreatorBundleRef) -> dict[str, Any]:
         "totalMinor": bundle.total_minor,
         "budgetMinor": budget,
         "currency": currency,
+        "superseded": bundle_id is None,  # a newer bundle was kept
     }
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
+from talentq.brands import find_brand
 from talentq.db.domain import Brand, CreatorFitScore, Deal, Deliverable, StrategyPrediction, Talent, User
 from talentq.db.models import utcnow
 from talentq.errors import PermanentJobError
@@ -23,7 +24,6 @@ from talentq.integrations.ai import make_ai_provider
 from talentq.integrations.ai_outreach import AVAILABILITY_DAYS, FitBrand, FitTalent
 from talentq.jobs import JobContext, uses_tables
 from talentq.money import is_currency
-from talentq.processors.strategy_engine import find_brand
 from talentq.queues import CreatorFit
 
 # The manager's active talents with their history with the brand (:brand, may be NULL) and its
@@ -76,19 +76,14 @@ class PredictionFacts(BaseModel):
 @uses_tables(User, Talent, Brand, Deal, Deliverable, StrategyPrediction, CreatorFitScore)
 async def handle(ctx: JobContext, payload: CreatorFit) -> dict[str, Any]:
     facts = _prediction(payload)
-    async with ctx["sessions"].begin() as session:
+    now = utcnow()
+    # The facts are read and the connection given back before the AI is asked (it may take seconds).
+    async with ctx["sessions"]() as session:
         if await session.get(User, payload.user_id) is None:
             raise PermanentJobError(f"user {payload.user_id} not found")
         brand = await find_brand(session, facts.brand_name)
-        name = brand.name if brand else facts.brand_name  # the brand's own spelling when it is known
+        brand_name = brand.name if brand else facts.brand_name  # the brand's own spelling when known
         category = facts.category or (brand.category if brand else None)
-        prediction_id = await session.scalar(
-            select(col(StrategyPrediction.id)).where(
-                col(StrategyPrediction.user_id) == payload.user_id,
-                func.lower(col(StrategyPrediction.brand_name)) == name.lower(),
-            )
-        )
-        now = utcnow()
         rows = await session.execute(
             _TALENTS,
             {
@@ -100,17 +95,25 @@ async def handle(ctx: JobContext, payload: CreatorFit) -> dict[str, Any]:
             },
         )
         talents = [FitTalent(**row) for row in rows.mappings()]
-        if not talents:
-            return {"userId": payload.user_id, "brand": name, "scored": 0}
-        target = FitBrand(name, category, facts.predicted_spend_minor, facts.currency)
-        fits = await make_ai_provider(ctx["settings"], ctx["http"]).score_creator_fit(target, talents)
+    if not talents:
+        return {"userId": payload.user_id, "brand": brand_name, "scored": 0}
+    target = FitBrand(brand_name, category, facts.predicted_spend_minor, facts.currency)
+    fits = await make_ai_provider(ctx["settings"], ctx["http"]).score_creator_fit(target, talents)
+    async with ctx["sessions"].begin() as session:
+        # Read here, not with the facts: strategy-engine may have stored or replaced it meanwhile.
+        prediction_id = await session.scalar(
+            select(col(StrategyPrediction.id)).where(
+                col(StrategyPrediction.user_id) == payload.user_id,
+                func.lower(col(StrategyPrediction.brand_name)) == brand_name.lower(),
+            )
+        )
         statement = insert(CreatorFitScore).values(
             [
                 {
                     "user_id": payload.user_id,
                     "talent_id": fit.talent_id,
                     "prediction_id": prediction_id,
-                    "brand_name": name,
+                    "brand_name": brand_name,
                     "score": fit.score,
                     "reasons": fit.reasons,
                     "created_at": now,
@@ -126,15 +129,17 @@ async def handle(ctx: JobContext, payload: CreatorFit) -> dict[str, Any]:
                     func.lower(col(CreatorFitScore.brand_name)),
                 ],
                 set_={
-                    name: statement.excluded[name]
-                    for name in ("prediction_id", "brand_name", "score", "reasons", "created_at")
+                    column: statement.excluded[column]
+                    for column in ("prediction_id", "brand_name", "score", "reasons", "created_at")
                 },
+                # A run that read its facts later (and finished first) keeps its scores.
+                where=col(CreatorFitScore.created_at) <= now,
             )
         )
     best = max(fits, key=lambda fit: fit.score)
     return {
         "userId": payload.user_id,
-        "brand": name,
+        "brand": brand_name,
         "predictionId": prediction_id,
         "scored": len(fits),
         "best": {"talentId": best.talent_id, "score": best.score},

@@ -1,25 +1,43 @@
 """outreach: send one pending outreach action through email-send and mark it sent.
 
-Reads ``outreach_actions``, ``brands``, ``talents``, ``users`` (and ``outbound_emails``); writes the
-action's status, ``sent_at`` and ``to_address``. Safe to re-run: the email job's id is the action's,
-so a retry never mails twice, and a retry after the action was marked sent completes as ``already_sent``.
+Reads ``outreach_actions``, ``brands``, ``talents``, ``users``, ``inbox_messages`` (and ``outbound_emails``);
+writes the action's status, ``sent_at``, ``to_address`` or ``error``. Safe to re-run: the email job's id is
+the action's, so a retry never mails twice; an action that can never be sent is closed as failed.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from arq.constants import job_key_prefix, result_key_prefix
-from sqlalchemy import select
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from talentq.db.domain import Brand, OutboundEmail, OutreachAction, OutreachStatus, Talent, User
+from talentq.brands import brand_mail_sql
+from talentq.db.domain import (
+    Brand,
+    InboxMessage,
+    OutboundEmail,
+    OutreachAction,
+    OutreachKind,
+    OutreachStatus,
+    Talent,
+    User,
+)
 from talentq.db.models import utcnow
 from talentq.errors import PermanentJobError
 from talentq.integrations.mail import MailRejected, check_address
 from talentq.jobs import JobContext, uses_tables
 from talentq.queues import ActionRef
+
+# The first mail from the brand to the manager after the pitch went out (brands.py's rule).
+_FIRST_REPLY = text(
+    "SELECT min(received_at) FROM ("
+    + brand_mail_sql(messages="m.user_id = :user AND m.received_at > :sent_at", brands="b.id = :brand")
+    + ") AS reply"
+)
 
 
 def email_job_id(action_id: int) -> str:
@@ -27,7 +45,7 @@ def email_job_id(action_id: int) -> str:
     return f"email-send:outreach:{action_id}"
 
 
-@uses_tables(OutreachAction, Brand, Talent, User, OutboundEmail)
+@uses_tables(OutreachAction, Brand, Talent, User, OutboundEmail, InboxMessage)
 async def handle(ctx: JobContext, payload: ActionRef) -> dict[str, Any]:
     action_id = payload.action_id
     email_job = email_job_id(action_id)
@@ -56,29 +74,35 @@ async def handle(ctx: JobContext, payload: ActionRef) -> dict[str, Any]:
             ):
                 return {"status": "already_sent", "actionId": action_id, "emailJobId": email_job}
             raise PermanentJobError(f"outreach action {action_id} is {action.status!r}, not 'pending'")
+        if action.kind == OutreachKind.FOLLOW_UP and action.follow_up_of_id is not None:
+            replied_at = await _reply_to(session, action.follow_up_of_id, talent.manager_id, action.brand_id)
+            if replied_at is not None:
+                # Chasing a brand that answered would be rude: the follow-up is closed, not sent.
+                reason = (
+                    f"follow-up not needed: brand {brand.id} ({brand.name!r}) replied to outreach "
+                    f"action {action.follow_up_of_id} at {replied_at.isoformat(timespec='seconds')}"
+                )
+                action.status, action.error = OutreachStatus.FAILED.value, reason
+                return {"status": "not_needed", "actionId": action_id, "reason": reason}
         to = action.to_address or brand.contact_email
-        if not to:
-            raise PermanentJobError(
-                f"outreach action {action_id}: brand {brand.id} ({brand.name!r}) has no contact_email "
-                "and the action no to_address"
+        problem = _unsendable(action_id, to, action, brand)
+        if problem is not None:
+            # Closed in this transaction, which commits: the daily plan stops queueing it and
+            # rotation stops moving it; the dead letter (raised below) carries the same reason.
+            action.status, action.error = OutreachStatus.FAILED.value, problem
+        else:
+            # Enqueued before the commit: if the commit is lost, the retry finds the action still
+            # pending and enqueues the same job id again, which arq (and email-send's outbox) ignores.
+            await ctx["producer"].enqueue(
+                "email-send",
+                {"to": to, "subject": action.subject, "body": action.message, "replyTo": manager.email},
+                job_id=email_job,
             )
-        try:
-            check_address(to, field="to")
-        except MailRejected as exc:
-            raise PermanentJobError(f"outreach action {action_id}: {exc}") from exc
-        for name, value in (("subject", action.subject), ("message", action.message)):
-            if not (value or "").strip():
-                raise PermanentJobError(f"outreach action {action_id} has no {name}")
-        # Enqueued before the commit: if the commit is lost, the retry finds the action still
-        # pending and enqueues the same job id again, which arq (and email-send's outbox) ignores.
-        await ctx["producer"].enqueue(
-            "email-send",
-            {"to": to, "subject": action.subject, "body": action.message, "replyTo": manager.email},
-            job_id=email_job,
-        )
-        action.status = OutreachStatus.SENT.value
-        action.sent_at = utcnow()
-        action.to_address = to
+            action.status = OutreachStatus.SENT.value
+            action.sent_at = utcnow()
+            action.to_address = to
+    if problem is not None:
+        raise PermanentJobError(problem)
     return {
         "status": "sent",
         "actionId": action_id,
@@ -86,6 +110,47 @@ async def handle(ctx: JobContext, payload: ActionRef) -> dict[str, Any]:
         "to": to,
         "emailJobId": email_job,
     }
+
+
+def _unsendable(action_id: int, to: str | None, action: OutreachAction, brand: Brand) -> str | None:
+    """Why the action can never be sent as it stands (no retry changes it), or None."""
+    if not to:
+        return (
+            f"outreach action {action_id}: brand {brand.id} ({brand.name!r}) has no contact_email "
+            "and the action no to_address"
+        )
+    try:
+        check_address(to, field="to")
+    except MailRejected as exc:
+        return f"outreach action {action_id}: {exc}"
+    for name, value in (("subject", action.subject), ("message", action.message)):
+        if not (value or "").strip():
+            return f"outreach action {action_id} has no {name}"
+    return None
+
+
+async def _reply_to(
+    session: AsyncSession, original_id: int, manager_id: int, brand_id: int
+) -> datetime | None:
+    """When the brand answered the original pitch, or None; an answer found now is recorded on the pitch.
+
+    outreach-follow-ups records replies every few hours; mail that came in since is looked up here.
+    """
+    original = await session.get(OutreachAction, original_id)
+    if original is None or original.sent_at is None:
+        return None
+    if original.replied_at is not None:
+        return original.replied_at
+    replied_at: datetime | None = await session.scalar(
+        _FIRST_REPLY, {"user": manager_id, "sent_at": original.sent_at, "brand": brand_id}
+    )
+    if replied_at is not None:
+        await session.execute(
+            update(OutreachAction)
+            .where(col(OutreachAction.id) == original_id, col(OutreachAction.status) == OutreachStatus.SENT)
+            .values(status=OutreachStatus.REPLIED.value, replied_at=replied_at)
+        )
+    return replied_at
 
 
 async def _email_job_exists(ctx: JobContext, session: AsyncSession, job_id: str) -> bool:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import TextClause
 from sqlmodel import col
 
+from talentq.brands import find_brand
 from talentq.db.domain import Brand, Deal, StrategyPrediction, User
 from talentq.db.models import utcnow
 from talentq.errors import PermanentJobError
@@ -47,7 +48,10 @@ _SIMILAR: Final = text(
 
 @uses_tables(User, Brand, Deal, StrategyPrediction)
 async def handle(ctx: JobContext, payload: StrategyEngine) -> dict[str, Any]:
-    async with ctx["sessions"].begin() as session:
+    read_at = utcnow()
+    # The facts are read and the connection given back before the AI is asked: an HTTP provider
+    # may take seconds, and no transaction should stay open meanwhile.
+    async with ctx["sessions"]() as session:
         if await session.get(User, payload.user_id) is None:
             raise PermanentJobError(f"user {payload.user_id} not found")
         brand = await find_brand(session, payload.brand_name)
@@ -55,20 +59,22 @@ async def handle(ctx: JobContext, payload: StrategyEngine) -> dict[str, Any]:
         category = brand.category if brand else None
         history = await _deals(session, _OWN, brand=brand_id) if brand_id else []
         similar = await _deals(session, _SIMILAR, brand=brand_id, category=category and category.lower())
-        forecast = await make_ai_provider(ctx["settings"], ctx["http"]).predict_strategy(
-            name, category, history, similar, today=utcnow().date()
-        )
-        values = {
-            "brand_id": brand_id,
-            "brand_name": name,
-            "predicted_spend_minor": forecast.predicted_spend_minor,
-            "currency": forecast.currency,
-            "category": forecast.category,
-            "timing": forecast.timing,
-            "confidence": forecast.confidence,
-            "reasons": forecast.reasons,
-            "created_at": utcnow(),
-        }
+    forecast = await make_ai_provider(ctx["settings"], ctx["http"]).predict_strategy(
+        name, category, history, similar, today=read_at.date()
+    )
+    values = {
+        "brand_id": brand_id,
+        "brand_name": name,
+        "predicted_spend_minor": forecast.predicted_spend_minor,
+        "currency": forecast.currency,
+        "category": forecast.category,
+        "timing": forecast.timing,
+        "confidence": forecast.confidence,
+        "reasons": forecast.reasons,
+        "created_at": read_at,
+    }
+    async with ctx["sessions"].begin() as session:
+        # A run that read its facts later (and finished first) is not overwritten with older facts.
         prediction_id = await session.scalar(
             insert(StrategyPrediction)
             .values(user_id=payload.user_id, **values)
@@ -78,6 +84,7 @@ async def handle(ctx: JobContext, payload: StrategyEngine) -> dict[str, Any]:
                     func.lower(col(StrategyPrediction.brand_name)),
                 ],
                 set_=values,
+                where=col(StrategyPrediction.created_at) <= read_at,
             )
             .returning(col(StrategyPrediction.id))
         )
@@ -88,22 +95,8 @@ async def handle(ctx: JobContext, payload: StrategyEngine) -> dict[str, Any]:
         "predictedSpendMinor": forecast.predicted_spend_minor,
         "currency": forecast.currency,
         "confidence": forecast.confidence,
+        "superseded": prediction_id is None,  # a newer prediction was kept
     }
-
-
-async def find_brand(session: AsyncSession, name: str) -> Brand | None:
-    """The brand of that name, whatever its case (names are unique as written; the first wins)."""
-    return (
-        (
-            await session.execute(
-                select(Brand)
-                .where(func.lower(col(Brand.name)) == name.strip().lower())
-                .order_by(col(Brand.id))
-            )
-        )
-        .scalars()
-        .first()
-    )
 
 
 async def _deals(session: AsyncSession, query: TextClause, **params: Any) -> list[DealFact]:

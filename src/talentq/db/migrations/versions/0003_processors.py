@@ -10,6 +10,8 @@ Create Date: 2026-11-28 16:15:00
 - contracts keep a brand's own draft for ai-contract to review.
 - an agent task's follow-up task is unique per (task, step) that scheduled it, so a retried
   agent-tasks step finds the follow-up instead of adding a second.
+- an outreach action that can never be sent is closed as 'failed' with its ``error``, and
+  outreach-rotation closes a pitch it moves as 'rotated' (the talent's history stays).
 """
 
 from collections.abc import Sequence
@@ -25,6 +27,13 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.add_column("contracts", sa.Column("brand_draft", sa.Text(), nullable=True))
+    op.add_column("outreach_actions", sa.Column("error", sa.Text(), nullable=True))
+    op.drop_constraint("ck_outreach_actions_status", "outreach_actions", type_="check")
+    op.create_check_constraint(
+        "ck_outreach_actions_status",
+        "outreach_actions",
+        "status IN ('pending', 'sent', 'replied', 'failed', 'rotated')",
+    )
     op.create_index(
         "uq_strategy_predictions_user_brand",
         "strategy_predictions",
@@ -58,4 +67,11 @@ def downgrade() -> None:
         "uq_creator_fit_scores_prediction_talent", "creator_fit_scores", ["prediction_id", "talent_id"]
     )
     op.drop_index("uq_strategy_predictions_user_brand", table_name="strategy_predictions")
+    # 0002 knows no 'rotated': such a pitch was closed, as a 'failed' one is.
+    op.execute("UPDATE outreach_actions SET status = 'failed' WHERE status = 'rotated'")
+    op.drop_constraint("ck_outreach_actions_status", "outreach_actions", type_="check")
+    op.create_check_constraint(
+        "ck_outreach_actions_status", "outreach_actions", "status IN ('pending', 'sent', 'replied', 'failed')"
+    )
+    op.drop_column("outreach_actions", "error")
     op.drop_column("contracts", "brand_draft")
