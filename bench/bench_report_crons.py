@@ -50,9 +50,9 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from talentq.client import Producer, create_redis
+from talentq.clock import tick_ms
 from talentq.cron import CronEntry, run_cron_job
 from talentq.crons import finance, reports
-from talentq.crons.clock import tick_ms
 from talentq.db.engine import make_engine, make_sessionmaker
 from talentq.db.migrate import upgrade
 from talentq.queues import DEFAULT_ARQ_QUEUE

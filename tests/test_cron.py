@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from arq.connections import ArqRedis
@@ -13,8 +13,10 @@ from arq.cron import next_cron
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from talentq.clock import tick_time
 from talentq.cron import CRONS, CronEntry, arq_fields, run_cron_job
-from talentq.db.models import CronRun
+from talentq.crons import delivery, finance, reports
+from talentq.db.models import CronRun, utcnow
 from talentq.jobs import JobContext
 
 from .conftest import MakeWorker
@@ -55,6 +57,41 @@ def test_bad_schedules_are_refused(schedule: str) -> None:
     """Invalid strings, and day-of-month with day-of-week (cron ORs, arq ANDs), are refused."""
     with pytest.raises(ValueError, match=re.escape(repr(schedule))):
         arq_fields(schedule)
+
+
+@pytest.mark.parametrize(
+    ("job_id", "tick"),
+    [
+        (f"nightly:{TICK_MS}", True),
+        (f"weekly:{TICK_MS}", False),  # another cron's tick
+        (f"prefix:nightly:{TICK_MS}", False),
+        ("nightly:manual-run", False),
+        ("nightly:", False),
+        (str(TICK_MS), False),
+    ],
+)
+def test_only_the_cron_s_own_tick_sets_now(job_id: str, tick: bool) -> None:
+    """tick_time reads "<name>:<ms>" for that name only; any other job id stands for now."""
+    before = utcnow()
+    seen = tick_time(cast(JobContext, {"job_id": job_id}), "nightly")
+    if tick:
+        assert seen == datetime.fromtimestamp(TICK_MS / 1000, UTC)
+    else:
+        assert before <= seen <= utcnow()
+
+
+def test_the_crons_read_their_tick_under_their_scheduled_name() -> None:
+    """Each cron that takes "now" from its tick names itself as the schedule does (else: wall clock)."""
+    named = {
+        delivery.deliverable_overdue: delivery.DELIVERABLE_OVERDUE,
+        delivery.flush_stale_approvals: delivery.FLUSH_STALE_APPROVALS,
+        finance.check_overdue_invoices: finance.CHECK_OVERDUE_INVOICES,
+        reports.send_daily_brief_digest: reports.SEND_DAILY_BRIEF_DIGEST,
+        reports.weekly_reports: reports.WEEKLY_REPORTS,
+        reports.weekly_talent_reports: reports.WEEKLY_TALENT_REPORTS,
+    }
+    scheduled = {entry.run: entry.name for entry in CRONS if entry.run in named}
+    assert scheduled == named
 
 
 def ctx_for(name: str, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]) -> dict[str, Any]:

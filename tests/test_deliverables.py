@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from datetime import timedelta
+import hashlib
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 import pytest
@@ -17,9 +19,10 @@ from talentq.client import Producer
 from talentq.content_review import DISCLOSURE_VISIBLE_CHARS, requirements, review
 from talentq.db.domain import Brand, Contract, Deal, Deliverable, OutboundEmail, Talent, User
 from talentq.db.models import FailedJob, utcnow
+from talentq.errors import QueueRefusedError
 from talentq.jobs import JobContext
 from talentq.processors import deliverable_reminders, deliverable_review, email_send
-from talentq.queues import CATALOGUE, RetryPolicy
+from talentq.queues import CATALOGUE, MAX_REVIEW_CONTENT_CHARS, RetryPolicy
 from talentq.registry import Binding
 from talentq.sample_agency import pk
 from talentq.serialization import deserialize
@@ -113,14 +116,20 @@ async def load(sessions: async_sessionmaker[AsyncSession], deliverable_id: int) 
 
 
 def job_ctx(
-    sessions: async_sessionmaker[AsyncSession], redis: ArqRedis, job_id: str, producer: Any = None
+    sessions: async_sessionmaker[AsyncSession],
+    redis: ArqRedis,
+    job_id: str,
+    producer: Any = None,
+    *,
+    enqueued: datetime | None = None,
 ) -> JobContext:
-    """What the worker hands a processor, for calling one directly (a retry is the same job id again)."""
+    """What the worker hands a processor, for calling one directly (a retry: same id and enqueue time)."""
     return cast(
         JobContext,
         {
             "job_id": job_id,
             "job_try": 1,
+            "enqueue_time": enqueued or utcnow(),
             "redis": redis,
             "sessions": sessions,
             "settings": service_settings(),
@@ -199,6 +208,32 @@ async def test_an_overdue_deliverable_reminds_the_manager_once(
     assert await letters(sessions) == {}
 
 
+async def test_two_reminders_at_once_wait_for_the_row_lock(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Two jobs for one deliverable in two concurrent transactions: one reminds, the other sees it."""
+    w = await world(sessions)
+    late = await deliverable(sessions, w, due_in=-timedelta(hours=3), status="overdue")
+
+    class SlowProducer(Producer):
+        async def enqueue(self, queue: str, payload: Any, **kwargs: Any) -> str | None:
+            # The first job holds its transaction open here: without the row lock the second
+            # reads reminded_at (still empty) meanwhile and reminds too.
+            await asyncio.sleep(0.3)
+            return await super().enqueue(queue, payload, **kwargs)
+
+    results = await asyncio.gather(
+        *(
+            deliverable_reminders.handle(job_ctx(sessions, redis, job, SlowProducer(redis)), remind(late))
+            for job in ("remind-a", "remind-b")
+        )
+    )
+
+    assert sorted(r["result"] for r in results) == ["recently_reminded", "reminded"]
+    assert list(await queued(redis, "email-send")) == [f"email-send:deliverable-reminder:{late}:first"]
+    assert (await load(sessions, late)).reminded_at is not None
+
+
 async def test_a_crash_between_enqueue_and_commit_still_sends_one_reminder(
     redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -235,9 +270,19 @@ async def test_a_crash_between_enqueue_and_commit_still_sends_one_reminder(
 async def test_reminders_follow_the_deliverable_s_state_and_the_24_hour_rule(
     redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    """Approved, submitted, far off or reminded lately: no email; reminded 25 h ago: a new one."""
+    """Approved, submitted, far off, reminded lately, deal over or 15 days late: no email; 25 h: a new one."""
     w = await world(sessions)
     now = utcnow()
+    async with sessions.begin() as session:
+        over = {stage: Deal(talent_id=w.talent_id, stage=stage) for stage in ("lost", "delivered")}
+        session.add_all(over.values())
+    of_lost = await deliverable(
+        sessions, dataclasses.replace(w, deal_id=pk(over["lost"])), due_in=-timedelta(hours=5)
+    )
+    of_delivered = await deliverable(
+        sessions, dataclasses.replace(w, deal_id=pk(over["delivered"])), due_in=-timedelta(hours=5)
+    )
+    abandoned = await deliverable(sessions, w, due_in=-timedelta(days=15), status="overdue")
     approved = await deliverable(sessions, w, due_in=-timedelta(days=1), status="approved")
     submitted = await deliverable(sessions, w, due_in=-timedelta(days=1), status="submitted")
     far = await deliverable(sessions, w, due_in=timedelta(days=6))
@@ -257,6 +302,9 @@ async def test_reminders_follow_the_deliverable_s_state_and_the_24_hour_rule(
             ("far", far),
             ("lately", lately),
             ("yesterday", yesterday),
+            ("of_lost", of_lost),
+            ("of_delivered", of_delivered),
+            ("abandoned", abandoned),
         ]
     }
 
@@ -270,11 +318,27 @@ async def test_reminders_follow_the_deliverable_s_state_and_the_24_hour_rule(
     assert outcomes["far"]["result"] == "not_due_soon"
     assert outcomes["lately"]["result"] == "recently_reminded"
     assert outcomes["yesterday"]["result"] == "reminded"
+    assert (outcomes["of_lost"]["result"], outcomes["of_lost"]["reason"]) == (
+        "not_needed",
+        f"deal {pk(over['lost'])} is lost",
+    )
+    assert outcomes["of_delivered"]["reason"] == f"deal {pk(over['delivered'])} is delivered"
+    assert (outcomes["abandoned"]["result"], outcomes["abandoned"]["reason"]) == (
+        "not_needed",
+        "over 14 days past due: reminders have stopped",
+    )
     key = deliverable_reminders.reminder_key(last_reminded)
     jobs = await queued(redis, "email-send")
     assert list(jobs) == [f"email-send:deliverable-reminder:{yesterday}:{key}"]
     assert "asked for changes" in jobs[f"email-send:deliverable-reminder:{yesterday}:{key}"]["body"]
-    for untouched, before in [(approved, None), (submitted, None), (far, None)]:
+    for untouched, before in [
+        (approved, None),
+        (submitted, None),
+        (far, None),
+        (of_lost, None),
+        (of_delivered, None),
+        (abandoned, None),
+    ]:
         assert (await load(sessions, untouched)).reminded_at == before
     lately_row = await load(sessions, lately)
     assert lately_row.reminded_at is not None
@@ -409,6 +473,95 @@ async def test_a_new_submission_is_reviewed_and_notified_again(
     )
 
 
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+DRAFT_CAPTION = "Loving my Glossier You routine @glossier glossier.com/you"  # no disclosure: changes
+
+
+async def test_a_retried_older_submission_never_overwrites_a_newer_one(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A's email cannot be enqueued, B is reviewed, A is retried: B stays stored, A is superseded."""
+    # Given a draft (A) submitted a minute before the fixed caption (B)
+    w = await world(sessions)
+    reel = await deliverable(sessions, w, due_in=timedelta(days=1), status="submitted")
+    a_sent = utcnow() - timedelta(minutes=5)
+    b_sent = a_sent + timedelta(minutes=1)
+
+    class RedisDown(Producer):
+        async def enqueue(self, queue: str, payload: Any, **kwargs: Any) -> str | None:
+            raise ConnectionError("Redis unavailable")
+
+    # When A's first try fails at the enqueue, B is reviewed, and then A's retry runs
+    with pytest.raises(ConnectionError):
+        await deliverable_review.handle(
+            job_ctx(sessions, redis, "rv-a", RedisDown(redis), enqueued=a_sent), submit(reel, DRAFT_CAPTION)
+        )
+    assert (await load(sessions, reel)).content is None  # the review rolled back with the enqueue
+    newer = await deliverable_review.handle(
+        job_ctx(sessions, redis, "rv-b", enqueued=b_sent), submit(reel, GOOD_CAPTION)
+    )
+    retried = await deliverable_review.handle(
+        job_ctx(sessions, redis, "rv-a", enqueued=a_sent), submit(reel, DRAFT_CAPTION)
+    )
+
+    # Then B's review stands, A completes without touching it, and only B's email is queued
+    assert (newer["result"], newer["status"]) == ("reviewed", "approved")
+    assert retried == {
+        "result": "superseded",
+        "deliverableId": reel,
+        "status": "approved",
+        "submittedAt": a_sent.isoformat(),
+        "supersededBy": b_sent.isoformat(),
+        "reviewedBefore": False,
+    }
+    row = await load(sessions, reel)
+    assert row.review is not None
+    assert (row.status, row.content, row.review["submittedAt"]) == (
+        "approved",
+        GOOD_CAPTION,
+        b_sent.isoformat(),
+    )
+    assert list(await queued(redis, "email-send")) == [newer["emailJobId"]]
+    assert await letters(sessions) == {}
+
+
+async def test_a_stored_submission_retried_after_a_newer_one_is_superseded(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A stored and mailed, B after it, A's job again (its worker died before the ack): A is superseded."""
+    w = await world(sessions)
+    reel = await deliverable(sessions, w, due_in=timedelta(days=1), status="submitted")
+    a_sent = utcnow() - timedelta(minutes=5)
+
+    first = await deliverable_review.handle(
+        job_ctx(sessions, redis, "rv-a", enqueued=a_sent), submit(reel, DRAFT_CAPTION)
+    )
+    newer = await deliverable_review.handle(
+        job_ctx(sessions, redis, "rv-b", enqueued=a_sent + timedelta(minutes=1)), submit(reel, GOOD_CAPTION)
+    )
+    retried = await deliverable_review.handle(
+        job_ctx(sessions, redis, "rv-a", enqueued=a_sent), submit(reel, DRAFT_CAPTION)
+    )
+
+    assert (first["status"], newer["status"]) == ("changes_requested", "approved")
+    assert (retried["result"], retried["status"], retried["reviewedBefore"]) == (
+        "superseded",
+        "approved",
+        True,
+    )
+    row = await load(sessions, reel)
+    assert row.review is not None
+    assert (row.status, row.content) == ("approved", GOOD_CAPTION)
+    assert [(h["sha256"], h["verdict"]) for h in row.review["history"]] == [
+        (sha256(GOOD_CAPTION), "approved"),
+        (sha256(DRAFT_CAPTION), "changes_requested"),
+    ]
+    assert set(await queued(redis, "email-send")) == {first["emailJobId"], newer["emailJobId"]}
+
+
 async def test_without_a_contract_the_brand_and_built_in_rules_apply(
     redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -459,9 +612,9 @@ async def test_a_megabyte_of_content_is_reviewed_fast_and_mailed_short(
     assert row.review is not None
     assert row.content == content
     assert row.status == "changes_requested"
-    assert [(f["rule"], f["detail"][:30]) for f in row.review["findings"]] == [
-        ("forbidden_claim", 'the claim "cures" is not allow'),
-        ("length", "1,048,576 characters; an Insta"),
+    assert [(f["rule"], f["detail"][:37]) for f in row.review["findings"]] == [
+        ("forbidden_claim", 'the claim "cures acne" is not allowed'),
+        ("length", "1,048,576 characters; an Instagram ca"),
     ]
     (message,) = recorder.received
     body = body_of(message)
@@ -507,6 +660,42 @@ async def test_review_bad_input_is_permanent(
     assert await queued(redis, "email-send") == {}
 
 
+async def test_content_past_the_limit_is_refused_by_the_client_and_the_worker(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """100 MB: the producer refuses it naming content; one character past the limit: dead-lettered once."""
+    w = await world(sessions)
+    reel = await deliverable(sessions, w, due_in=timedelta(days=1))
+    huge = "#ad @glossier " + "x" * 100_000_000
+    just_over = "#ad @glossier " + "x" * (MAX_REVIEW_CONTENT_CHARS - 13)
+    limit = f"content: String should have at most {MAX_REVIEW_CONTENT_CHARS} characters"
+
+    with pytest.raises(QueueRefusedError) as refused:
+        await Producer(redis).enqueue("deliverable-review", {"deliverableId": reel, "content": huge})
+    assert refused.value.fields == ["content"]
+    assert limit in refused.value.reason
+    assert await redis.dbsize() == 0
+
+    # A job that reached Redis another way (a raw enqueue_job): one try, a permanent dead letter. The
+    # worker applies the same model; past the limit it makes no difference how far (100 MB would only
+    # spend seconds in Redis and in the dead letter's copy of the payload).
+    await redis.enqueue_job(
+        "deliverable-review", {"deliverableId": reel, "content": just_over}, _job_id="huge"
+    )
+    await make_worker(BINDINGS, catalogue=QUEUES).async_run()
+
+    dead = await letters(sessions)
+    assert (dead["huge"].reason, dead["huge"].tries, dead["huge"].error_type) == (
+        "permanent",
+        1,
+        "InvalidPayloadError",
+    )
+    assert limit in dead["huge"].message
+    row = await load(sessions, reel)
+    assert (row.status, row.content, row.review) == ("pending", None, None)
+    assert await queued(redis, "email-send") == {}
+
+
 # --- the rules on their own -------------------------------------------------------------------
 
 
@@ -518,9 +707,9 @@ async def test_review_bad_input_is_permanent(
         ("#adventure with @glossier", {"disclosure"}),
         ("#ad with @glossierx and @glossier.shop", {"brand_handle"}),
         ("paid   partnership with\n@glossier", set()),
-        ("#ad @glossier: this serum heals everything", {"forbidden_claim"}),
+        ("#ad @glossier: this serum heals everything", {"claim_wording"}),
         ("#ad @glossier: clinically\nproven to glow", set()),  # the contract approves that claim
-        ("#ad @glossier: miracles happen", set()),  # "miracles" is not the claim "miracle"
+        ("#ad @glossier: miracles happen", set()),  # "miracles" is not the word "miracle"
     ],
 )
 def test_rules_read_content_as_a_person_would(content: str, rules: set[str]) -> None:
@@ -532,6 +721,60 @@ def test_rules_read_content_as_a_person_would(content: str, rules: set[str]) -> 
         brand_handle="glossier",
     )
     assert {f.rule for f in review(content, needs).findings} == rules
+
+
+@pytest.mark.parametrize(
+    ("content", "findings"),
+    [
+        ("sweet treats for the weekend", []),
+        ("she treats her team to brunch", []),
+        ("a little miracle in a bottle", [("claim_wording", "warning", "miracle")]),
+        ("time heals, and so does sleep", [("claim_wording", "warning", "heals")]),
+        ("this cures acne overnight", [("forbidden_claim", "error", "cures acne")]),
+        ("it treats my eczema", [("forbidden_claim", "error", "treats my eczema")]),
+        ("the cure for hair loss", [("forbidden_claim", "error", "the cure for hair loss")]),
+        ("a miracle cure", [("forbidden_claim", "error", "miracle cure")]),
+        ("Guaranteed\nresults!", [("forbidden_claim", "error", "guaranteed results")]),
+        ("lose 5 kg in a week", [("forbidden_claim", "error", "lose 5 kg in")]),
+        ("I lose 10lbs in a month", [("forbidden_claim", "error", "lose 10lbs in")]),
+        ("whitening strips", [("forbidden_claim", "error", "whitening")]),  # the contract's own
+        (
+            "it heals acne, heals!",
+            [("forbidden_claim", "error", "heals acne"), ("claim_wording", "warning", "heals")],
+        ),
+    ],
+)
+def test_claims_are_phrases_and_single_words_only_warn(
+    content: str, findings: list[tuple[str, str, str]]
+) -> None:
+    """Built-in claims block as phrases; a lone "treats" is nothing, "heals" or "miracle" only warns."""
+    needs = requirements(
+        platform="instagram",
+        terms={"forbiddenClaims": ["Whitening"]},
+        contract_label="contract 1 (signed)",
+        brand_handle=None,
+    )
+    outcome = review(f"#ad {content}", needs)
+    assert [(f.rule, f.severity) for f in outcome.findings] == [(rule, sev) for rule, sev, _ in findings]
+    for finding, (_, _, quoted) in zip(outcome.findings, findings, strict=True):
+        assert f'"{quoted}"' in finding.detail
+    assert outcome.verdict == (
+        "changes_requested" if any(s == "error" for _, s, _ in findings) else "approved"
+    )
+
+
+def test_a_contract_can_approve_a_built_in_claim_and_word() -> None:
+    """approvedClaims lifts the exact phrase matched and a claim word; other claims still block."""
+    needs = requirements(
+        platform="instagram",
+        terms={"approvedClaims": ["clinically proven", "Miracle"]},
+        contract_label="contract 2 (signed)",
+        brand_handle=None,
+    )
+    outcome = review("#ad clinically proven, a small miracle, and it cures acne", needs)
+    assert [(f.rule, f.detail[:25]) for f in outcome.findings] == [
+        ("forbidden_claim", 'the claim "cures acne" is')
+    ]
 
 
 def test_a_late_disclosure_is_a_warning_and_bad_terms_are_reported() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from talentq.client import Producer
+from talentq.clock import tick_ms
 from talentq.cron import CronEntry, run_cron_job
 from talentq.crons import delivery
 from talentq.db.domain import Approval, Brand, Deal, Deliverable, Talent, User
@@ -31,16 +32,18 @@ from .test_email_send import Recorder, smtp, smtp_settings  # noqa: F401  (smtp:
 
 pytestmark = pytest.mark.integration
 
-TICK_MS = 1_764_320_400_000  # 2025-11-28 09:00 UTC
 OVERDUE = CronEntry(
     "deliverable-overdue", "0 * * * *", delivery.deliverable_overdue, enqueues=("deliverable-reminders",)
 )
 FLUSH = CronEntry("flush-stale-approvals", "0 */12 * * *", delivery.flush_stale_approvals)
 
 
-def cron_ctx(entry: CronEntry, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]) -> Any:
+def cron_ctx(
+    entry: CronEntry, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession], at: datetime | None = None
+) -> Any:
+    """The context of ``entry``'s tick at ``at`` (default: now): the crons' "now" is the tick."""
     return {
-        "job_id": f"{entry.name}:{TICK_MS}",
+        "job_id": f"{entry.name}:{tick_ms(at or utcnow())}",
         "job_try": 1,
         "redis": redis,
         "sessions": sessions,
@@ -52,17 +55,19 @@ async def queued_ids(redis: ArqRedis) -> list[str]:
     return sorted(raw.decode() for raw in await redis.zrange(default_queue_name, 0, -1))
 
 
-async def a_deal(sessions: async_sessionmaker[AsyncSession]) -> tuple[int, int]:
-    """(deal id, talent id) of one contracted deal."""
+async def a_deal(sessions: async_sessionmaker[AsyncSession], stage: str = "contracted") -> tuple[int, int]:
+    """(deal id, talent id) of one deal in ``stage``, with its own manager, brand and talent."""
     async with sessions.begin() as session:
-        manager = User(name="Daniel Reyes", email="daniel@northstar.test", time_zone="America/New_York")
-        brand = Brand(name="Oatly", domain="oatly.com")
+        manager = User(
+            name="Daniel Reyes", email=f"daniel+{stage}@northstar.test", time_zone="America/New_York"
+        )
+        brand = Brand(name=f"Oatly ({stage})", domain=f"oatly-{stage}.com")
         session.add_all([manager, brand])
         await session.flush()
-        talent = Talent(name="Kofi Mensah", handle="kofieats", manager_id=pk(manager))
+        talent = Talent(name="Kofi Mensah", handle=f"kofieats-{stage}", manager_id=pk(manager))
         session.add(talent)
         await session.flush()
-        deal = Deal(talent_id=pk(talent), brand_id=pk(brand), stage="contracted")
+        deal = Deal(talent_id=pk(talent), brand_id=pk(brand), stage=stage)
         session.add(deal)
         await session.flush()
         return pk(deal), pk(talent)
@@ -71,27 +76,56 @@ async def a_deal(sessions: async_sessionmaker[AsyncSession]) -> tuple[int, int]:
 async def test_late_work_becomes_overdue_and_is_reminded_once_a_day(
     redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    """Only late, unapproved, unsubmitted work turns overdue; reminders skip anything reminded within 24 h."""
-    # Given deliverables in every state, some reminded lately
+    """Late open work turns overdue; overdue and due-soon work not reminded for 24 h gets one reminder job."""
+    # Given deliverables in every state, some reminded lately, some of deals that are over
     deal_id, talent_id = await a_deal(sessions)
+    lost_deal, lost_talent = await a_deal(sessions, "lost")
+    delivered_deal, delivered_talent = await a_deal(sessions, "delivered")
     now = utcnow()
     long_ago = now - timedelta(hours=30)
-    specs: dict[str, tuple[str, timedelta, Any]] = {
-        "late": ("pending", -timedelta(hours=2), None),
-        "late_rework": ("changes_requested", -timedelta(days=1), None),
-        "late_reminded_lately": ("pending", -timedelta(hours=1), now - timedelta(hours=3)),
-        "in_review": ("submitted", -timedelta(days=1), None),
-        "done": ("approved", -timedelta(days=3), None),
-        "not_due": ("pending", timedelta(hours=5), None),
-        "still_overdue": ("overdue", -timedelta(days=4), long_ago),
-        "overdue_reminded_lately": ("overdue", -timedelta(days=2), now - timedelta(hours=20)),
+    specs: dict[str, tuple[str, timedelta, Any, tuple[int, int]]] = {
+        "late": ("pending", -timedelta(hours=2), None, (deal_id, talent_id)),
+        "late_rework": ("changes_requested", -timedelta(days=1), None, (deal_id, talent_id)),
+        "late_reminded_lately": (
+            "pending",
+            -timedelta(hours=1),
+            now - timedelta(hours=3),
+            (deal_id, talent_id),
+        ),
+        "in_review": ("submitted", -timedelta(days=1), None, (deal_id, talent_id)),
+        "done": ("approved", -timedelta(days=3), None, (deal_id, talent_id)),
+        "due_soon": ("pending", timedelta(hours=5), None, (deal_id, talent_id)),
+        "rework_due_soon": ("changes_requested", timedelta(hours=47), long_ago, (deal_id, talent_id)),
+        "due_soon_reminded_lately": (
+            "pending",
+            timedelta(hours=30),
+            now - timedelta(hours=2),
+            (deal_id, talent_id),
+        ),
+        "not_due_yet": ("pending", timedelta(hours=49), None, (deal_id, talent_id)),
+        "still_overdue": ("overdue", -timedelta(days=4), long_ago, (deal_id, talent_id)),
+        "overdue_reminded_lately": (
+            "overdue",
+            -timedelta(days=2),
+            now - timedelta(hours=20),
+            (deal_id, talent_id),
+        ),
+        "given_up": ("overdue", -timedelta(days=15), long_ago, (deal_id, talent_id)),
+        "late_for_a_lost_deal": ("pending", -timedelta(hours=2), None, (lost_deal, lost_talent)),
+        "overdue_for_a_lost_deal": ("overdue", -timedelta(days=2), None, (lost_deal, lost_talent)),
+        "soon_for_a_delivered_deal": (
+            "pending",
+            timedelta(hours=5),
+            None,
+            (delivered_deal, delivered_talent),
+        ),
     }
     ids: dict[str, int] = {}
     async with sessions.begin() as session:
-        for name, (status, due_in, reminded_at) in specs.items():
+        for name, (status, due_in, reminded_at, (deal, talent)) in specs.items():
             row = Deliverable(
-                deal_id=deal_id,
-                talent_id=talent_id,
+                deal_id=deal,
+                talent_id=talent,
                 title=name,
                 due_at=now + due_in,
                 status=status,
@@ -102,39 +136,58 @@ async def test_late_work_becomes_overdue_and_is_reminded_once_a_day(
             ids[name] = pk(row)
 
     # When the tick runs, and then its work again (a re-run after an interruption)
-    result = await run_cron_job(OVERDUE)(cron_ctx(OVERDUE, redis, sessions))
+    result = await run_cron_job(OVERDUE)(cron_ctx(OVERDUE, redis, sessions, now))
     jobs = await queued_ids(redis)
-    again = await delivery.deliverable_overdue(cron_ctx(OVERDUE, redis, sessions))
+    again = await delivery.deliverable_overdue(cron_ctx(OVERDUE, redis, sessions, now))
 
-    # Then the three late ones are overdue and the ones not reminded for 24 h have a job each
-    assert result == {"count": 3, "reminders": 3}
+    # Then the three late ones of the open deal are overdue, and the overdue and due-soon work not
+    # reminded for 24 h (and under 14 days late) has one reminder job each; lost and delivered
+    # deals' work is left alone
+    assert result == {"count": 3, "reminders": 3, "due_soon": 2}
     async with sessions() as session:
         statuses = dict(
             (await session.execute(select(col(Deliverable.title), col(Deliverable.status)))).all()
         )
-    assert statuses == {
+    assert statuses == {name: status for name, (status, *_) in specs.items()} | {
         "late": "overdue",
         "late_rework": "overdue",
         "late_reminded_lately": "overdue",
-        "in_review": "submitted",
-        "done": "approved",
-        "not_due": "pending",
-        "still_overdue": "overdue",
-        "overdue_reminded_lately": "overdue",
     }
     assert jobs == sorted(
         [
             f"deliverable-reminders:{ids['late']}:first",
             f"deliverable-reminders:{ids['late_rework']}:first",
             f"deliverable-reminders:{ids['still_overdue']}:{reminder_key(long_ago)}",
+            f"deliverable-reminders:{ids['due_soon']}:first",
+            f"deliverable-reminders:{ids['rework_due_soon']}:{reminder_key(long_ago)}",
         ]
     )
     # And the re-run finds nothing newly late, and its reminder jobs are already queued
-    assert again == {"count": 0, "reminders": 0}
+    assert again == {"count": 0, "reminders": 0, "due_soon": 0}
     assert await queued_ids(redis) == jobs
     async with sessions() as session:
         (run,) = (await session.execute(select(CronRun))).scalars()
     assert (run.name, run.status, run.result) == ("deliverable-overdue", "ok", result)
+
+
+async def test_now_is_the_tick_not_the_wall_clock(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A tick an hour ago, run late: work due after the tick is not overdue yet (it is due soon)."""
+    deal_id, talent_id = await a_deal(sessions)
+    now = utcnow()
+    async with sessions.begin() as session:
+        session.add(
+            Deliverable(
+                deal_id=deal_id, talent_id=talent_id, title="post", due_at=now - timedelta(minutes=30)
+            )
+        )
+
+    result = await run_cron_job(OVERDUE)(cron_ctx(OVERDUE, redis, sessions, now - timedelta(hours=1)))
+
+    assert result == {"count": 0, "reminders": 0, "due_soon": 1}
+    async with sessions() as session:
+        assert await session.scalar(select(col(Deliverable.status))) == "pending"
 
 
 async def test_a_tick_through_the_worker_mails_the_manager(
@@ -143,7 +196,7 @@ async def test_a_tick_through_the_worker_mails_the_manager(
     sessions: async_sessionmaker[AsyncSession],
     smtp: tuple[Recorder, int],  # noqa: F811  (the fixture imported above)
 ) -> None:
-    """The sample agency's late TikTok: the tick marks it overdue, its reminder job emails Maya, once."""
+    """The sample agency's late TikTok and its reel due tomorrow: the tick marks one, Maya gets two emails."""
     recorder, port = smtp
     await seed(sessions)
     fast = RetryPolicy(2, 0.05, 0.1)
@@ -156,7 +209,7 @@ async def test_a_tick_through_the_worker_mails_the_manager(
         ("email-send", email_send.handle),
     ]
 
-    await redis.enqueue_job(OVERDUE.name, _job_id=f"{OVERDUE.name}:{TICK_MS}")
+    await redis.enqueue_job(OVERDUE.name, _job_id=f"{OVERDUE.name}:{tick_ms(utcnow())}")
     await make_worker(bindings, [OVERDUE], catalogue=catalogue, settings_=smtp_settings(port)).async_run()
 
     async with sessions() as session:
@@ -167,11 +220,15 @@ async def test_a_tick_through_the_worker_mails_the_manager(
         dead = list((await session.execute(select(FailedJob))).scalars())
     assert [d.title for d in overdue] == ["TikTok: 3 ways to wear Cloud Paint"]
     assert overdue[0].reminded_at is not None
-    assert (run.status, run.result) == ("ok", {"count": 1, "reminders": 1})
-    (message,) = recorder.received
-    assert message["To"] == "Maya Okafor <maya.okafor@northstar-talent.test>"
-    assert message["Subject"] == "Overdue: TikTok: 3 ways to wear Cloud Paint (Priya Nair)"
-    assert "for Glossier was due" in body_of(message)
+    assert (run.status, run.result) == ("ok", {"count": 1, "reminders": 1, "due_soon": 1})
+    by_subject = {message["Subject"]: message for message in recorder.received}
+    assert set(by_subject) == {
+        "Overdue: TikTok: 3 ways to wear Cloud Paint (Priya Nair)",
+        "Due soon: IG reel: morning routine with Glossier You (Priya Nair)",
+    }
+    overdue_mail = by_subject["Overdue: TikTok: 3 ways to wear Cloud Paint (Priya Nair)"]
+    assert overdue_mail["To"] == "Maya Okafor <maya.okafor@northstar-talent.test>"
+    assert "for Glossier was due" in body_of(overdue_mail)
     assert dead == []
 
 
@@ -226,7 +283,7 @@ async def test_ten_thousand_rows_take_one_statement_each(
     sessions: async_sessionmaker[AsyncSession],
     sql_statements: list[str],
 ) -> None:
-    """10,000 late deliverables and 10,000 stale approvals: one SQL statement per cron, 10,000 jobs."""
+    """10,000 late and 5,000 due-soon deliverables, 10,000 stale approvals: one SQL statement per cron."""
     deal_id, talent_id = await a_deal(sessions)
     async with sessions.begin() as session:
         await session.execute(
@@ -235,6 +292,14 @@ async def test_ten_thousand_rows_take_one_statement_each(
                 "SELECT :deal, :talent, 'post ' || g, now() - interval '1 hour' - g * interval '1 second', "
                 "CASE WHEN g % 2 = 0 THEN 'pending' ELSE 'changes_requested' END "
                 "FROM generate_series(1, 10000) AS g"
+            ),
+            {"deal": deal_id, "talent": talent_id},
+        )
+        await session.execute(
+            text(
+                "INSERT INTO deliverables (deal_id, talent_id, title, due_at) "
+                "SELECT :deal, :talent, 'soon ' || g, now() + interval '1 hour' + g * interval '1 second' "
+                "FROM generate_series(1, 5000) AS g"
             ),
             {"deal": deal_id, "talent": talent_id},
         )
@@ -257,13 +322,13 @@ async def test_ten_thousand_rows_take_one_statement_each(
         statements[entry.name] = [s for s in sql_statements if "cron_runs" not in s]
 
     assert results == {
-        "deliverable-overdue": {"count": 10_000, "reminders": 10_000},
+        "deliverable-overdue": {"count": 10_000, "reminders": 10_000, "due_soon": 5_000},
         "flush-stale-approvals": {"count": 10_000, "byKind": {"contract": 10_000}},
     }
     assert {name: len(work) for name, work in statements.items()} == {
         "deliverable-overdue": 1,
         "flush-stale-approvals": 1,
     }
-    assert await redis.zcard(default_queue_name) == 10_000
+    assert await redis.zcard(default_queue_name) == 15_000
     assert all(seconds < 10 for seconds in timings.values()), timings
     print(f"\n10,000 rows: {', '.join(f'{name} {seconds:.2f}s' for name, seconds in timings.items())}")

@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from talentq.client import Producer
+from talentq.clock import tick_ms
 from talentq.cron import CronEntry, run_cron_job
 from talentq.crons import finance
-from talentq.crons.clock import tick_ms
 from talentq.db.domain import Brand, Deal, EmailStatus, Invoice, OutboundEmail, Talent, User
 from talentq.db.models import CronRun
 from talentq.processors import email_send
@@ -187,6 +187,47 @@ async def test_a_repeat_run_reminds_nobody_twice(
     assert (next_day["count"], next_day["reminders"]) == (0, 0)
     assert len(await email_jobs(redis)) == 1
     assert (await invoices_by_id(sessions)).popitem()[1].reminded_at == reminded
+
+
+async def test_a_run_that_dies_after_its_enqueue_reminds_each_invoice_once(
+    sessions: async_sessionmaker[AsyncSession], redis: ArqRedis, settings: Settings
+) -> None:
+    """The emails are queued, then the run dies before reminded_at: the next run adds no email, marks them."""
+    # Given two overdue invoices and a producer whose batch lands in Redis before the run dies
+    deal, brand = await one_deal(sessions)
+    due = TICK - timedelta(days=1)
+    ids = await add_invoices(
+        sessions,
+        deal,
+        [invoice(brand["glossier"], 100, "EUR", due=due), invoice(brand["gymshark"], 200, "USD", due=due)],
+    )
+
+    class DiesAfterEnqueue(Producer):
+        async def enqueue_many(self, queue: str, payloads: Any, **kwargs: Any) -> list[str | None]:
+            await super().enqueue_many(queue, payloads, **kwargs)
+            raise ConnectionError("worker killed")
+
+    crashing = cron_ctx(OVERDUE, TICK, sessions, redis, settings) | {"producer": DiesAfterEnqueue(redis)}
+    with pytest.raises(ConnectionError):
+        await run_cron_job(OVERDUE)(crashing)
+    after_crash = await invoices_by_id(sessions)
+    assert [(after_crash[i].status, after_crash[i].reminded_at) for i in ids] == [("overdue", None)] * 2
+
+    # When the next tick runs
+    again = await run_cron_job(OVERDUE)(
+        cron_ctx(OVERDUE, TICK + timedelta(days=1), sessions, redis, settings)
+    )
+
+    # Then each invoice has exactly one email job (the crashed run's), and both are marked reminded
+    assert (again["count"], again["reminders"]) == (0, 0)
+    assert set(await email_jobs(redis)) == {f"email-send:invoice-overdue:{i}" for i in ids}
+    assert all(invoice.reminded_at is not None for invoice in (await invoices_by_id(sessions)).values())
+    async with sessions() as session:
+        runs = [
+            (r.status, r.error)
+            for r in (await session.execute(select(CronRun).order_by(col(CronRun.id)))).scalars()
+        ]
+    assert runs == [("failed", "ConnectionError: worker killed"), ("ok", None)]
 
 
 async def test_an_invoice_without_address_is_marked_listed_and_reminded_once_one_exists(

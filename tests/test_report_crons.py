@@ -12,12 +12,13 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from talentq.clock import previous_week
 from talentq.cron import CronEntry, run_cron_job
 from talentq.crons import reports
-from talentq.crons.clock import previous_week
 from talentq.db.domain import (
     Approval,
     Brand,
+    Contract,
     Deal,
     Deliverable,
     Invoice,
@@ -183,14 +184,16 @@ async def test_each_manager_gets_their_local_day_across_dst_changes(
         "managers": 5,
         "briefs": 3,
         "nothing_to_report": 2,
-        "unknown_time_zone": [ids["mars"]],
+        "unknown_time_zone": 1,
+        "unknown_time_zone_managers": [ids["mars"]],
     }
     assert on_the_29th == {
         "count": 4,
         "managers": 5,
         "briefs": 4,
         "nothing_to_report": 1,
-        "unknown_time_zone": [ids["mars"]],
+        "unknown_time_zone": 1,
+        "unknown_time_zone_managers": [ids["mars"]],
     }
     jobs = await email_jobs(redis)
     # (the quiet manager has nothing either day; the unknown-zone one nothing on the 8th: no email)
@@ -257,6 +260,27 @@ async def test_a_second_run_the_same_day_sends_nothing_new(
     assert same_tick == {"count": 0, "skipped": "tick already ran"}
     assert (later["count"], later["briefs"]) == (0, 4)
     assert await email_jobs(redis) == jobs
+
+
+async def test_managers_with_unknown_zones_are_counted_and_listed_up_to_the_cap(
+    sessions: async_sessionmaker[AsyncSession], redis: ArqRedis, settings: Settings
+) -> None:
+    """150 managers whose zone is not an IANA name: all counted, the first 100 ids listed, all briefed."""
+    async with sessions.begin() as session:
+        await session.execute(
+            text(
+                "INSERT INTO users (name, email, time_zone) "
+                "SELECT 'Manager ' || n, 'm' || n || '@agency.test', 'Mars/Olympus' "
+                "FROM generate_series(1, 150) AS n"
+            )
+        )
+        ids = list((await session.execute(select(col(User.id)).order_by(col(User.id)))).scalars())
+
+    result = await run_cron_job(DIGEST)(cron_ctx(DIGEST, LONDON_DST, sessions, redis, settings))
+
+    assert (result["managers"], result["unknown_time_zone"]) == (150, 150)
+    assert result["unknown_time_zone_managers"] == ids[: reports.UNKNOWN_ZONE_LISTED]
+    assert len(result["unknown_time_zone_managers"]) == 100
 
 
 async def bulk_managers(
@@ -535,6 +559,67 @@ async def test_a_rerun_of_the_week_updates_the_report_and_emails_nobody_twice(
         "totals": {"EUR": 999, "GBP": 50, "JPY": 5_000, "USD": 12_550},
     }
     assert await email_jobs(redis) == jobs
+
+
+async def test_a_deal_is_won_in_the_week_its_contract_is_finalised(
+    sessions: async_sessionmaker[AsyncSession], redis: ArqRedis
+) -> None:
+    """Contracted and delivered in one week, re-finalised, or without a contract: each won once, that week."""
+    # Given deals whose contracts were finalised in last week (or before), in every stage since
+    async with sessions.begin() as session:
+        maya = User(name="Maya", email="maya@agency.test")
+        brand = Brand(name="Glossier")
+        session.add_all([maya, brand])
+        await session.flush()
+        ava = Talent(name="Ava Chen", handle="avacooks", manager_id=pk(maya))
+        session.add(ava)
+        await session.flush()
+        deals: dict[str, Deal] = {}
+        for key, stage, fee, currency, changed in [
+            ("delivered_in_week", "delivered", 100_000, "USD", "2026-03-27 12:00"),
+            ("refinalised", "contracted", 200_000, "EUR", "2026-03-26 12:00"),
+            ("finalised_before", "delivered", 999, "USD", "2026-03-27 12:00"),
+            ("no_contract", "delivered", 300_000, "USD", "2026-03-25 12:00"),
+            ("draft_contract_only", "contracted", 50_000, "GBP", "2026-03-24 12:00"),
+            ("lost", "lost", 7_000, "EUR", "2026-03-24 12:00"),
+            ("won_then_lost", "lost", 11_000, "USD", "2026-03-28 12:00"),
+        ]:
+            deals[key] = Deal(
+                talent_id=pk(ava),
+                brand_id=pk(brand),
+                stage=stage,
+                fee_minor=fee,
+                currency=currency,
+                stage_changed_at=utc(changed),
+            )
+        session.add_all(deals.values())
+        await session.flush()
+        for key, status, finalised in [
+            ("delivered_in_week", "signed", "2026-03-24 10:00"),
+            ("refinalised", "finalised", "2026-03-25 10:00"),
+            ("refinalised", "finalised", "2026-03-26 10:00"),
+            ("finalised_before", "signed", "2026-03-20 10:00"),
+            ("draft_contract_only", "drafting", None),
+            ("won_then_lost", "finalised", "2026-03-25 10:00"),
+        ]:
+            session.add(
+                Contract(
+                    deal_id=pk(deals[key]),
+                    status=status,
+                    finalised_at=utc(finalised) if finalised else None,
+                )
+            )
+
+    # When both weekly reports run for that week
+    await run_cron_job(WEEKLY)(cron_ctx(WEEKLY, WEEK_TICK, sessions, redis, london_settings()))
+    await run_cron_job(TALENT_WEEKLY)(cron_ctx(TALENT_WEEKLY, WEEK_TICK, sessions, redis, london_settings()))
+
+    # Then five deals were won (one of them lost again the same week) and two lost, in both reports
+    won = {"count": 5, "value": {"EUR": 200_000, "GBP": 50_000, "USD": 411_000}}
+    lost = {"count": 2, "value": {"EUR": 7_000, "USD": 11_000}}
+    agency, talent = await stored_reports(sessions)
+    assert (agency.kind, agency.data["deals_won"], agency.data["deals_lost"]) == ("agency_weekly", won, lost)
+    assert (talent.kind, talent.data["deals_won"], talent.data["deals_lost"]) == ("talent_weekly", won, lost)
 
 
 async def test_one_report_per_active_talent_goes_to_their_manager(

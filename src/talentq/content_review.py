@@ -1,19 +1,26 @@
 """The rules deliverable-review checks content against: disclosure, brand handle, links, claims, length.
 
 Pure functions over the content and what the contract (or, without one, the brand) asks
-for; no database, no I/O. Every rule is one linear scan (literal patterns with
-lookarounds, no nested quantifiers), so a 1 MB submission is reviewed in well under a
+for; no database, no I/O. Every rule is one linear scan (word lists and fixed patterns
+with lookarounds, no nested quantifiers), so a 1 MB submission is reviewed in well under a
 second, and a finding quotes at most a short excerpt of the content, never the content.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from bisect import bisect_right
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final, Literal
 
 Severity = Literal["error", "warning"]
+
+
+def _spaced_words(phrase: str) -> str:
+    """A literal phrase as a pattern in which any run of whitespace separates its words."""
+    return r"\s+".join(re.escape(word) for word in phrase.split())
+
 
 #: The longest text each platform takes in the field a deliverable's content goes into.
 PLATFORM_LIMITS: Final[Mapping[str, tuple[int, str]]] = {
@@ -49,27 +56,40 @@ _DISCLOSURE: Final = re.compile(
     re.IGNORECASE,
 )
 
-#: Claims advertising codes (FTC, ASA/CAP) treat as needing substantiation the talent cannot
-#: give: medical cures, guaranteed or proven efficacy. A contract lifts one by listing it in
-#: ``approvedClaims`` (the brand holds the evidence).
+#: Conditions a post must not claim to cure, treat, heal or prevent (advertising codes, FTC and
+#: ASA/CAP, forbid medical claims for products that are not licensed medicines).
+CONDITIONS: Final = (
+    "acne", "eczema", "psoriasis", "rosacea", "dermatitis", "cancer", "diabetes", "arthritis",
+    "asthma", "depression", "anxiety", "insomnia", "migraines", "migraine", "hair loss", "baldness",
+    "infections", "infection", "inflammation", "allergies", "hypertension", "high blood pressure",
+    "obesity", "ibs", "covid", "the flu", "flu", "colds", "a cold",
+)  # fmt: skip
+_CURE: Final = r"(?:cure[sd]?|treat(?:s|ed)?|heal(?:s|ed)?|prevent(?:s|ed)?|reverse[sd]?)"
+_REMEDY: Final = r"(?:(?:the\s+)?(?:cure|treatment|remedy)\s+for)"
+_CONDITION: Final = r"(?:(?:your|my|their|his|her)\s+)?(?:" + "|".join(map(_spaced_words, CONDITIONS)) + ")"
+
+#: Claims advertising codes treat as needing substantiation the talent cannot give: medical
+#: claims, guaranteed or proven efficacy, numeric weight loss. Phrases, not single words: "sweet
+#: treats" and "heals" alone are not claims. A contract lifts one by listing the phrase it matched
+#: in ``approvedClaims`` (the brand holds the evidence).
 REGULATED_CLAIMS: Final = (
-    "cures",
-    "cure for",
-    "heals",
-    "treats",
-    "prevents cancer",
-    "guaranteed results",
-    "guaranteed weight loss",
-    "lose weight fast",
-    "clinically proven",
-    "scientifically proven",
-    "doctor recommended",
-    "fda approved",
-    "miracle",
-    "100% effective",
-    "no side effects",
-    "risk-free",
+    rf"(?:{_CURE}|{_REMEDY})\s+{_CONDITION}",
+    _spaced_words("miracle cure"),
+    _spaced_words("guaranteed results"),
+    _spaced_words("guaranteed weight loss"),
+    _spaced_words("lose weight fast"),
+    r"(?:clinically|scientifically|medically)\s+proven",
+    _spaced_words("doctor recommended"),
+    _spaced_words("fda approved"),
+    _spaced_words("100% effective"),
+    _spaced_words("no side effects"),
+    _spaced_words("risk-free"),
+    # "lose 5 kg in a week", "lose 10lbs in"
+    r"lose\s+\d+(?:[.,]\d+)?\s*(?:kg|kgs|kilos?|lbs?|pounds|stone)\s+in",
 )
+#: Words that can read as a health claim on their own: a warning asks for a second look, never
+#: a block ("a little miracle", "time heals" are fine). A contract can approve or forbid them.
+CLAIM_WORDS: Final = ("cure", "cures", "cured", "heal", "heals", "healed", "miracle", "miraculous")
 
 #: Quoted context either side of a matched claim.
 _EXCERPT_CHARS: Final = 40
@@ -89,7 +109,10 @@ class Requirements:
     platform: str | None
     handle: str | None = None
     links: tuple[str, ...] = ()
-    forbidden_claims: tuple[str, ...] = REGULATED_CLAIMS
+    #: The contract's own forbidden claims (normalised phrases): errors, whatever else it approves.
+    forbidden_claims: tuple[str, ...] = ()
+    #: Built-in claims and words the contract approves (normalised phrases): not reported.
+    approved_claims: frozenset[str] = frozenset()
     basis: list[str] = field(default_factory=list)
     #: Problems with the terms themselves (a list that is not a list): reported, not fatal.
     term_findings: list[Finding] = field(default_factory=list)
@@ -155,9 +178,10 @@ def requirements(
         basis.append("no brand handle required: neither the contract nor the brand names one")
 
     links = tuple(dict.fromkeys(strings("requiredLinks", "required_links")))
-    approved = {_phrase(c) for c in strings("approvedClaims", "approved_claims")}
-    from_terms = [_phrase(c) for c in strings("forbiddenClaims", "forbidden_claims")]
-    forbidden = tuple(dict.fromkeys([*from_terms, *(c for c in REGULATED_CLAIMS if c not in approved)]))
+    approved = frozenset(_phrase(c) for c in strings("approvedClaims", "approved_claims"))
+    forbidden = tuple(dict.fromkeys(_phrase(c) for c in strings("forbiddenClaims", "forbidden_claims")))
+    if forbidden:
+        basis.append(f"claims the contract forbids: {', '.join(forbidden)}")
     if approved:
         basis.append(f"claims the contract approves: {', '.join(sorted(approved))}")
     return Requirements(
@@ -165,6 +189,7 @@ def requirements(
         handle=handle,
         links=links,
         forbidden_claims=forbidden,
+        approved_claims=approved,
         basis=basis,
         term_findings=problems,
     )
@@ -203,7 +228,7 @@ def review(content: str, rules: Requirements) -> ContentReview:
         if _link_pattern(link).search(flat) is None:
             findings.append(Finding("required_link", "error", f"the required link {link} is missing"))
 
-    findings += _claims(flat, rules.forbidden_claims)
+    findings += _claims(flat, rules)
 
     chars = len(content)
     if chars > limit:
@@ -244,23 +269,56 @@ def _length_rule(platform: str | None) -> tuple[str, int, str, Finding | None]:
     return platform or "unknown", FALLBACK_LIMIT, "the longest platform post", note
 
 
-def _claims(flat: str, phrases: Sequence[str]) -> list[Finding]:
-    if not phrases:
-        return []
-    # Longest first, so "cure for" is reported as itself and not as a shorter phrase inside it.
-    ordered = sorted(phrases, key=len, reverse=True)
-    pattern = re.compile(r"(?<!\w)(?:" + "|".join(_spaced(p) for p in ordered) + r")(?!\w)", re.IGNORECASE)
+_BUILT_IN_CLAIMS: Final = "|".join(REGULATED_CLAIMS)
+_WORDS: Final = re.compile(r"(?<!\w)(?:" + "|".join(CLAIM_WORDS) + r")(?!\w)", re.IGNORECASE)
+
+
+def _claims(flat: str, rules: Requirements) -> list[Finding]:
+    """Errors for the contract's forbidden phrases and the built-in claims; warnings for claim words."""
+    # The contract's phrases first and longest first: "whitening strips" is reported as itself.
+    ordered = sorted(rules.forbidden_claims, key=len, reverse=True)
+    pattern = re.compile(
+        r"(?<!\w)(?:" + "|".join([*map(_spaced_words, ordered), _BUILT_IN_CLAIMS]) + r")(?!\w)",
+        re.IGNORECASE,
+    )
     first: dict[str, int] = {}
+    starts: list[int] = []  # the reported matches, in order and not overlapping (finditer's)
+    ends: list[int] = []
     for match in pattern.finditer(flat):
-        first.setdefault(_phrase(match.group(0)), match.start())
-        if len(first) == len(ordered):  # every phrase seen: the rest of a long text adds nothing
-            break
-    findings = []
-    for phrase, start in sorted(first.items(), key=lambda item: item[1]):
-        excerpt = _excerpt(flat, start, start + len(phrase))
-        findings.append(
-            Finding("forbidden_claim", "error", f'the claim "{phrase}" is not allowed: {excerpt}')
+        phrase = _phrase(match.group(0))
+        if phrase in rules.approved_claims and phrase not in rules.forbidden_claims:
+            continue
+        first.setdefault(phrase, match.start())
+        starts.append(match.start())
+        ends.append(match.end())
+    findings = [
+        Finding(
+            "forbidden_claim",
+            "error",
+            f'the claim "{phrase}" is not allowed: {_excerpt(flat, start, start + len(phrase))}',
         )
+        for phrase, start in sorted(first.items(), key=lambda item: item[1])
+    ]
+
+    words: dict[str, int] = {}
+    for match in _WORDS.finditer(flat):
+        word = match.group(0).lower()
+        # Inside a claim already reported, or the contract's call either way: no second finding.
+        if word in words or word in rules.approved_claims or word in rules.forbidden_claims:
+            continue
+        before = bisect_right(starts, match.start()) - 1
+        if before >= 0 and match.start() < ends[before]:
+            continue
+        words[word] = match.start()
+    findings += [
+        Finding(
+            "claim_wording",
+            "warning",
+            f'"{word}" can read as a health or efficacy claim; keep it only if it is not one: '
+            f"{_excerpt(flat, start, start + len(word))}",
+        )
+        for word, start in sorted(words.items(), key=lambda item: item[1])
+    ]
     return findings
 
 
@@ -275,10 +333,6 @@ def _link_pattern(link: str) -> re.Pattern[str]:
     # scheme, "www." or a trailing slash, and with query parameters after it; not as "/youth".
     bare = re.sub(r"^(?:https?://)?(?:www\.)?", "", link.strip(), flags=re.IGNORECASE).rstrip("/")
     return re.compile(rf"(?<![\w.-])(?:https?://)?(?:www\.)?{re.escape(bare)}(?![\w-])", re.IGNORECASE)
-
-
-def _spaced(phrase: str) -> str:
-    return r"\s+".join(re.escape(word) for word in phrase.split())
 
 
 def _phrase(text: str) -> str:

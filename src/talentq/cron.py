@@ -15,7 +15,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final, cast
 
 from arq.cron import CronJob, cron
@@ -25,6 +25,7 @@ from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
+from talentq.clock import tick_time
 from talentq.crons import agents, delivery, finance, mail, outreach, reports
 from talentq.db.models import CronRun, CronStatus, utcnow
 from talentq.jobs import INTERRUPTED_GRACE, JobContext
@@ -92,14 +93,6 @@ def arq_fields(schedule: str) -> dict[str, set[int] | None]:
     }
 
 
-def _scheduled_at(ctx: JobContext, name: str) -> datetime:
-    # arq gives a unique cron tick the job id "<name>:<unix ms of the tick>".
-    prefix, _, stamp = ctx["job_id"].rpartition(":")
-    if prefix == name and stamp.isdigit():
-        return datetime.fromtimestamp(int(stamp) / 1000, UTC)
-    return utcnow()
-
-
 def _result_dict(name: str, result: CronResult) -> dict[str, Any]:
     if isinstance(result, bool) or not isinstance(result, int | Mapping):
         raise TypeError(f"cron {name!r} returned {result!r}: return a count or a mapping with 'count'")
@@ -142,7 +135,7 @@ def run_cron_job(entry: CronEntry) -> Callable[[dict[str, Any]], Coroutine[Any, 
 
     async def run(arq_ctx: dict[str, Any]) -> dict[str, Any]:
         ctx = cast(JobContext, arq_ctx)
-        scheduled = _scheduled_at(ctx, entry.name)
+        scheduled = tick_time(ctx, entry.name)
         with cron_context(entry.name):
             started = time.perf_counter()
             run_id = await _claim(ctx, entry, scheduled)

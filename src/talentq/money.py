@@ -7,8 +7,8 @@ fee of 1,500 JPY is 1500 and not 150000, and ``format_minor`` prints it back for
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from decimal import Decimal
+from collections.abc import Iterable, Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Final
 
 
@@ -52,12 +52,43 @@ def minor_units(currency: str) -> int:
     return 4 if currency in _FOUR_DECIMALS else 2
 
 
+#: The largest amount the database stores (``BIGINT`` minor units); past it an amount is refused.
+MAX_MINOR: Final = 2**63 - 1
+
+
 def to_minor(amount: Decimal | int | str, currency: str) -> int:
-    """``Decimal("12.50")`` EUR -> 1250; refuses an amount finer than the currency allows."""
-    value = Decimal(amount) * (10 ** minor_units(currency))
-    if value != value.to_integral_value():
+    """``Decimal("12.50")`` EUR -> 1250; refuses an amount finer than the currency allows.
+
+    Only exact inputs are taken: a float (``0.1`` is not one tenth), a bool, NaN, an
+    infinity, text that is not a number or an amount past ``MAX_MINOR`` raise ValueError
+    naming the amount.
+    """
+    if isinstance(amount, bool) or not isinstance(amount, Decimal | int | str):
+        raise ValueError(
+            f"amount {amount!r} is a {type(amount).__name__}: give a Decimal, an int or a numeric string"
+        )
+    try:
+        exact = Decimal(amount)
+    except InvalidOperation:
+        raise ValueError(f"amount {amount!r} is not a number") from None
+    if not exact.is_finite():
+        raise ValueError(f"amount {amount!r} is not a finite number")
+    # Refused before scaling: "1e999999999" would otherwise become a billion-digit int.
+    if exact.adjusted() > len(str(MAX_MINOR)):
+        raise ValueError(f"amount {amount!r} {currency} is out of range")
+    # Integer arithmetic on the digits: Decimal operations round to the context's 28 digits, which
+    # could turn "0.0000000000000000000000000001" into an amount that seems exact.
+    sign, digits, exponent = exact.as_tuple()
+    assert isinstance(exponent, int)  # finite, checked above
+    text = "".join(map(str, digits))
+    shift = exponent + minor_units(currency)
+    if shift < 0 and text[shift:].strip("0"):
         raise ValueError(f"{amount} {currency} has more decimals than {currency} allows")
-    return int(value)
+    magnitude = int(text) * 10**shift if shift >= 0 else int(text[:shift] or "0")
+    minor = -magnitude if sign else magnitude
+    if abs(minor) > MAX_MINOR:
+        raise ValueError(f"amount {amount!r} {currency} is out of range: at most {MAX_MINOR} minor units")
+    return minor
 
 
 def format_minor(amount_minor: int, currency: str) -> str:
@@ -67,12 +98,32 @@ def format_minor(amount_minor: int, currency: str) -> str:
     return f"{currency} {major:,.{digits}f}"
 
 
+def amount_text(amount_minor: int, currency: str) -> str:
+    """``format_minor``; raw minor units for a code it does not know (one odd row must not stop a run)."""
+    try:
+        return format_minor(amount_minor, currency)
+    except ValueError:
+        return f"{currency} {amount_minor} (minor units)"
+
+
 def totals_by_currency(amounts: Iterable[tuple[str, int]]) -> dict[str, int]:
-    """Sum (currency, minor units) pairs per currency: never one total across currencies."""
+    """Sum (currency, minor units) pairs per currency: never one total across currencies.
+
+    Amounts must be ints (minor units); a float, Decimal or bool is refused with ValueError.
+    """
     totals: dict[str, int] = {}
     for currency, amount in amounts:
+        if isinstance(amount, bool) or not isinstance(amount, int):
+            raise ValueError(
+                f"amount {amount!r} ({currency}) is a {type(amount).__name__}: totals take int minor units"
+            )
         totals[currency] = totals.get(currency, 0) + amount
     return dict(sorted(totals.items()))
+
+
+def totals_text(totals: Mapping[str, int]) -> str:
+    """Per-currency totals for humans: "EUR 1,200.00, USD 35.00", or "none"; never one sum."""
+    return ", ".join(amount_text(amount, currency) for currency, amount in sorted(totals.items())) or "none"
 
 
 def split_minor(total_minor: int, shares: Iterable[int]) -> list[int]:

@@ -196,9 +196,16 @@ class CreatorBundle(Payload):
     brand_id: Id
 
 
+#: The most content deliverable-review takes: far past any platform's longest post (63,206
+#: characters), low enough that one job cannot carry 100 MB into Redis and the database.
+MAX_REVIEW_CONTENT_CHARS: Final = 2_000_000
+
+
 class DeliverableReview(Payload):
     deliverable_id: Id
-    content: Text
+    content: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_REVIEW_CONTENT_CHARS)
+    ]
 
 
 _AI = RetryPolicy(max_tries=4, backoff_base=10.0, backoff_cap=600.0)

@@ -1,77 +1,118 @@
 """Delivery crons: deliverable-overdue marks late work and fans out reminders; flush-stale-approvals expires.
 
 Each is one SQL statement whatever the number of rows (plus one script call per 1,000
-reminder jobs), and a re-run finds nothing left to change or enqueue.
+reminder jobs), and a re-run finds nothing left to change or enqueue. "Now" is the run's
+tick (``talentq.clock.tick_time``).
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
-from sqlalchemy import func, literal, or_, select, union_all, update
+from sqlalchemy import func, select, text, update
 from sqlmodel import col
 
-from talentq.db.domain import Approval, ApprovalStatus, Deliverable, DeliverableStatus
-from talentq.db.models import utcnow
+from talentq.clock import tick_time
+from talentq.db.domain import Approval, ApprovalStatus, Deal, Deliverable, DeliverableStatus
 from talentq.jobs import JobContext, uses_tables
-from talentq.processors.deliverable_reminders import REMIND_EVERY, reminder_key
+from talentq.processors.deliverable_reminders import (
+    CLOSED_DEAL_STAGES,
+    DUE_SOON,
+    REMIND_EVERY,
+    REMIND_OVERDUE_FOR,
+    reminder_key,
+)
 
-#: Work past its due date in these states is late. ``submitted`` is not: the content is in and
-#: waiting for its review, and ``approved`` is done.
-LATE_STATES: Final = (DeliverableStatus.PENDING.value, DeliverableStatus.CHANGES_REQUESTED.value)
+#: The crons' names in the schedule: each run's tick is its "now" (see ``talentq.clock``).
+DELIVERABLE_OVERDUE: Final = "deliverable-overdue"
+FLUSH_STALE_APPROVALS: Final = "flush-stale-approvals"
 
+#: Work in these states is open: late past its due date, reminded when due soon. ``submitted`` is
+#: not: the content is in and waiting for its review, and ``approved`` is done.
+OPEN_STATES: Final = (DeliverableStatus.PENDING.value, DeliverableStatus.CHANGES_REQUESTED.value)
 
-@uses_tables(Deliverable)
-async def deliverable_overdue(ctx: JobContext) -> dict[str, Any]:
-    """Late deliverables become ``overdue``; each overdue one not reminded for 24 h gets a reminder job.
-
-    One statement: an UPDATE ... RETURNING for the newly late, and in the same snapshot the
-    ones already overdue and due another reminder (which also covers newly late rows whose
-    reminder a crashed run never enqueued). Reminder job ids carry the deliverable and its
-    last reminder, so a re-run (of this tick or the next) enqueues nothing new while one is
-    queued, and deliverable-reminders itself refuses a second reminder within 24 h.
+# One statement: the UPDATE marks the newly late (RETURNING them), and in the same snapshot two
+# SELECTs find the already overdue due another reminder (which also covers newly late rows whose
+# reminder a crashed run never enqueued) and the open work due within DUE_SOON not reminded lately.
+# Every part reads the snapshot taken before the UPDATE: a row it marks was not 'overdue' there,
+# and the due-soon part only sees rows not yet due, so no deliverable appears twice. Deliverables
+# of deals that are lost or delivered are neither marked nor reminded.
+_OVERDUE_AND_DUE_SOON: Final = text(
     """
-    now = utcnow()
-    cutoff = now - REMIND_EVERY
-    marked = (
-        update(Deliverable)
-        .where(col(Deliverable.status).in_(LATE_STATES), col(Deliverable.due_at) < now)
-        .values(status=DeliverableStatus.OVERDUE.value)
-        .returning(col(Deliverable.id), col(Deliverable.reminded_at))
-        .cte("marked")
+    WITH marked AS (
+        UPDATE deliverables AS d SET status = 'overdue'
+        FROM deals AS dl
+        WHERE dl.id = d.deal_id AND dl.stage <> ALL(:closed)
+          AND d.status = ANY(:open) AND d.due_at < :now
+        RETURNING d.id, d.reminded_at, d.due_at
     )
-    # The second branch reads the statement's snapshot, taken before the UPDATE: the rows it
-    # marks were not 'overdue' yet there, so no deliverable appears twice.
-    statement = union_all(
-        select(marked.c.id, marked.c.reminded_at, literal(True).label("newly")),
-        select(col(Deliverable.id), col(Deliverable.reminded_at), literal(False)).where(
-            col(Deliverable.status) == DeliverableStatus.OVERDUE.value,
-            or_(col(Deliverable.reminded_at).is_(None), col(Deliverable.reminded_at) < cutoff),
-        ),
-    )
-    async with ctx["sessions"].begin() as session:
-        rows = (await session.execute(statement)).all()
+    SELECT id, reminded_at, due_at, 'overdue' AS reason, true AS newly FROM marked
+    UNION ALL
+    SELECT d.id, d.reminded_at, d.due_at, 'overdue', false
+    FROM deliverables AS d JOIN deals AS dl ON dl.id = d.deal_id
+    WHERE d.status = 'overdue' AND dl.stage <> ALL(:closed)
+      AND d.due_at >= :remind_from AND (d.reminded_at IS NULL OR d.reminded_at < :cutoff)
+    UNION ALL
+    SELECT d.id, d.reminded_at, d.due_at, 'due_soon', false
+    FROM deliverables AS d JOIN deals AS dl ON dl.id = d.deal_id
+    WHERE d.status = ANY(:open) AND dl.stage <> ALL(:closed)
+      AND d.due_at >= :now AND d.due_at < :soon
+      AND (d.reminded_at IS NULL OR d.reminded_at < :cutoff)
+    """
+)
 
-    newly = sum(1 for _, _, is_new in rows if is_new)
+
+@uses_tables(Deliverable, Deal)
+async def deliverable_overdue(ctx: JobContext) -> dict[str, Any]:
+    """Late work becomes ``overdue``; overdue and due-soon work not reminded for 24 h gets a reminder job.
+
+    ``count``: deliverables that became overdue; ``reminders``: overdue reminders enqueued (up to
+    ``REMIND_OVERDUE_FOR`` past the due date, then they stop); ``due_soon``: reminders enqueued
+    for open work due within ``DUE_SOON``. Reminder job ids carry the deliverable and its last
+    reminder, so a re-run (of this tick or the next) enqueues nothing new while one is queued,
+    and deliverable-reminders itself refuses a second reminder within 24 h.
+    """
+    now = tick_time(ctx, DELIVERABLE_OVERDUE)
+    cutoff = now - REMIND_EVERY
+    remind_from = now - REMIND_OVERDUE_FOR
+    async with ctx["sessions"].begin() as session:
+        rows = (
+            await session.execute(
+                _OVERDUE_AND_DUE_SOON,
+                {
+                    "now": now,
+                    "cutoff": cutoff,
+                    "remind_from": remind_from,
+                    "soon": now + DUE_SOON,
+                    "open": list(OPEN_STATES),
+                    "closed": list(CLOSED_DEAL_STAGES),
+                },
+            )
+        ).all()
+
+    newly = sum(1 for row in rows if row.newly)
+    # Newly marked rows come back whatever their last reminder or age; the rule applies here.
     due = sorted(
-        (deliverable_id, reminded_at)
-        for deliverable_id, reminded_at, _ in rows
-        if reminded_at is None or reminded_at < cutoff
+        (row.id, row.reminded_at, row.reason)
+        for row in rows
+        if (row.reminded_at is None or row.reminded_at < cutoff)
+        and (row.reason == "due_soon" or row.due_at >= remind_from)
     )
     ids = await ctx["producer"].enqueue_many(
         "deliverable-reminders",
-        [{"deliverableId": deliverable_id} for deliverable_id, _ in due],
+        [{"deliverableId": deliverable_id} for deliverable_id, _, _ in due],
         job_ids=[
-            f"deliverable-reminders:{deliverable_id}:{reminder_key(last)}" for deliverable_id, last in due
+            f"deliverable-reminders:{deliverable_id}:{reminder_key(last)}" for deliverable_id, last, _ in due
         ],
     )
-    return {"count": newly, "reminders": sum(job is not None for job in ids)}
+    enqueued = [reason for (_, _, reason), job_id in zip(due, ids, strict=True) if job_id is not None]
+    return {"count": newly, "reminders": enqueued.count("overdue"), "due_soon": enqueued.count("due_soon")}
 
 
 @uses_tables(Approval)
 async def flush_stale_approvals(ctx: JobContext) -> dict[str, Any]:
-    """Pending approvals past their expiry become ``expired`` (decided now): one statement, counts by kind."""
-    now = utcnow()
+    """Pending approvals past their expiry at the tick become ``expired`` (decided then): one statement."""
+    now = tick_time(ctx, FLUSH_STALE_APPROVALS)
     expired = (
         update(Approval)
         .where(col(Approval.status) == ApprovalStatus.PENDING.value, col(Approval.expires_at) < now)

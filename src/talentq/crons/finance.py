@@ -5,19 +5,20 @@ Two statements whatever the number of invoices; a re-run sends nothing twice (on
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Row, text
 
-from talentq.crons.clock import tick_time
+from talentq.clock import tick_time
 from talentq.db.domain import Brand, Invoice
 from talentq.db.models import utcnow
 from talentq.jobs import JobContext, uses_tables
-from talentq.money import format_minor, totals_by_currency
+from talentq.money import amount_text, totals_by_currency
 
+#: The cron's name in the schedule: its tick is "now" (see ``talentq.clock``).
+CHECK_OVERDUE_INVOICES: Final = "check-overdue-invoices"
 #: How many invoices without a billing address the result lists by number (all are counted).
 NO_ADDRESS_LISTED: Final = 100
 
@@ -55,7 +56,7 @@ async def check_overdue_invoices(ctx: JobContext) -> dict[str, Any]:
     but not reminded (``no_address``); they stay unreminded, so the run after someone adds an
     address reminds them.
     """
-    now = tick_time(ctx)
+    now = tick_time(ctx, CHECK_OVERDUE_INVOICES)
     async with ctx["sessions"].begin() as session:
         rows = (await session.execute(_MARK_OVERDUE, {"now": now})).all()
     newly = [row for row in rows if row.new]
@@ -82,14 +83,6 @@ async def check_overdue_invoices(ctx: JobContext) -> dict[str, Any]:
     }
 
 
-def amount_text(amount_minor: int, currency: str) -> str:
-    """``format_minor``; raw minor units for a code it does not know (one odd row must not stop a run)."""
-    try:
-        return format_minor(amount_minor, currency)
-    except ValueError:
-        return f"{currency} {amount_minor} (minor units)"
-
-
 def _reminder(row: Row[Any], zone: ZoneInfo) -> dict[str, str]:
     amount = amount_text(row.amount_minor, row.currency)
     due: datetime | None = row.due_at  # None only for an invoice set overdue by hand
@@ -104,8 +97,3 @@ def _reminder(row: Row[Any], zone: ZoneInfo) -> dict[str, str]:
             "Thank you."
         ),
     }
-
-
-def totals_text(totals: Mapping[str, int]) -> str:
-    """Per-currency totals for humans: "EUR 1,200.00, USD 35.00", or "none"; never one sum."""
-    return ", ".join(amount_text(amount, currency) for currency, amount in sorted(totals.items())) or "none"

@@ -2,7 +2,7 @@
 
 Each reads in a fixed number of statements, stores weekly reports by upsert (one per kind, week and
 talent) and emails through ``email-send`` with job ids keyed by manager and day or week: a re-run sends
-nothing twice. "Now" is the run's tick (``crons.clock.tick_time``).
+nothing twice. "Now" is the run's tick (``talentq.clock.tick_time``).
 """
 
 from __future__ import annotations
@@ -12,18 +12,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from loguru import logger
 from sqlalchemy import Integer, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import col
 
-from talentq.crons.clock import local_midnight, previous_week, tick_time
-from talentq.crons.finance import amount_text, totals_text
+from talentq.clock import find_zone, local_midnight, previous_week, tick_time
 from talentq.db.domain import (
     Approval,
     Brand,
+    Contract,
     Deal,
     Deliverable,
     Invoice,
@@ -33,10 +33,17 @@ from talentq.db.domain import (
     User,
 )
 from talentq.jobs import JobContext, uses_tables
-from talentq.money import totals_by_currency
+from talentq.money import amount_text, totals_by_currency, totals_text
+
+#: The crons' names in the schedule: each run's tick is its "now" (see ``talentq.clock``).
+SEND_DAILY_BRIEF_DIGEST: Final = "send-daily-brief-digest"
+WEEKLY_REPORTS: Final = "weekly-reports"
+WEEKLY_TALENT_REPORTS: Final = "weekly-talent-reports"
 
 AGENCY_WEEKLY: Final = "agency_weekly"
 TALENT_WEEKLY: Final = "talent_weekly"
+#: How many managers with an unknown time zone the brief's result lists by id (all are counted).
+UNKNOWN_ZONE_LISTED: Final = 100
 
 # --- send-daily-brief-digest -------------------------------------------------------------------
 
@@ -97,9 +104,16 @@ async def send_daily_brief_digest(ctx: JobContext) -> dict[str, Any]:
 
     Two statements for all managers. A manager with nothing to report gets no email (counted as
     ``nothing_to_report``); one whose ``time_zone`` is not an IANA name gets the cron zone's day
-    (listed in ``unknown_time_zone``) rather than no brief. ``count``: emails enqueued.
+    rather than no brief (counted in ``unknown_time_zone``, the first ``UNKNOWN_ZONE_LISTED`` ids
+    listed in ``unknown_time_zone_managers``). ``count``: emails enqueued.
+
+    Limit: one schedule serves every zone, so "today" is each manager's local date at the moment
+    of the run. With the seed's ``0 8 * * *`` in the default cron zone (UTC), a manager in
+    Honolulu (UTC-10) gets the brief at 22:00 the evening before, for that evening's date: the
+    work of a day nearly over, not of the coming morning; Tokyo gets it at 17:00. A brief at
+    each manager's own morning would need one run per zone (not in the seed).
     """
-    now = tick_time(ctx)
+    now = tick_time(ctx, SEND_DAILY_BRIEF_DIGEST)
     fallback = ctx["settings"].cron_zone
     async with ctx["sessions"]() as session:
         users = (
@@ -112,7 +126,7 @@ async def send_daily_brief_digest(ctx: JobContext) -> dict[str, Any]:
         managers: dict[int, _Manager] = {}
         unknown_zone: list[int] = []
         for user in users:
-            zone = _zone(user.time_zone)
+            zone = find_zone(user.time_zone)
             if zone is None:
                 unknown_zone.append(user.id)
                 zone = fallback
@@ -131,7 +145,12 @@ async def send_daily_brief_digest(ctx: JobContext) -> dict[str, Any]:
             else []
         )
     if unknown_zone:
-        logger.warning("managers {} have no valid time zone; their brief uses {}", unknown_zone, fallback)
+        logger.warning(
+            "{} manager(s) have a time zone that is not an IANA name (first ids {}); their brief uses {}",
+            len(unknown_zone),
+            unknown_zone[:UNKNOWN_ZONE_LISTED],
+            fallback.key,
+        )
 
     briefs = [
         (managers[row.user_id], row.deliverables, row.invoices, row.approvals)
@@ -150,15 +169,9 @@ async def send_daily_brief_digest(ctx: JobContext) -> dict[str, Any]:
         "managers": len(managers),
         "briefs": len(briefs),
         "nothing_to_report": len(rows) - len(briefs),
-        "unknown_time_zone": unknown_zone,
+        "unknown_time_zone": len(unknown_zone),
+        "unknown_time_zone_managers": unknown_zone[:UNKNOWN_ZONE_LISTED],
     }
-
-
-def _zone(name: str) -> ZoneInfo | None:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
 
 
 def _brief_email(
@@ -173,7 +186,7 @@ def _brief_email(
     lines = [f"Hello {manager.name},", "", f"Your brief for {day} ({zone.key}).", ""]
     lines.append(f"Deliverables due today ({len(deliverables)})")
     lines += [
-        f"- {_local(d['due_at'], zone):%H:%M}  {d['talent']}: {d['title']}"
+        f"- {_at(d['due_at'], zone):%H:%M}  {d['talent']}: {d['title']}"
         f"{' (' + d['platform'] + ')' if d['platform'] else ''} - {d['status'].replace('_', ' ')}"
         for d in deliverables
     ] or ["- none"]
@@ -185,8 +198,7 @@ def _brief_email(
     ] or ["- none"]
     lines += ["", f"Approvals waiting ({len(approvals)})"]
     lines += [
-        f"- {a['subject']} ({a['kind'].replace('_', ' ')}), "
-        f"expires {_local(a['expires_at'], zone):%d %B %H:%M}"
+        f"- {a['subject']} ({a['kind'].replace('_', ' ')}), expires {_at(a['expires_at'], zone):%d %B %H:%M}"
         for a in approvals
     ] or ["- none"]
     subject = (
@@ -198,15 +210,44 @@ def _brief_email(
 
 # --- weekly-reports --------------------------------------------------------------------------
 
+# The deals won and lost in [:start, :end), one row per deal, for both weekly reports (CTEs to follow
+# a WITH). A deal is won in the week its contract was first finalised (contract_finalisation moves
+# it to 'contracted' then), whatever its stage now: one contracted and delivered within the week
+# still counts. A deal in 'contracted' or 'delivered' without a finalised contract (moved by hand)
+# counts in the week its stage last changed, the nearest date the schema keeps. Lost: in stage
+# 'lost', changed in the week. A deal contracted and lost in the same week counts in both.
+_DEAL_OUTCOMES: Final = """
+    won AS (
+        SELECT d.talent_id, d.currency, d.fee_minor
+        FROM deals AS d
+            JOIN (
+                SELECT deal_id, min(finalised_at) AS finalised_at FROM contracts
+                WHERE finalised_at IS NOT NULL GROUP BY deal_id
+            ) AS c ON c.deal_id = d.id
+        WHERE c.finalised_at >= :start AND c.finalised_at < :end
+        UNION ALL
+        SELECT d.talent_id, d.currency, d.fee_minor
+        FROM deals AS d
+        WHERE d.stage IN ('contracted', 'delivered')
+          AND d.stage_changed_at >= :start AND d.stage_changed_at < :end
+          AND NOT EXISTS (SELECT FROM contracts AS c WHERE c.deal_id = d.id AND c.finalised_at IS NOT NULL)
+    ), outcomes AS (
+        SELECT talent_id, 'won' AS outcome, currency, fee_minor FROM won
+        UNION ALL
+        SELECT talent_id, 'lost', currency, fee_minor
+        FROM deals WHERE stage = 'lost' AND stage_changed_at >= :start AND stage_changed_at < :end
+    )
+"""
+
 # Money per currency as {"EUR": 120000, ...} (never one total), with the count of rows behind it.
 # Each measure is one aggregate over the period; the report is stored by upsert in the same statement.
 _AGENCY_REPORT: Final = text(
-    """
-    WITH deal_moves AS (
-        SELECT stage, currency, count(*) AS n, coalesce(sum(fee_minor), 0) AS total
-        FROM deals
-        WHERE stage IN ('contracted', 'lost') AND stage_changed_at >= :start AND stage_changed_at < :end
-        GROUP BY stage, currency
+    "WITH"
+    + _DEAL_OUTCOMES
+    + """
+    , deal_moves AS (
+        SELECT outcome, currency, count(*) AS n, coalesce(sum(fee_minor), 0) AS total
+        FROM outcomes GROUP BY outcome, currency
     ), money AS (
         SELECT currency,
             count(*) FILTER (WHERE issued_at >= :start AND issued_at < :end) AS invoiced_n,
@@ -231,11 +272,11 @@ _AGENCY_REPORT: Final = text(
         'deals_won', (SELECT jsonb_build_object(
             'count', coalesce(sum(n), 0),
             'value', coalesce(jsonb_object_agg(currency, total), '{}'))
-            FROM deal_moves WHERE stage = 'contracted'),
+            FROM deal_moves WHERE outcome = 'won'),
         'deals_lost', (SELECT jsonb_build_object(
             'count', coalesce(sum(n), 0),
             'value', coalesce(jsonb_object_agg(currency, total), '{}'))
-            FROM deal_moves WHERE stage = 'lost'),
+            FROM deal_moves WHERE outcome = 'lost'),
         'invoiced', (SELECT jsonb_build_object(
             'count', coalesce(sum(invoiced_n), 0),
             'totals', coalesce(jsonb_object_agg(currency, invoiced) FILTER (WHERE invoiced_n > 0), '{}'))
@@ -259,17 +300,17 @@ _AGENCY_REPORT: Final = text(
 ).columns(id=Integer, data=JSONB)
 
 
-@uses_tables(Report, Deal, Invoice, OutreachAction, User)
+@uses_tables(Report, Deal, Contract, Invoice, OutreachAction, User)
 async def weekly_reports(ctx: JobContext) -> dict[str, Any]:
     """The agency's report for last week (Monday to Monday, cron zone): stored, emailed to every manager.
 
-    Deals won (moved to contracted) and lost, revenue invoiced (issued) and collected (paid) in
+    Deals won (contract finalised) and lost, revenue invoiced (issued) and collected (paid) in
     the week, invoices overdue now, and the reply rate of the outreach sent in the week. Money is
     per currency. A re-run of the week replaces the stored figures and emails nobody twice.
     ``count``: emails enqueued.
     """
     zone = ctx["settings"].cron_zone
-    start, end = previous_week(tick_time(ctx), zone)
+    start, end = previous_week(tick_time(ctx, WEEKLY_REPORTS), zone)
     week = start.astimezone(zone).date()
     async with ctx["sessions"].begin() as session:
         report = (
@@ -333,22 +374,22 @@ def _week_lines(data: Mapping[str, Any]) -> list[str]:
 # Every active talent's report in one statement: per-talent aggregates grouped once each, joined to
 # the talents, upserted, and returned with the manager's address.
 _TALENT_REPORTS: Final = text(
-    """
-    WITH deal_moves AS (
-        SELECT talent_id, stage, currency, count(*) AS n, coalesce(sum(fee_minor), 0) AS total
-        FROM deals
-        WHERE talent_id IS NOT NULL AND stage IN ('contracted', 'lost')
-          AND stage_changed_at >= :start AND stage_changed_at < :end
-        GROUP BY talent_id, stage, currency
+    "WITH"
+    + _DEAL_OUTCOMES
+    + """
+    , deal_moves AS (
+        SELECT talent_id, outcome, currency, count(*) AS n, coalesce(sum(fee_minor), 0) AS total
+        FROM outcomes WHERE talent_id IS NOT NULL
+        GROUP BY talent_id, outcome, currency
     ), deals_by_talent AS (
         SELECT talent_id,
             jsonb_build_object(
-                'count', coalesce(sum(n) FILTER (WHERE stage = 'contracted'), 0),
-                'value', coalesce(jsonb_object_agg(currency, total) FILTER (WHERE stage = 'contracted'), '{}')
+                'count', coalesce(sum(n) FILTER (WHERE outcome = 'won'), 0),
+                'value', coalesce(jsonb_object_agg(currency, total) FILTER (WHERE outcome = 'won'), '{}')
             ) AS won,
             jsonb_build_object(
-                'count', coalesce(sum(n) FILTER (WHERE stage = 'lost'), 0),
-                'value', coalesce(jsonb_object_agg(currency, total) FILTER (WHERE stage = 'lost'), '{}')
+                'count', coalesce(sum(n) FILTER (WHERE outcome = 'lost'), 0),
+                'value', coalesce(jsonb_object_agg(currency, total) FILTER (WHERE outcome = 'lost'), '{}')
             ) AS lost
         FROM deal_moves GROUP BY talent_id
     ), money AS (
@@ -421,7 +462,7 @@ _TALENT_REPORTS: Final = text(
 ).columns(id=Integer, talent_id=Integer, data=JSONB, manager_id=Integer)
 
 
-@uses_tables(Report, Talent, User, Deal, Invoice, Deliverable, OutreachAction)
+@uses_tables(Report, Talent, User, Deal, Contract, Invoice, Deliverable, OutreachAction)
 async def weekly_talent_reports(ctx: JobContext) -> dict[str, Any]:
     """One report per active talent for last week (cron zone), stored by upsert and emailed to their manager.
 
@@ -429,7 +470,7 @@ async def weekly_talent_reports(ctx: JobContext) -> dict[str, Any]:
     week stores the same reports again and enqueues none).
     """
     zone = ctx["settings"].cron_zone
-    start, end = previous_week(tick_time(ctx), zone)
+    start, end = previous_week(tick_time(ctx, WEEKLY_TALENT_REPORTS), zone)
     week = start.astimezone(zone).date()
     async with ctx["sessions"].begin() as session:
         rows = (
@@ -464,13 +505,13 @@ def _talent_email(data: Mapping[str, Any], manager: str, address: str, week: dat
 # --- shared -------------------------------------------------------------------------------------
 
 
-def _local(stamp: str, zone: ZoneInfo) -> datetime:
+def _at(stamp: str, zone: ZoneInfo) -> datetime:
     """A timestamp from a JSON document (ISO 8601 with offset) in ``zone``."""
     return datetime.fromisoformat(stamp).astimezone(zone)
 
 
 def _due(stamp: str | None, zone: ZoneInfo) -> str:
-    return "no due date" if stamp is None else f"due {_local(stamp, zone):%d %B %Y}"
+    return "no due date" if stamp is None else f"due {_at(stamp, zone):%d %B %Y}"
 
 
 def _plural(n: int, noun: str) -> str:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import make_msgid
-from typing import Protocol
+from email.utils import formataddr, make_msgid
+from typing import Final, Protocol
 
 import aiosmtplib
 from loguru import logger
@@ -60,6 +60,16 @@ def check_address(address: str, *, field: str) -> Address:
         raise MailRejected(f"{field} address {address!r} is malformed: need exactly one name@domain")
     parsed_address: Address = addresses[0]
     return parsed_address
+
+
+#: The longest "to" an outbound email takes (email-send's payload and ``outbound_emails.to_address``).
+MAX_ADDRESS_CHARS: Final = 320
+
+
+def named_address(name: str, email: str) -> str:
+    """``"Maya Okafor <maya@agency.test>"``, or the bare address when the named form would not fit."""
+    named = formataddr((name, email))
+    return named if len(named) <= MAX_ADDRESS_CHARS else email
 
 
 def build_message(mail: OutgoingMail, sender: str) -> EmailMessage:

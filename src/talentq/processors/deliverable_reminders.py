@@ -9,16 +9,16 @@ enqueues the email (job id keyed by the reminder it replaces) before it commits
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from email.utils import formataddr
 from typing import Any, Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select, update
 from sqlmodel import col
 
-from talentq.db.domain import Brand, Deal, Deliverable, DeliverableStatus, Talent, User
+from talentq.clock import local_text, zone_or
+from talentq.db.domain import Brand, Deal, DealStage, Deliverable, DeliverableStatus, Talent, User
 from talentq.db.models import utcnow
 from talentq.errors import PermanentJobError
+from talentq.integrations.mail import named_address
 from talentq.jobs import JobContext, uses_tables
 from talentq.queues import DeliverableRef
 
@@ -26,7 +26,11 @@ from talentq.queues import DeliverableRef
 REMIND_EVERY: Final = timedelta(hours=24)
 #: A deliverable due further out than this is not reminded of yet.
 DUE_SOON: Final = timedelta(hours=48)
-_MAX_ADDRESS: Final = 320  # email-send's limit for "to"
+#: Reminders stop this long after the due date: past two weeks of daily emails about one piece
+#: of work a reminder is noise; the deliverable stays ``overdue`` until a person settles it.
+REMIND_OVERDUE_FOR: Final = timedelta(days=14)
+#: Work for a deal in these stages is not chased: the deal is over.
+CLOSED_DEAL_STAGES: Final = (DealStage.LOST.value, DealStage.DELIVERED.value)
 
 
 @uses_tables(Deliverable, Talent, Deal, Brand, User)
@@ -40,9 +44,11 @@ async def handle(ctx: JobContext, payload: DeliverableRef) -> dict[str, Any]:
                 select(
                     Deliverable,
                     col(Talent.name),
+                    col(User.id),
                     col(User.name),
                     col(User.email),
                     col(User.time_zone),
+                    col(Deal.stage),
                     col(Brand.name),
                 )
                 .join(Talent, col(Talent.id) == col(Deliverable.talent_id))
@@ -55,12 +61,17 @@ async def handle(ctx: JobContext, payload: DeliverableRef) -> dict[str, Any]:
         ).one_or_none()
         if row is None:
             raise PermanentJobError(f"deliverable {payload.deliverable_id} not found")
-        deliverable, talent, manager, manager_email, zone, brand = row
+        deliverable, talent, manager_id, manager, manager_email, zone_name, stage, brand = row
         reference = {"deliverableId": deliverable.id, "status": deliverable.status}
         if deliverable.status == DeliverableStatus.APPROVED:
             return {**reference, "result": "not_needed", "reason": "the deliverable is approved"}
         if deliverable.status == DeliverableStatus.SUBMITTED:
             return {**reference, "result": "not_needed", "reason": "its content is submitted and in review"}
+        if stage in CLOSED_DEAL_STAGES:
+            return {**reference, "result": "not_needed", "reason": f"deal {deliverable.deal_id} is {stage}"}
+        if now - deliverable.due_at > REMIND_OVERDUE_FOR:
+            reason = f"over {REMIND_OVERDUE_FOR.days} days past due: reminders have stopped"
+            return {**reference, "result": "not_needed", "reason": reason}
         last = deliverable.reminded_at
         if last is not None and now - last < REMIND_EVERY:
             return {**reference, "result": "recently_reminded", "remindedAt": last.isoformat()}
@@ -74,9 +85,17 @@ async def handle(ctx: JobContext, payload: DeliverableRef) -> dict[str, Any]:
         await ctx["producer"].enqueue(
             "email-send",
             {
-                "to": _address(manager, manager_email),
+                "to": named_address(manager, manager_email),
                 "subject": _subject(deliverable.title, talent, overdue),
-                "body": _body(deliverable, talent, brand, manager, zone, overdue, now),
+                "body": _body(
+                    deliverable,
+                    talent,
+                    brand,
+                    manager,
+                    local_text(deliverable.due_at, zone_or(zone_name, owner=f"user {manager_id}")),
+                    overdue,
+                    now,
+                ),
             },
             job_id=email_job,
         )
@@ -91,11 +110,6 @@ def reminder_key(reminded_at: datetime | None) -> str:
     return "first" if reminded_at is None else str(round(reminded_at.timestamp() * 1_000_000))
 
 
-def _address(name: str, email: str) -> str:
-    named = formataddr((name, email))
-    return named if len(named) <= _MAX_ADDRESS else email
-
-
 def _subject(title: str, talent: str, overdue: bool) -> str:
     state = "Overdue" if overdue else "Due soon"
     return f"{state}: {title} ({talent})"[:300]
@@ -106,11 +120,10 @@ def _body(
     talent: str,
     brand: str | None,
     manager: str,
-    zone: str,
+    due: str,
     overdue: bool,
     now: datetime,
 ) -> str:
-    due = _local(deliverable.due_at, zone)
     gap = _span(abs(deliverable.due_at - now))
     when = f"was due {due} ({gap} ago)" if overdue else f"is due {due} (in {gap})"
     status = deliverable.status.replace("_", " ")
@@ -133,12 +146,3 @@ def _span(delta: timedelta) -> str:
     if hours < 48:
         return f"{hours} hour{'s' if hours != 1 else ''}"
     return f"{hours // 24} days"
-
-
-def _local(moment: datetime, zone: str) -> str:
-    """``moment`` in the manager's time zone; UTC when the stored zone name is not a known one."""
-    try:
-        tz = ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        tz = ZoneInfo("UTC")
-    return moment.astimezone(tz).strftime("%a %d %b %Y, %H:%M %Z")

@@ -2,22 +2,21 @@
 
 Reads ``deliverables``, ``deals``, ``contracts``, ``brands``, ``talents`` and ``users``; writes the
 deliverable's content, review and status (``approved`` or ``changes_requested``) and enqueues
-``email-send``. Safe to re-run: the same content is reviewed once, and its email's job id
-carries the content's hash, so a retry never notifies twice while a new submission does.
+``email-send`` in the same locked transaction. Safe to re-run: a stored submission is not reviewed
+twice, a submission older than the stored one completes as ``superseded`` without touching it.
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
-from email.utils import formataddr
+from datetime import UTC, datetime
 from typing import Any, Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from talentq.clock import local_text, tick_ms, zone_or
 from talentq.content_review import ContentReview, Finding, requirements, review
 from talentq.db.domain import (
     Brand,
@@ -31,6 +30,7 @@ from talentq.db.domain import (
 )
 from talentq.db.models import utcnow
 from talentq.errors import PermanentJobError
+from talentq.integrations.mail import named_address
 from talentq.jobs import JobContext, uses_tables
 from talentq.queues import DeliverableReview
 
@@ -38,12 +38,16 @@ from talentq.queues import DeliverableReview
 EMAIL_EXCERPT_CHARS: Final = 280
 #: Findings listed in the email; the stored review has them all.
 EMAIL_FINDINGS: Final = 20
-_MAX_ADDRESS: Final = 320  # email-send's limit for "to"
+#: Past submissions the stored review remembers (digest, time, verdict), newest first.
+HISTORY: Final = 20
 
 
 @uses_tables(Deliverable, Deal, Contract, Brand, Talent, User)
 async def handle(ctx: JobContext, payload: DeliverableReview) -> dict[str, Any]:
     digest = hashlib.sha256(payload.content.encode()).hexdigest()
+    # A submission's time is its job's enqueue time: arq keeps it across retries, so a retried
+    # older submission still knows it is older than one reviewed in the meantime.
+    submitted = ctx["enqueue_time"].astimezone(UTC)
     async with ctx["sessions"].begin() as session:
         # The row lock serialises two reviews of one deliverable: the second sees the first's result.
         row = (
@@ -51,6 +55,7 @@ async def handle(ctx: JobContext, payload: DeliverableReview) -> dict[str, Any]:
                 select(
                     Deliverable,
                     col(Talent.name),
+                    col(User.id),
                     col(User.name),
                     col(User.email),
                     col(User.time_zone),
@@ -67,60 +72,101 @@ async def handle(ctx: JobContext, payload: DeliverableReview) -> dict[str, Any]:
         ).one_or_none()
         if row is None:
             raise PermanentJobError(f"deliverable {payload.deliverable_id} not found")
-        deliverable, talent, manager, manager_email, zone, brand, brand_handle = row
+        deliverable, talent, manager_id, manager, manager_email, zone_name, brand, brand_handle = row
         stored = deliverable.review or {}
         if deliverable.content == payload.content and stored.get("contentSha256") == digest:
-            result, verdict = "already_reviewed", deliverable.status
+            # Its email went out with the commit that stored it: nothing left to do.
             findings = [Finding(**f) for f in stored.get("findings", [])]
-            basis = list(stored.get("basis", []))
-        elif deliverable.status == DeliverableStatus.APPROVED:
+            return _result(
+                "already_reviewed", payload, deliverable.status, findings, stored.get("emailJobId")
+            )
+        newest = _stored_submission(stored)
+        if newest is not None and submitted < newest:
+            return {
+                "result": "superseded",
+                "deliverableId": deliverable.id,
+                "status": deliverable.status,
+                "submittedAt": submitted.isoformat(),
+                "supersededBy": stored["submittedAt"],
+                "reviewedBefore": any(h.get("sha256") == digest for h in stored.get("history", [])),
+            }
+        if deliverable.status == DeliverableStatus.APPROVED:
             raise PermanentJobError(
                 f"deliverable {deliverable.id} is already approved; a new submission is not reviewed"
             )
-        else:
-            contract = await _contract(session, deliverable.deal_id)
-            rules = requirements(
-                platform=deliverable.platform,
-                terms=None if contract is None else contract.terms,
-                contract_label=None if contract is None else f"contract {contract.id} ({contract.status})",
-                brand_handle=brand_handle,
-            )
-            outcome = review(payload.content, rules)
-            result, verdict, findings, basis = "reviewed", outcome.verdict, outcome.findings, rules.basis
-            await session.execute(
-                update(Deliverable)
-                .where(col(Deliverable.id) == deliverable.id)
-                .values(
-                    content=payload.content,
-                    status=outcome.verdict,
-                    review=_review_json(outcome, digest, basis, contract, previous=deliverable.status),
-                )
-            )
 
-    # After the commit: a worker killed here leaves the review stored, and the retry takes the
-    # "already_reviewed" path and enqueues the same job id, so the manager hears exactly once.
-    email_job = f"email-send:deliverable-review:{deliverable.id}:{digest[:16]}"
-    await ctx["producer"].enqueue(
-        "email-send",
-        {
-            "to": _address(manager, manager_email),
-            "subject": f"{'Approved' if verdict == DeliverableStatus.APPROVED else 'Changes requested'}: "
-            f"{deliverable.title}"[:300],
-            "body": _email_body(
-                deliverable, talent, brand, verdict, findings, basis, payload.content, manager, zone
-            ),
-        },
-        job_id=email_job,
-    )
+        contract = await _contract(session, deliverable.deal_id)
+        rules = requirements(
+            platform=deliverable.platform,
+            terms=None if contract is None else contract.terms,
+            contract_label=None if contract is None else f"contract {contract.id} ({contract.status})",
+            brand_handle=brand_handle,
+        )
+        outcome = review(payload.content, rules)
+        # Keyed by the submission: a retry finds its job, a later submission (even of content
+        # reviewed before) notifies again.
+        email_job = f"email-send:deliverable-review:{deliverable.id}:{tick_ms(submitted)}:{digest[:16]}"
+        await session.execute(
+            update(Deliverable)
+            .where(col(Deliverable.id) == deliverable.id)
+            .values(
+                content=payload.content,
+                status=outcome.verdict,
+                review=_review_json(
+                    outcome,
+                    rules.basis,
+                    contract,
+                    digest=digest,
+                    submitted=submitted,
+                    email_job=email_job,
+                    previous=deliverable.status,
+                    history=stored.get("history", []),
+                ),
+            )
+        )
+        # Enqueued before the commit, like deliverable-reminders: if Redis fails, the review rolls
+        # back with it and the retry reviews again; if the commit fails after the enqueue, the
+        # retry's enqueue of the same job id adds nothing. A stored review always has its email.
+        verdict = "Approved" if outcome.verdict == "approved" else "Changes requested"
+        await ctx["producer"].enqueue(
+            "email-send",
+            {
+                "to": named_address(manager, manager_email),
+                "subject": f"{verdict}: {deliverable.title}"[:300],
+                "body": _email_body(
+                    deliverable,
+                    talent,
+                    brand,
+                    outcome,
+                    rules.basis,
+                    payload.content,
+                    manager,
+                    local_text(deliverable.due_at, zone_or(zone_name, owner=f"user {manager_id}")),
+                ),
+            },
+            job_id=email_job,
+        )
+    return _result("reviewed", payload, outcome.verdict, outcome.findings, email_job)
+
+
+def _result(
+    result: str, payload: DeliverableReview, status: str, findings: list[Finding], email_job: str | None
+) -> dict[str, Any]:
     errors = sum(f.severity == "error" for f in findings)
     return {
         "result": result,
-        "deliverableId": deliverable.id,
-        "status": verdict,
+        "deliverableId": payload.deliverable_id,
+        "status": status,
         "errors": errors,
         "warnings": len(findings) - errors,
         "emailJobId": email_job,
     }
+
+
+def _stored_submission(stored: dict[str, Any]) -> datetime | None:
+    """When the stored content was submitted; None for a review written before that was recorded."""
+    at = stored.get("submittedAt")
+    return datetime.fromisoformat(at) if isinstance(at, str) else None
 
 
 async def _contract(session: AsyncSession, deal_id: int) -> Contract | None:
@@ -141,8 +187,17 @@ async def _contract(session: AsyncSession, deal_id: int) -> Contract | None:
 
 
 def _review_json(
-    outcome: ContentReview, digest: str, basis: list[str], contract: Contract | None, *, previous: str
+    outcome: ContentReview,
+    basis: list[str],
+    contract: Contract | None,
+    *,
+    digest: str,
+    submitted: datetime,
+    email_job: str,
+    previous: str,
+    history: list[dict[str, Any]],
 ) -> dict[str, Any]:
+    entry = {"sha256": digest, "submittedAt": submitted.isoformat(), "verdict": outcome.verdict}
     return {
         "verdict": outcome.verdict,
         "findings": outcome.findings_json(),
@@ -152,33 +207,31 @@ def _review_json(
         "limit": outcome.limit,
         "contentChars": outcome.chars,
         "contentSha256": digest,
+        "submittedAt": submitted.isoformat(),
+        "emailJobId": email_job,
         "previousStatus": previous,
         "reviewedAt": utcnow().isoformat(),
+        "history": [entry, *history][:HISTORY],
     }
-
-
-def _address(name: str, email: str) -> str:
-    named = formataddr((name, email))
-    return named if len(named) <= _MAX_ADDRESS else email
 
 
 def _email_body(
     deliverable: Deliverable,
     talent: str,
     brand: str | None,
-    verdict: str,
-    findings: list[Finding],
+    outcome: ContentReview,
     basis: list[str],
     content: str,
     manager: str,
-    zone: str,
+    due: str,
 ) -> str:
-    outcome = "approved" if verdict == DeliverableStatus.APPROVED else "needs changes"
+    verdict = "approved" if outcome.verdict == "approved" else "needs changes"
+    findings = outcome.findings
     lines = [
         f"Hi {manager.split()[0] if manager.split() else 'there'},",
         "",
         f'{talent}\'s content for "{deliverable.title}"'
-        f"{f' ({brand})' if brand else ''} on {deliverable.platform or 'an unnamed platform'} {outcome}.",
+        f"{f' ({brand})' if brand else ''} on {deliverable.platform or 'an unnamed platform'} {verdict}.",
         "",
     ]
     if findings:
@@ -191,15 +244,5 @@ def _email_body(
     lines += ["", *(f"Basis: {line}" for line in basis), ""]
     excerpt = content[:EMAIL_EXCERPT_CHARS]
     more = f"\n[... {len(content):,} characters in all]" if len(content) > EMAIL_EXCERPT_CHARS else ""
-    due = _local(deliverable.due_at, zone)
     lines += ["Submitted content:", excerpt + more, "", f"Deliverable {deliverable.id}, due {due}."]
     return "\n".join(lines)
-
-
-def _local(moment: datetime, zone: str) -> str:
-    """``moment`` in the manager's time zone; UTC when the stored zone name is not a known one."""
-    try:
-        tz = ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        tz = ZoneInfo("UTC")
-    return moment.astimezone(tz).strftime("%a %d %b %Y, %H:%M %Z")
