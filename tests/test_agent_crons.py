@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import time
@@ -17,7 +18,13 @@ from sqlmodel import col
 from talentq.client import Producer
 from talentq.cron import CronEntry, run_cron_job
 from talentq.crons import agents
-from talentq.crons.agents import RETRY_BACKOFF_BASE, RETRY_BATCH, ai_agent_recovery, ai_agent_retry
+from talentq.crons.agents import (
+    RECOVERY_BATCH,
+    RETRY_BACKOFF_BASE,
+    RETRY_BATCH,
+    ai_agent_recovery,
+    ai_agent_retry,
+)
 from talentq.db.domain import AgentTask, Deal, InboxMessage, OutboundEmail
 from talentq.processors import agent_tasks, ai_agent, email_send, inbox_triage
 from talentq.queues import CATALOGUE, RetryPolicy
@@ -309,9 +316,86 @@ async def test_crons_issue_the_same_statements_for_10_tasks_as_for_10000(
     many = list(sql_statements)
 
     print(f"\n{entry.name}: 10,000 tasks in {elapsed:.2f}s, {len(many)} statements")
-    # The first 10 were enqueued by the first tick; retry sends one batch of the oldest per tick.
-    sent = 10_000 if entry is RECOVERY else RETRY_BATCH
-    assert (small["count"], large["count"]) == (10, sent - 10)
+    # Each tick sends one batch of the oldest. Retry's first 10 are still failed (their tries have
+    # not started): its second batch holds them again, and enqueues them no second time.
+    if entry is RECOVERY:
+        assert (small["count"], large["count"], large["requeuedTotal"]) == (
+            10,
+            RECOVERY_BATCH,
+            RECOVERY_BATCH,
+        )
+        sent = 10 + RECOVERY_BATCH
+    else:
+        assert (small["count"], large["count"]) == (10, RETRY_BATCH - 10)
+        sent = RETRY_BATCH
     assert len(json.dumps(large)) < 2_000  # the run's record lists a hundred ids, not ten thousand
     assert len(few) == len(many) <= 4, many
     assert len(await redis.keys("arq:job:*")) == sent
+
+
+async def test_recovery_puts_back_a_bounded_batch_and_skips_rows_held_elsewhere(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch of two per tick, oldest first; a task another transaction holds is left to the next tick."""
+    monkeypatch.setattr(agents, "RECOVERY_BATCH", 2)
+    stale = {"status": "running", "attempts": 1, "started_at": ago(hours=1)}
+    ids = await add_tasks(sessions, **{f"stuck{n}": stale for n in range(4)})
+
+    # Given the oldest stuck task locked by another transaction (a job of it starting, say)
+    async with sessions.begin() as holder:
+        await holder.execute(select(AgentTask).where(col(AgentTask.id) == ids["stuck0"]).with_for_update())
+        # When a tick runs meanwhile: it does not wait for the lock
+        first = await asyncio.wait_for(run_cron_job(RECOVERY)(ctx_for(RECOVERY.name, redis, sessions)), 10)
+
+    # Then it put back the two oldest it could take
+    assert (first["count"], first["requeued"]) == (2, [ids["stuck1"], ids["stuck2"]])
+    # And the next tick, the rest
+    following = await run_cron_job(RECOVERY)(ctx_for(RECOVERY.name, redis, sessions, tick=10))
+    assert (following["count"], following["requeued"]) == (2, [ids["stuck0"], ids["stuck3"]])
+    assert await jobs(redis) == {f"ai-agent:{ids[f'stuck{n}']}:recover:1" for n in range(4)}
+
+
+async def test_steps_that_are_no_list_are_failed_for_good_not_resent_forever(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Steps JSON but no list: routed by ai-agent's rule to agent-tasks, which fails the task, naming why."""
+    # Given failed tasks due a retry: one whose steps are an object, one whose steps are JSON null
+    await seed(sessions)
+    async with sessions() as session:
+        deal_id = await session.scalar(select(col(Deal.id)).where(col(Deal.stage) == "draft"))
+    failed = {"kind": "follow_up", "deal_id": deal_id, "status": "failed", "attempts": 1,
+              "finished_at": ago(hours=1)}  # fmt: skip
+    ids = await add_tasks(sessions, garbled=failed, planless=failed)
+    async with sessions.begin() as session:
+        await session.execute(
+            text("UPDATE agent_tasks SET steps = CAST(:steps AS jsonb) WHERE id = :id"),
+            [
+                {"id": ids["garbled"], "steps": '{"send_email": "hi"}'},
+                {"id": ids["planless"], "steps": "null"},
+            ],
+        )
+
+    # When ai-agent-retry runs
+    result = await run_cron_job(RETRY)(ctx_for(RETRY.name, redis, sessions))
+
+    # Then the garbled one goes to agent-tasks (ai-agent would call its steps decided and leave them)
+    assert result["count"] == 2
+    assert await jobs(redis) == {
+        f"agent-tasks:{ids['garbled']}:retry:1",
+        f"ai-agent:{ids['planless']}:retry:1",
+    }
+
+    # When a worker runs the jobs
+    await make_worker(BINDINGS, catalogue=FAST, settings_=service_settings(mail_transport="log")).async_run()
+
+    # Then the garbled task is failed for good, saying why, and the next tick sends nothing for it
+    tasks = await statuses(sessions)
+    garbled = tasks[ids["garbled"]]
+    assert (garbled.status, garbled.attempts, garbled.max_attempts) == ("failed", 2, 2)
+    assert (
+        garbled.last_error
+        == f"agent-tasks: PermanentJobError: agent task {ids['garbled']}: steps must be a list, got dict"
+    )
+    assert tasks[ids["planless"]].status == "done"
+    following = await run_cron_job(RETRY)(ctx_for(RETRY.name, redis, sessions, tick=30))
+    assert (following["count"], following["due"], following["outOfAttempts"]) == (0, 0, [ids["garbled"]])

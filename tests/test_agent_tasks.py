@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from arq.connections import ArqRedis
+from loguru import logger
 from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
@@ -454,6 +455,102 @@ async def test_a_failure_at_step_two_resumes_at_step_two(
     assert result == "negotiating"
 
 
+async def test_a_deal_lost_before_the_steps_run_gets_no_email(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession], mail: tuple[Recorder, Settings]
+) -> None:
+    """The deal is lost after the plan: no step runs, the task is done saying why."""
+    # Given a counter-offer planned for a draft deal, which the brand then walks away from
+    _, settings = mail
+    deal = await draft_deal(sessions)
+    task_id = await new_task(sessions, "counter_offer", deal_id=deal.id)
+    ctx = worker_ctx(sessions, redis, settings)
+    await ai_agent.handle(ctx, TaskRef(task_id=task_id))
+    async with sessions.begin() as session:
+        await session.execute(update(Deal).where(col(Deal.id) == deal.id).values(stage="lost"))
+
+    # When agent-tasks runs the steps
+    result = await agent_tasks.handle(ctx, TaskRef(task_id=task_id))
+    again = await agent_tasks.handle(ctx | {"job_try": 2}, TaskRef(task_id=task_id))
+    await ctx["http"].aclose()
+
+    # Then nothing was sent or created, and the task is done with the skip on record
+    assert await redis.keys("arq:job:*") == [f"arq:job:agent-tasks:{task_id}:1".encode()]  # ai-agent's
+    assert (result["status"], result["skipped"]) == ("done", "deal moved on: stage 'lost'")
+    assert result["ran"] == ["0:send_email:skipped, deal moved on: stage 'lost'"]
+    assert again == {"taskId": task_id, "status": "already_done"}
+    task = await task_row(sessions, task_id)
+    assert (task.status, task.steps_done) == ("done", 0)
+    assert task.finished_at is not None
+    assert task.last_error == (
+        f"agent-tasks: deal {deal.id} moved on to stage 'lost'; "
+        "steps skipped: 0:send_email, 1:move_deal_stage, 2:schedule_follow_up"
+    )
+    assert [t for t in await rows(sessions, AgentTask) if t.kind == "follow_up"] == []
+
+
+async def test_a_retry_after_the_deal_was_contracted_skips_the_steps_left(
+    redis: ArqRedis,
+    sessions: async_sessionmaker[AsyncSession],
+    mail: tuple[Recorder, Settings],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Step one ran, step two failed; the deal is contracted before the retry: the rest is skipped."""
+    # Given a reply whose email went out, then whose stage move lost its connection
+    _, settings = mail
+    deal = await draft_deal(sessions)
+    task_id = await new_task(sessions, "reply_to_brand", deal_id=deal.id)
+    ctx = worker_ctx(sessions, redis, settings)
+    await ai_agent.handle(ctx, TaskRef(task_id=task_id))
+
+    async def flaky(*args: Any) -> str:
+        raise ConnectionResetError("connection to the database lost")
+
+    monkeypatch.setitem(agent_tasks._EXECUTORS, "move_deal_stage", flaky)
+    with pytest.raises(ConnectionResetError):
+        await agent_tasks.handle(ctx, TaskRef(task_id=task_id))
+    monkeypatch.undo()
+    # And the deal is contracted meanwhile
+    async with sessions.begin() as session:
+        await session.execute(update(Deal).where(col(Deal.id) == deal.id).values(stage="contracted"))
+
+    # When the wrapper's retry runs
+    result = await agent_tasks.handle(ctx | {"job_try": 2}, TaskRef(task_id=task_id))
+    await ctx["http"].aclose()
+
+    # Then the stage move (which would be refused) and the follow-up are skipped; the task is done
+    assert (result["status"], result["resumedAt"], result["followUpJobs"]) == ("done", 1, 0)
+    assert result["ran"] == ["1:move_deal_stage:skipped, deal moved on: stage 'contracted'"]
+    task = await task_row(sessions, task_id)
+    assert (task.status, task.steps_done, task.attempts) == ("done", 1, 1)
+    assert "steps skipped: 1:move_deal_stage, 2:schedule_follow_up" in (task.last_error or "")
+    assert [t for t in await rows(sessions, AgentTask) if t.kind == "follow_up"] == []
+    assert sorted(await redis.keys("arq:job:*")) == [
+        f"arq:job:agent-tasks:{task_id}:1".encode(),  # ai-agent's hand-on: this test runs the steps itself
+        f"arq:job:email-send:agent:{task_id}:0".encode(),
+    ]
+
+
+async def test_a_plan_that_closes_the_deal_itself_runs_to_its_end(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession], mail: tuple[Recorder, Settings]
+) -> None:
+    """A deal this task's own step marked lost does not stop the task's later steps."""
+    _, settings = mail
+    deal = await draft_deal(sessions)
+    move = {"type": "move_deal_stage", "deal_id": deal.id, "to_stage": "lost", "explanation": "declined"}
+    email = {"type": "send_email", "to": "a@b.test", "subject": "Thanks", "body": "b", "explanation": "e"}
+    task_id = await new_task(sessions, "follow_up", deal_id=deal.id, steps=[move, email])
+    ctx = worker_ctx(sessions, redis, settings)
+
+    result = await agent_tasks.handle(ctx, TaskRef(task_id=task_id))
+    await ctx["http"].aclose()
+
+    assert "skipped" not in result
+    assert result["ran"] == [f"0:move_deal_stage:deal {deal.id} draft -> lost", "1:send_email:enqueued"]
+    assert await redis.keys("arq:job:*") == [f"arq:job:email-send:agent:{task_id}:1".encode()]
+    task = await task_row(sessions, task_id)
+    assert (task.status, task.steps_done, task.last_error) == ("done", 2, None)
+
+
 class Killed(BaseException):
     """The worker process dying: nothing after it runs, no except clause sees it."""
 
@@ -594,7 +691,10 @@ async def test_bad_tasks_fail_permanently_naming_what_is_wrong(
 async def test_bad_steps_fail_permanently_naming_the_step(
     make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    """Unknown step type, missing field, another deal, a forbidden transition, no steps: permanent, named."""
+    """Unknown step type, missing field, another deal, a forbidden transition, no steps: permanent, named.
+
+    A step on a deal that is no longer open (contracted) is not refused but skipped: the deal moved on.
+    """
     deal = await draft_deal(sessions)
     email = {"type": "send_email", "to": "a@b.test", "subject": "Hi", "body": "b", "explanation": "e"}
     move = {"type": "move_deal_stage", "deal_id": deal.id, "explanation": "e"}
@@ -624,9 +724,6 @@ async def test_bad_steps_fail_permanently_naming_the_step(
         f"but the task's deal is {deal.id}",
         "to-contracted": f"agent task {ids['to-contracted']}: steps[0] (move_deal_stage): field 'to_stage': "
         "Input should be 'negotiating' or 'lost'",
-        "give-up-contracted": f"agent task {ids['give-up-contracted']}: steps[0] (move_deal_stage): "
-        f"deal {contracted} is in stage 'contracted' and an agent cannot move it to 'lost' "
-        "(an agent moves no deal out of 'contracted')",
         "no-steps": f"agent task {ids['no-steps']} (reply_to_brand) has no steps yet: "
         "ai-agent decides them first",
     }
@@ -634,6 +731,8 @@ async def test_bad_steps_fail_permanently_naming_the_step(
     assert await rows(sessions, OutboundEmail) == []
     assert (await task_row(sessions, ids["no-steps"])).status == "queued"
     assert (await task_row(sessions, ids["to-contracted"])).status == "failed"
+    given_up = await task_row(sessions, ids["give-up-contracted"])
+    assert (given_up.status, given_up.steps_done) == ("done", 0)
     async with sessions() as session:
         assert await session.scalar(select(col(Deal.stage)).where(col(Deal.id) == contracted)) == "contracted"
 
@@ -782,13 +881,13 @@ def worker_ctx(
     }
 
 
-async def test_a_job_past_its_timeout_records_it_on_the_task(
+async def test_a_job_past_its_timeout_records_it_and_leaves_the_task_to_recovery(
     make_worker: MakeWorker,
     redis: ArqRedis,
     sessions: async_sessionmaker[AsyncSession],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The wrapper's timeout cancels a hung step: the task notes it and, on the last try, is failed."""
+    """A cancelled try (timeout or shutdown) is noted, not failed: ai-agent-recovery puts it back later."""
     # Given a task whose email step hangs, on a queue allowing one try of half a second
     deal = await draft_deal(sessions)
     email = {"type": "send_email", "to": "a@b.test", "subject": "Hi", "body": "b", "explanation": "e"}
@@ -813,11 +912,66 @@ async def test_a_job_past_its_timeout_records_it_on_the_task(
     assert time.perf_counter() - started < 10
     (letter,) = await rows(sessions, FailedJob)
     assert (letter.job_id, letter.error_type) == ("hung", "JobTimeoutError")
-    # And the task says so, failed (its attempts left for ai-agent-retry), no step done
+    # And the task notes it but stays running, even on the last try: from inside the job a timeout
+    # and a shutdown look alike, and a job a shutdown cancelled is run again by arq, so failing it
+    # here would let ai-agent-retry start a second run beside that one
     task = await task_row(sessions, task_id)
-    assert (task.status, task.steps_done, task.attempts, task.max_attempts) == ("failed", 0, 1, 3)
+    assert (task.status, task.steps_done, task.attempts, task.max_attempts) == ("running", 0, 1, 3)
     assert task.last_error == "agent-tasks: cancelled on try 1 (the job's timeout, or a worker shutting down)"
-    assert task.finished_at is not None
+    assert task.finished_at is None
+
+    # When its timeout_s has passed and ai-agent-recovery runs
+    async with sessions.begin() as session:
+        await session.execute(
+            update(AgentTask)
+            .where(col(AgentTask.id) == task_id)
+            .values(started_at=datetime.now(UTC) - timedelta(seconds=task.timeout_s + 1))
+        )
+    recovery = CronEntry(
+        "ai-agent-recovery", "*/10 * * * *", agents.ai_agent_recovery, enqueues=("agent-tasks",)
+    )
+    ctx = {"job_id": "ai-agent-recovery:1", "job_try": 1, "redis": redis, "sessions": sessions,
+           "producer": Producer(redis, catalogue=FAST)}  # fmt: skip
+    result = await run_cron_job(recovery)(ctx)
+
+    # Then it is queued again, with a job to resume its steps
+    assert result["requeued"] == [task_id]
+    assert (await task_row(sessions, task_id)).status == "queued"
+    assert await redis.zscore("arq:queue", f"agent-tasks:{task_id}:recover:1") is not None
+
+
+async def test_an_error_recording_the_failure_does_not_replace_the_jobs_own(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A permanent error stays permanent (not retried) when noting it on the task fails too."""
+    # Given a task whose steps are refused, and a database that fails the record of it
+    deal = await draft_deal(sessions)
+    task_id = await new_task(
+        sessions, "follow_up", deal_id=deal.id, steps=[{"type": "fax", "explanation": "e"}]
+    )
+    warnings: list[str] = []
+    sink = logger.add(lambda message: warnings.append(str(message)), level="WARNING")
+
+    async def broken_record(*args: Any) -> None:
+        raise ConnectionResetError("connection to the database lost")
+
+    monkeypatch.setattr(agent_lifecycle, "record_failure", broken_record)
+    ctx = worker_ctx(sessions, redis, service_settings(mail_transport="log"))
+
+    # When agent-tasks runs it
+    try:
+        with pytest.raises(
+            PermanentJobError, match=f"agent task {task_id}: steps\\[0\\] has unknown type 'fax'"
+        ):
+            await agent_tasks.handle(ctx, TaskRef(task_id=task_id))
+    finally:
+        logger.remove(sink)
+        await ctx["http"].aclose()
+
+    # Then the job's own error came out, and the record's was logged beside it
+    (warning,) = warnings
+    assert f"agent task {task_id}: could not record its failure (PermanentJobError:" in warning
+    assert "ConnectionResetError('connection to the database lost')" in warning
 
 
 async def test_a_cancelled_job_records_quickly_and_stays_cancelled(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from arq.connections import ArqRedis
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from talentq.client import Producer
 from talentq.db.domain import Contract, Deal, Invoice, OutboundEmail, User
+from talentq.deals import DealChanged
+from talentq.integrations.ai import RulesProvider
+from talentq.integrations.ai_deals import ContractReview, ContractTerms
 from talentq.processors import ai_contract, contract_finalisation, email_send
-from talentq.queues import CATALOGUE, QueueSpec, RetryPolicy
+from talentq.queues import CATALOGUE, ContractRef, QueueSpec, RetryPolicy
 from talentq.registry import Binding
 from talentq.sample_agency import MARKER_EMAIL, seed
 
@@ -389,3 +393,66 @@ async def test_a_crash_between_commit_and_email_is_healed_by_the_retry(
         (f"email-send:contract:{contract_id}", "sent")
     ]
     assert await failures(sessions) == {}
+
+
+class BrandRedrafts(RulesProvider):
+    """The rules' review, while the brand sends a new draft and its own job reviews it first."""
+
+    def __init__(self, during: Callable[[], Awaitable[None]]) -> None:
+        self.during: Callable[[], Awaitable[None]] | None = during
+
+    async def review_contract(self, draft: str, terms: ContractTerms) -> ContractReview:
+        review = await super().review_contract(draft, terms)
+        if self.during is not None:
+            during, self.during = self.during, None
+            await during()
+        return review
+
+
+async def test_a_review_of_a_brand_draft_replaced_meanwhile_is_not_written(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stale review never overwrites the newer draft's: DealChanged (retried), whose retry finds it done."""
+    # Given a contract whose brand draft ($7,500) is under review
+    await seed(sessions)
+    draft = await sample_deal(sessions)
+    old = "We pay $7,500 for 2 TikToks and 1 Instagram story."
+    new = "We pay $8,570 for 2 TikToks and 1 Instagram story."
+    contract_id = await new_contract(sessions, draft.id, terms={"fee_minor": 857_000}, brand_draft=old)
+    ctx: Any = {
+        "sessions": sessions,
+        "settings": MAIL,
+        "http": None,
+        "redis": redis,
+        "job_id": "d",
+        "job_try": 1,
+    }
+    payload = ContractRef(contract_id=contract_id)
+    newer: dict[str, Any] = {}
+
+    async def brand_redrafts() -> None:
+        # The brand sends its $8,570 draft, and the job for it reviews it before the old one ends
+        async with sessions.begin() as session:
+            await session.execute(
+                update(Contract).where(col(Contract.id) == contract_id).values(brand_draft=new)
+            )
+        newer.update(await ai_contract.handle(ctx, payload))
+
+    ai = BrandRedrafts(brand_redrafts)  # one provider: the inner job's review does not redraft again
+    monkeypatch.setattr(ai_contract, "_ai", lambda ctx: ai)
+
+    # When the old review finishes
+    with pytest.raises(DealChanged, match=f"contract {contract_id}: its terms or brand draft changed"):
+        await ai_contract.handle(ctx, payload)
+
+    # Then the newer review stands: no fee mismatch from the $7,500 draft
+    async with sessions() as session:
+        contract = await session.get(Contract, contract_id)
+    assert contract is not None
+    assert contract.review is not None
+    assert newer["status"] == "written"
+    assert "fee" not in newer["mismatches"]
+    assert [m["term"] for m in contract.review["mismatches"]] == newer["mismatches"]
+    # And the retry finds the current draft reviewed already
+    retried = await ai_contract.handle(ctx, payload)
+    assert (retried["mode"], retried["status"]) == ("review", "unchanged")

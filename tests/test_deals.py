@@ -24,6 +24,7 @@ from talentq.db.domain import (
 )
 from talentq.db.models import FailedJob
 from talentq.deals import DealChanged
+from talentq.errors import PermanentJobError
 from talentq.integrations.ai import RulesProvider
 from talentq.integrations.ai_deals import (
     Comparables,
@@ -641,3 +642,56 @@ async def test_a_reply_to_a_thread_that_grew_meanwhile_is_not_stored(
     ai.during = None
     fresh = await ai_negotiation.handle(ctx, SessionRef(session_id=sid))
     assert (fresh["status"], fresh["key"]) == ("pending_approval", f"negotiation:{sid}:2")
+
+
+async def test_a_pending_draft_past_its_expiry_no_longer_stands(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Pending but past expires_at (flush-stale-approvals not run yet): the step is drafted again as :r2."""
+    # Given a draft for the brand's offer, left pending past its expiry
+    await seed(sessions)
+    draft = await sample_deal(sessions)
+    sid = await open_session(sessions, draft.id, {"from": "brand", "body": "We could stretch to $7,000."})
+    ctx = direct_ctx(sessions, redis)
+    first = await ai_negotiation.handle(ctx, SessionRef(session_id=sid))
+    await change(sessions, Approval, first["approvalId"], expires_at=datetime.now(UTC) - timedelta(minutes=1))
+
+    # When the step runs again
+    second = await ai_negotiation.handle(ctx, SessionRef(session_id=sid))
+
+    # Then a new revision waits for approval; the stale one is left for the flush cron to mark
+    key = f"negotiation:{sid}:1"
+    assert (second["status"], second["key"]) == ("pending_approval", f"{key}:r2")
+    assert await approvals_by_key(sessions, sid) == {
+        key: (first["approvalId"], "pending"),
+        f"{key}:r2": (second["approvalId"], "pending"),
+    }
+    # And one still within its expiry stands
+    third = await ai_negotiation.handle(ctx, SessionRef(session_id=sid))
+    assert third == {"sessionId": sid, "approvalId": second["approvalId"], "status": "exists"}
+
+
+class BelowTheFloor(RulesProvider):
+    """A provider whose reply ignores the floor (what a broken model answer would be)."""
+
+    async def draft_negotiation_reply(self, facts: NegotiationFacts) -> NegotiationReply:
+        return NegotiationReply("accept", facts.floor_minor - 100, "Deal at any price.", ["no floor"])
+
+
+async def test_a_reply_below_the_floor_is_refused_permanently_and_not_stored(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Below the floor: an explicit check (python -O strips asserts), permanent, naming all three."""
+    await seed(sessions)
+    draft = await sample_deal(sessions)
+    sid = await open_session(sessions, draft.id, {"from": "brand", "body": "We could stretch to $7,000."})
+    monkeypatch.setattr(ai_negotiation, "_ai", lambda ctx: BelowTheFloor())
+
+    with pytest.raises(PermanentJobError) as refused:
+        await ai_negotiation.handle(direct_ctx(sessions, redis), SessionRef(session_id=sid))
+
+    assert str(refused.value) == (
+        f"negotiation session {sid}: the drafted reply (accept) names USD 6,629.00, "
+        "below the deal's floor of USD 6,630.00: not stored"
+    )
+    assert await approvals_by_key(sessions, sid) == {}

@@ -6,16 +6,20 @@
                                              |  ^
       a permanent error, or a transient one  |  |  ai-agent-retry: attempts left, backoff over
       on the wrapper's last try: failed  <---+  +---- failed
-      ai-agent-recovery: running past timeout_s (the worker died) -> queued, or failed when
-      no attempts are left
+      ai-agent-recovery: running past timeout_s (the worker died, or the try was cancelled)
+      -> queued, or failed when no attempts are left
 
 ``attempts`` counts runs of the task, not the wrapper's tries: a try that finds the task
 already running (the wrapper's retry, arq re-running a job whose worker died) refreshes
 ``started_at`` (the heartbeat ai-agent-recovery reads) without spending an attempt.
 
 A failure is recorded on the task by ``failures_recorded`` (``last_error``; ``failed`` once no
-retry of the job follows), including a cancellation (the wrapper's timeout, a shutdown), which
-is recorded within ``CANCELLED_RECORD_TIMEOUT_S`` and then let through.
+retry of the job follows). A cancellation (the wrapper's timeout, or a worker shutting down:
+from inside the job the two look the same) is noted in ``last_error`` only, within
+``CANCELLED_RECORD_TIMEOUT_S``, and the task is left running: arq re-runs a job a shutdown
+interrupted, and a try that never comes back is ai-agent-recovery's (queued again past the
+task's ``timeout_s``, or failed once out of attempts). Marking it failed here would let
+ai-agent-retry start a second run beside the one arq resumes.
 
 A *permanent* failure (bad input, a task no provider can plan) must not be retried by
 ai-agent-retry either. The status column allows only queued/running/done/failed and this
@@ -118,24 +122,37 @@ async def failures_recorded(ctx: JobContext, task_id: int, queue: str) -> AsyncI
             logger.warning("agent task {}: could not record its cancellation: {!r}", task_id, record_error)
         raise
     except Exception as exc:
-        await record_failure(ctx, task_id, exc, queue)
+        # The job's own error decides what the wrapper does (a permanent one is dead-lettered,
+        # not retried): an error of the record (the database gone) must not take its place.
+        try:
+            await record_failure(ctx, task_id, exc, queue)
+        except Exception as record_error:
+            logger.warning(
+                "agent task {}: could not record its failure ({}: {}): {!r}",
+                task_id,
+                type(exc).__name__,
+                exc,
+                record_error,
+            )
         raise
 
 
 async def record_failure(ctx: JobContext, task_id: int, exc: BaseException, queue: str) -> None:
     """Note ``exc`` on the task; fail it when no retry of this job follows.
 
-    The job wrapper retries a transient error (and its own timeout) until the queue's last try
-    (the catalogue the worker runs with); until then the task stays running with its ``last_error``.
+    The job wrapper retries a transient error until the queue's last try (the catalogue the
+    worker runs with); until then the task stays running with its ``last_error``. A
+    cancellation never fails it: see the module's docstring.
     """
     permanent = isinstance(exc, PERMANENT_ERRORS)
+    cancelled = isinstance(exc, asyncio.CancelledError)
     last_try = ctx["job_try"] >= ctx["producer"].spec(queue).retry.max_tries
-    if isinstance(exc, asyncio.CancelledError):
+    if cancelled:
         message = f"{queue}: cancelled on try {ctx['job_try']} (the job's timeout, or a worker shutting down)"
     else:
         message = f"{queue}: {type(exc).__name__}: {exc}"
     values: dict[str, object] = {"last_error": message[:_ERROR_CHARS]}
-    if permanent or last_try:
+    if permanent or (last_try and not cancelled):
         values.update(status=TaskStatus.FAILED, finished_at=utcnow())
     if permanent:
         values["max_attempts"] = func.least(col(AgentTask.max_attempts), col(AgentTask.attempts))

@@ -2,9 +2,11 @@
 
 Both work in sets (one SQL statement each, whatever the number of tasks) and fan out with
 one ``enqueue_many`` per target queue: ``ai-agent`` for a task without steps,
-``agent-tasks`` for one with steps, ``inbox-triage`` for an inbox_triage task. Job ids carry
-the task, the reason and its attempt count, so a repeated tick enqueues nothing new while a
-new attempt gets a job of its own. The task lifecycle is in ``talentq.agent_lifecycle``.
+``agent-tasks`` for one with steps, ``inbox-triage`` for an inbox_triage task. "With steps"
+is ai-agent's own rule (steps not null): steps that are JSON but not a list go to agent-tasks,
+which fails the task for good naming why, rather than to ai-agent, which would leave them be.
+Job ids carry the task, the reason and its attempt count, so a repeated tick enqueues nothing
+new while a new attempt gets a job of its own. The task lifecycle is in ``talentq.agent_lifecycle``.
 """
 
 from __future__ import annotations
@@ -32,12 +34,22 @@ LISTED_IDS: Final = 100
 #: outage then drains without flooding the queue and the AI provider at once, and a tick reads
 #: and sends a bounded number of rows however many tasks failed.
 RETRY_BATCH: Final = 2_000
+#: ai-agent-recovery puts back at most this many stuck tasks per tick (12,000 an hour at one tick
+#: every 10 minutes), oldest ids first, so a tick's transaction, held while their jobs are sent,
+#: stays short however many tasks a dead worker pool left behind; the rest go on the next ticks.
+RECOVERY_BATCH: Final = 2_000
+
+# A task "has steps" by ai-agent's rule: steps set, and not JSON null (what an ORM insert of
+# None writes). Tasks with steps that are no list are carried to agent-tasks, which refuses them.
+_HAS_STEPS: Final = "coalesce(jsonb_typeof(steps), 'null') <> 'null'"
 
 # Running past its own timeout_s since its last try started (the heartbeat every try of
 # ai-agent and agent-tasks refreshes): the worker died under it. Back to queued while it
 # has attempts left, else failed, so a task that kills its worker every time cannot loop.
+# At most RECOVERY_BATCH of them, oldest first; a row another transaction holds is skipped
+# (the next tick sees it) rather than waited for.
 _RECOVER: Final = text(
-    """
+    f"""
     UPDATE agent_tasks
        SET status = CASE WHEN attempts < max_attempts THEN 'queued' ELSE 'failed' END,
            finished_at = CASE WHEN attempts < max_attempts THEN NULL ELSE CAST(:now AS timestamptz) END,
@@ -45,9 +57,16 @@ _RECOVER: Final = text(
                         || ', past its ' || timeout_s || 's timeout (its worker died?)'
                         || CASE WHEN attempts < max_attempts THEN ''
                                 ELSE '; out of attempts (' || attempts || ' of ' || max_attempts || ')' END
-     WHERE status = 'running'
-       AND started_at < CAST(:now AS timestamptz) - make_interval(secs => timeout_s)
-    RETURNING id, kind, status, attempts, coalesce(jsonb_typeof(steps) = 'array', false) AS has_steps
+     WHERE id IN (
+        SELECT id
+          FROM agent_tasks
+         WHERE status = 'running'
+           AND started_at < CAST(:now AS timestamptz) - make_interval(secs => timeout_s)
+         ORDER BY id
+         LIMIT CAST(:batch AS int)
+           FOR UPDATE SKIP LOCKED
+     )
+    RETURNING id, kind, status, attempts, {_HAS_STEPS} AS has_steps
     """
 )
 
@@ -56,9 +75,9 @@ _RECOVER: Final = text(
 # most RETRY_BATCH due tasks, oldest first. A task is due once its backoff, counted from when
 # it failed, is over and it has attempts left. No due task: the summary row alone.
 _FAILED: Final = text(
-    """
+    f"""
     WITH failed AS (
-        SELECT id, kind, attempts, coalesce(jsonb_typeof(steps) = 'array', false) AS has_steps,
+        SELECT id, kind, attempts, {_HAS_STEPS} AS has_steps,
                attempts < max_attempts AS has_attempts,
                coalesce(finished_at, started_at, created_at)
                  <= CAST(:now AS timestamptz) - make_interval(secs => least(
@@ -66,12 +85,13 @@ _FAILED: Final = text(
                     )) AS due
           FROM agent_tasks
          WHERE status = 'failed'
+    ), listed AS (
+        SELECT id FROM failed WHERE NOT has_attempts ORDER BY id LIMIT CAST(:listed AS int)
     ), summary AS (
         SELECT count(*) FILTER (WHERE has_attempts AND due) AS due_total,
                count(*) FILTER (WHERE has_attempts AND NOT due) AS waiting,
                count(*) FILTER (WHERE NOT has_attempts) AS exhausted_total,
-               coalesce((array_agg(id ORDER BY id) FILTER (WHERE NOT has_attempts))[1:CAST(:listed AS int)],
-                        '{}') AS exhausted_ids
+               ARRAY(SELECT id FROM listed ORDER BY id) AS exhausted_ids
           FROM failed
     ), batch AS (
         SELECT id, kind, attempts, has_steps
@@ -89,13 +109,17 @@ _FAILED: Final = text(
 
 @uses_tables(AgentTask)
 async def ai_agent_recovery(ctx: JobContext) -> dict[str, Any]:
-    """One UPDATE ... RETURNING puts stuck tasks back; their jobs go out before it commits.
+    """One UPDATE ... RETURNING puts a batch of stuck tasks back; their jobs go out before it commits.
 
     If Redis refuses the jobs the UPDATE rolls back and the next tick tries again; a job that
     starts before the commit waits on the task's row lock, then finds it queued.
     """
     async with ctx["sessions"].begin() as session:
-        rows = (await session.execute(_RECOVER, {"now": utcnow()})).all()
+        # RETURNING keeps no order: sorted, the result lists the oldest ids, as retry's does.
+        rows = sorted(
+            (await session.execute(_RECOVER, {"now": utcnow(), "batch": RECOVERY_BATCH})).all(),
+            key=lambda row: int(row.id),
+        )
         requeued = [row for row in rows if row.status == "queued"]
         enqueued = await _fan_out(ctx, requeued, "recover")
     failed = [row.id for row in rows if row.status == "failed"]

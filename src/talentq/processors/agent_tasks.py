@@ -4,13 +4,15 @@ Reads ``agent_tasks``; writes ``deals`` (stage), ``outreach_actions``, follow-up
 ``agent_tasks`` and the task's ``steps_done``/status, and enqueues ``email-send`` and
 ``ai-agent``. Safe to re-run: a step's effect and its ``steps_done`` commit together under
 the task's row lock, and what leaves the database (a job) has an id derived from the task and
-the step's index, so a retry resumes after the last completed step and repeats none. One job
-holds one database connection at a time.
+the step's index, so a retry resumes after the last completed step and repeats none. Each step
+first reads its deal's stage again: once the deal has left negotiation (lost, contracted), the
+rest of the plan is skipped and the task is done. One job holds one database connection at a time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -24,6 +26,7 @@ from talentq.db.domain import AgentTask, Brand, Deal, OutreachAction, Talent, Ta
 from talentq.db.models import utcnow
 from talentq.errors import PermanentJobError, QueueRefusedError
 from talentq.integrations.ai_agents import (
+    OPEN_STAGES,
     CreateOutreach,
     InvalidStep,
     MoveDealStage,
@@ -55,11 +58,17 @@ async def handle(ctx: JobContext, payload: TaskRef) -> dict[str, Any]:
     resumed_at = task.steps_done
     ran: list[str] = []
     follow_ups = 0
+    skipped: str | None = None
     async with failures_recorded(ctx, task.id, QUEUE):
         steps = _checked(task)
         for index, step in enumerate(steps):
             if index >= task.steps_done:
-                ran.append(await _run_step(ctx, task, index, step))
+                outcome = await _run_step(ctx, task, steps, index)
+                if isinstance(outcome, _MovedOn):
+                    skipped = outcome.reason
+                    ran.append(f"{index}:{step.type}:skipped, {skipped}")
+                    break
+                ran.append(outcome)
             if isinstance(step, ScheduleFollowUp):
                 # Once the follow-up's task committed, by this run or by one that died before
                 # sending its job: the job id makes a second send a no-op.
@@ -77,6 +86,7 @@ async def handle(ctx: JobContext, payload: TaskRef) -> dict[str, Any]:
         "resumedAt": resumed_at,
         "ran": ran,
         "followUpJobs": follow_ups,
+        **({"skipped": skipped} if skipped else {}),
     }
 
 
@@ -98,14 +108,30 @@ def _checked(task: AgentTask) -> list[Step]:
 Executor = Callable[[JobContext, AsyncSession, AgentTask, int, Any], Awaitable[str]]
 
 
-async def _run_step(ctx: JobContext, task: AgentTask, index: int, step: Step) -> str:
-    """One step and its ``steps_done`` in one transaction, under the task's lock; skipped if done."""
+@dataclass(frozen=True)
+class _MovedOn:
+    """The task's deal left negotiation before a step ran: that step and the rest are skipped."""
+
+    reason: str
+
+
+async def _run_step(ctx: JobContext, task: AgentTask, steps: list[Step], index: int) -> str | _MovedOn:
+    """One step and its ``steps_done`` in one transaction, under the task's lock; skipped if done.
+
+    The deal's stage is read again first (a retry may come hours after the plan): a deal no longer
+    open, unless this task's own earlier step moved it there, ends the task with the rest skipped.
+    """
+    step = steps[index]
     async with ctx["sessions"].begin() as session:
         done = await session.scalar(
             select(col(AgentTask.steps_done)).where(col(AgentTask.id) == task.id).with_for_update()
         )
         if done is not None and done > index:
             return f"{index}:{step.type}:done by another run"
+        if task.deal_id is not None:
+            moved_on = await _deal_moved_on(session, task, steps, index)
+            if moved_on is not None:
+                return moved_on
         try:
             outcome = await _EXECUTORS[step.type](ctx, session, task, index, step)
         except QueueRefusedError as exc:
@@ -114,6 +140,35 @@ async def _run_step(ctx: JobContext, task: AgentTask, index: int, step: Step) ->
             update(AgentTask).where(col(AgentTask.id) == task.id).values(steps_done=index + 1)
         )
     return f"{index}:{step.type}:{outcome}"
+
+
+async def _deal_moved_on(
+    session: AsyncSession, task: AgentTask, steps: list[Step], index: int
+) -> _MovedOn | None:
+    """If the task's deal has left negotiation, finish the task here (in the step's transaction).
+
+    Read FOR SHARE: the stage cannot change until the step commits, so no email goes out about a
+    deal that was lost or contracted meanwhile.
+    """
+    stage = await session.scalar(
+        select(col(Deal.stage)).where(col(Deal.id) == task.deal_id).with_for_update(read=True)
+    )
+    own = [s.to_stage for s in steps[:index] if isinstance(s, MoveDealStage)]
+    if stage is None or stage in OPEN_STAGES or (own and stage == own[-1]):
+        # Open, or where this task's own earlier step put it (a plan may close a deal, then
+        # write about it). A deal not found is the executors' to refuse.
+        return None
+    reason = f"deal moved on: stage {stage!r}"
+    left = ", ".join(f"{i}:{s.type}" for i, s in enumerate(steps) if i >= index)
+    # The schema has no column for a note on a finished task: last_error carries it, and a
+    # done task with steps_done short of its steps says that the rest were skipped.
+    note = f"{QUEUE}: deal {task.deal_id} moved on to stage {stage!r}; steps skipped: {left}"
+    await session.execute(
+        update(AgentTask)
+        .where(col(AgentTask.id) == task.id)
+        .values(status=TaskStatus.DONE, finished_at=utcnow(), last_error=note)
+    )
+    return _MovedOn(reason)
 
 
 async def _send_email(

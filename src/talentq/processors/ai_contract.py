@@ -3,7 +3,8 @@
 Reads ``contracts`` (a drafting one), its deal, talent, brand and manager; writes the draft to
 ``rendered_text``, or the review (each mismatched term) to ``review``, which in both modes
 records the terms and draft it was made from. Safe to re-run: the same terms and brand draft
-are not drafted or reviewed again.
+are not drafted or reviewed again, and a result whose terms or brand draft changed while it was
+made is not written (``DealChanged``: the retry works on what the contract says now).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from talentq.db.domain import Brand, Contract, ContractStatus, Deal, DealStage, Talent, User
-from talentq.deals import contract_terms, load_deal, read_terms, require_stage
+from talentq.deals import DealChanged, contract_terms, load_deal, read_terms, require_stage
 from talentq.errors import PermanentJobError
 from talentq.integrations.ai import AIProvider, make_ai_provider
 from talentq.integrations.ai_deals import ContractTerms
@@ -31,16 +32,8 @@ async def handle(ctx: JobContext, payload: ContractRef) -> dict[str, Any]:
     # seconds, and a connection (or a row lock) held that long would starve every other job.
     async with ctx["sessions"]() as session:
         contract = await _drafting(session, payload.contract_id, lock=False)
-        field = f"deal of contract {contract.id}"
-        parties = await load_deal(session, contract.deal_id, field=field, lock=False)
-        require_stage(parties.deal, DealStage.DRAFT, DealStage.NEGOTIATING, field=field)
-        agreed, problems = read_terms(contract.terms, prefix=f"contract {contract.id} terms.")
-        if problems:
-            raise PermanentJobError("; ".join(problems))
-        terms = contract_terms(contract, parties, agreed)
-        brand_draft = (contract.brand_draft or "").strip()
+        terms, brand_draft, basis = await _made_from(session, contract)
         mode = "review" if brand_draft else "draft"
-        basis = _basis(terms, brand_draft)
         if (contract.review or {}).get("basis") == basis:
             return {"contractId": contract.id, "mode": mode, "status": "unchanged"}
     ai = _ai(ctx)
@@ -57,6 +50,14 @@ async def handle(ctx: JobContext, payload: ContractRef) -> dict[str, Any]:
 
     async with ctx["sessions"].begin() as session:
         contract = await _drafting(session, payload.contract_id, lock=True)  # not finalised meanwhile
+        # Only "still drafting" is not enough: a brand draft or terms changed meanwhile (and maybe
+        # reviewed already by the job for the change) must not be overwritten by this older result.
+        _, _, now = await _made_from(session, contract)
+        if now != basis:
+            raise DealChanged(
+                f"contract {contract.id}: its terms or brand draft changed while its {mode} was made: "
+                f"the retry {'reviews' if mode == 'review' else 'drafts'} what it says now"
+            )
         for name, value in values.items():
             setattr(contract, name, value)
     return {"contractId": payload.contract_id, "mode": mode, "status": "written", **summary}
@@ -73,6 +74,19 @@ async def _drafting(session: AsyncSession, contract_id: int, *, lock: bool) -> C
             "only a contract being drafted is drafted or reviewed"
         )
     return contract
+
+
+async def _made_from(session: AsyncSession, contract: Contract) -> tuple[ContractTerms, str, str]:
+    """The contract's terms (with its deal's parties), its brand draft, and their fingerprint."""
+    field = f"deal of contract {contract.id}"
+    parties = await load_deal(session, contract.deal_id, field=field, lock=False)
+    require_stage(parties.deal, DealStage.DRAFT, DealStage.NEGOTIATING, field=field)
+    agreed, problems = read_terms(contract.terms, prefix=f"contract {contract.id} terms.")
+    if problems:
+        raise PermanentJobError("; ".join(problems))
+    terms = contract_terms(contract, parties, agreed)
+    brand_draft = (contract.brand_draft or "").strip()
+    return terms, brand_draft, _basis(terms, brand_draft)
 
 
 def _basis(terms: ContractTerms, brand_draft: str) -> str:

@@ -61,9 +61,11 @@ OPEN: Final = "open"
 APPROVAL_KIND: Final = "negotiation_reply"
 #: A drafted reply left undecided this long expires: the negotiation has moved on by then.
 APPROVAL_TTL: Final = timedelta(days=2)
-#: A draft in one of these stands for its thread state: nothing new is drafted. An expired or
-#: rejected one does not: the step is drafted again, under the next revision of its key.
-STANDING: Final = frozenset({ApprovalStatus.PENDING.value, ApprovalStatus.APPROVED.value})
+#: A draft approved, or pending and not past its ``expires_at``, stands for its thread state:
+#: nothing new is drafted. An expired (whether or not flush-stale-approvals has marked it yet)
+#: or rejected one does not: the step is drafted again, under the next revision of its key.
+APPROVED: Final = ApprovalStatus.APPROVED.value
+PENDING: Final = ApprovalStatus.PENDING.value
 
 
 @dataclass(frozen=True)
@@ -96,8 +98,14 @@ async def handle(ctx: JobContext, payload: SessionRef) -> dict[str, Any]:
     facts = _facts(payload.session_id, step.parties, stored, step.thread)
     reply = await ai.draft_negotiation_reply(facts)
     # Both providers hold the floor: the rules by construction, an AI's answer by
-    # ReplyAnswer.result (refused, and asked again, below it).
-    assert reply.fee_minor >= facts.floor_minor, (reply.fee_minor, facts.floor_minor)
+    # ReplyAnswer.result (refused, and asked again, below it). Checked here all the same, and
+    # not by an assert (python -O strips those): no reply below the floor is ever stored.
+    if reply.fee_minor < facts.floor_minor:
+        raise PermanentJobError(
+            f"negotiation session {payload.session_id}: the drafted reply ({reply.action}) names "
+            f"{format_minor(reply.fee_minor, facts.currency)}, below the deal's floor of "
+            f"{format_minor(facts.floor_minor, facts.currency)}: not stored"
+        )
 
     async with ctx["sessions"].begin() as session:
         written = await _write(session, step, facts, reply, priced)
@@ -115,12 +123,17 @@ async def _read(session: AsyncSession, session_id: int) -> _Step | dict[str, Any
     base = f"negotiation:{chat.id}:{len(chat.thread)}"
     earlier = (
         await session.execute(
-            select(col(Approval.id), col(Approval.status), col(Approval.source_key))
+            select(col(Approval.id), col(Approval.status), col(Approval.source_key), col(Approval.expires_at))
             .where(or_(col(Approval.source_key) == base, col(Approval.source_key).like(f"{base}:r%")))
             .order_by(col(Approval.id))
         )
     ).all()
-    standing = [row.id for row in earlier if row.status in STANDING]
+    now = utcnow()
+    standing = [
+        row.id
+        for row in earlier
+        if row.status == APPROVED or (row.status == PENDING and row.expires_at > now)
+    ]
     if standing:
         return {"sessionId": chat.id, "approvalId": standing[-1], "status": "exists"}
     revision = max((_revision(row.source_key, base) for row in earlier), default=0) + 1
