@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import hashlib
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 import pytest
 from arq.connections import ArqRedis
-from arq.constants import default_queue_name
+from arq.constants import default_queue_name, job_key_prefix, result_key_prefix
 from arq.jobs import Job
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,10 +20,11 @@ from talentq.client import Producer
 from talentq.content_review import DISCLOSURE_VISIBLE_CHARS, requirements, review
 from talentq.db.domain import Brand, Contract, Deal, Deliverable, OutboundEmail, Talent, User
 from talentq.db.models import FailedJob, utcnow
+from talentq.deadletter import replay
 from talentq.errors import QueueRefusedError
 from talentq.jobs import JobContext
 from talentq.processors import deliverable_reminders, deliverable_review, email_send
-from talentq.queues import CATALOGUE, MAX_REVIEW_CONTENT_CHARS, RetryPolicy
+from talentq.queues import CATALOGUE, MAX_REVIEW_CONTENT_CHARS, DeliverableReview, RetryPolicy
 from talentq.registry import Binding
 from talentq.sample_agency import pk
 from talentq.serialization import deserialize
@@ -162,6 +164,18 @@ async def outbox(sessions: async_sessionmaker[AsyncSession]) -> list[OutboundEma
 def body_of(message: Any) -> str:
     """A received message's text, quoted-printable decoded (long lines arrive soft-wrapped)."""
     return str(message.get_payload(decode=True).decode())
+
+
+async def email_jobs(redis: ArqRedis) -> set[str]:
+    """The ids of every email-send job in Redis, queued or (by a worker without email-send) done."""
+    keys = [k.decode() for k in await redis.keys("arq:*email-send:*")]
+    return {k.removeprefix(job_key_prefix).removeprefix(result_key_prefix) for k in keys}
+
+
+async def review_worker(make_worker: MakeWorker) -> None:
+    """A burst worker of deliverable-review alone: the email jobs it enqueues stay in Redis to inspect."""
+    only = {"deliverable-review": QUEUES["deliverable-review"]}
+    await make_worker([("deliverable-review", deliverable_review.handle)], catalogue=only).async_run()
 
 
 def remind(deliverable_id: int) -> Any:
@@ -560,6 +574,110 @@ async def test_a_stored_submission_retried_after_a_newer_one_is_superseded(
         (sha256(DRAFT_CAPTION), "changes_requested"),
     ]
     assert set(await queued(redis, "email-send")) == {first["emailJobId"], newer["emailJobId"]}
+
+
+async def test_a_replayed_older_submission_keeps_its_time_and_is_superseded(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A died (dead letter), B was reviewed, A is replayed as a new job: its submittedAt keeps it older."""
+    # Given A's job dead-lettered with the payload its producer sent (submittedAt included), and B,
+    # submitted a minute after A, reviewed and mailed meanwhile
+    w = await world(sessions)
+    reel = await deliverable(sessions, w, due_in=timedelta(days=1), status="submitted")
+    a_sent = utcnow() - timedelta(minutes=5)
+    b_sent = a_sent + timedelta(minutes=1)
+    spec = QUEUES["deliverable-review"]
+    a_wire = spec.wire(
+        spec.validate({"deliverableId": reel, "content": DRAFT_CAPTION, "submittedAt": a_sent.isoformat()})
+    )
+    async with sessions.begin() as session:
+        session.add(
+            FailedJob(
+                job_id="rv-a",
+                queue="deliverable-review",
+                payload=a_wire,
+                reason="exhausted",
+                error_type="ConnectionError",
+                message="Redis unavailable",
+                traceback="",
+                tries=2,
+                first_failed_at=a_sent,
+                last_failed_at=a_sent,
+            )
+        )
+    b = DeliverableReview(deliverable_id=reel, content=GOOD_CAPTION, submitted_at=b_sent)
+    newer = await deliverable_review.handle(job_ctx(sessions, redis, "rv-b"), b)
+
+    # When A is replayed (a new job id, enqueued now) and a worker runs it
+    replayed = await replay(sessions, Producer(redis, catalogue=QUEUES), "rv-a")
+    await review_worker(make_worker)
+
+    # Then A completes as superseded by B; B's review stands and only B's email was queued
+    assert (newer["result"], newer["status"]) == ("reviewed", "approved")
+    done = await result_of(redis, replayed)
+    assert done.success
+    assert (done.result["result"], done.result["submittedAt"], done.result["supersededBy"]) == (
+        "superseded",
+        a_sent.isoformat(),
+        b_sent.isoformat(),
+    )
+    row = await load(sessions, reel)
+    assert row.review is not None
+    assert (row.status, row.content, row.review["submittedAt"]) == (
+        "approved",
+        GOOD_CAPTION,
+        b_sent.isoformat(),
+    )
+    assert await email_jobs(redis) == {newer["emailJobId"]}
+
+
+async def test_a_submission_retried_by_the_worker_keeps_its_place_behind_a_newer_one(
+    make_worker: MakeWorker,
+    redis: ArqRedis,
+    sessions: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A's first try fails transiently, B is reviewed meanwhile; arq's retry of A is superseded."""
+    # Given A enqueued (no submittedAt: its enqueue time stands in), whose first try loses its
+    # database connection while holding the row; B is submitted at that moment (its review waits for
+    # the row), and A's retry starts only once B's review is stored
+    w = await world(sessions)
+    reel = await deliverable(sessions, w, due_in=timedelta(days=1), status="submitted")
+    producer = Producer(redis, catalogue=QUEUES)
+    await producer.enqueue(
+        "deliverable-review", {"deliverableId": reel, "content": DRAFT_CAPTION}, job_id="rv-a"
+    )
+    real = deliverable_review._contract
+    newer: list[asyncio.Task[dict[str, Any]]] = []
+
+    async def flaky(session: AsyncSession, deal_id: int) -> Contract | None:
+        if not newer:
+            b_ctx = job_ctx(sessions, redis, "rv-b", enqueued=utcnow())
+            newer.append(asyncio.create_task(deliverable_review.handle(b_ctx, submit(reel, GOOD_CAPTION))))
+            raise ConnectionError("database connection reset")
+        return await real(session, deal_id)
+
+    @functools.wraps(deliverable_review.handle)
+    async def review_after_b(ctx: JobContext, payload: DeliverableReview) -> dict[str, Any]:
+        if ctx["job_try"] > 1:
+            await newer[0]
+        return await deliverable_review.handle(ctx, payload)
+
+    monkeypatch.setattr(deliverable_review, "_contract", flaky)
+
+    # When a worker runs A: its first try fails, arq retries it
+    only = {"deliverable-review": QUEUES["deliverable-review"]}
+    await make_worker([("deliverable-review", review_after_b)], catalogue=only).async_run()
+
+    # Then the retry (try 2) knows A is older than B and leaves B's review and email alone
+    b = await newer[0]
+    assert (b["result"], b["status"]) == ("reviewed", "approved")
+    done = await result_of(redis, "rv-a")
+    assert (done.success, done.job_try, done.result["result"]) == (True, 2, "superseded")
+    row = await load(sessions, reel)
+    assert (row.status, row.content) == ("approved", GOOD_CAPTION)
+    assert await email_jobs(redis) == {b["emailJobId"]}
+    assert await letters(sessions) == {}
 
 
 async def test_without_a_contract_the_brand_and_built_in_rules_apply(

@@ -35,6 +35,7 @@ from talentq.db.domain import (
 )
 from talentq.db.models import FailedJob, utcnow
 from talentq.errors import PermanentJobError
+from talentq.integrations.ai import make_ai_provider
 from talentq.jobs import JobContext
 from talentq.processors import ai_outreach, brand_crm, email_send, outreach
 from talentq.queues import CATALOGUE, ActionRef, QueueSpec, RetryPolicy, TalentRef
@@ -314,12 +315,11 @@ async def test_failed_actions_are_neither_queued_again_nor_rotated(
     assert (closed.status, closed.talent_id) == ("failed", marcus)
 
 
-async def test_a_follow_up_is_not_sent_when_the_brand_replied_meanwhile(
-    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
-) -> None:
-    """The brand wrote to the manager after the pitch: its follow-up is closed, no mail is queued."""
-    # Given Noah's pitch to Notion (sent 6 days ago), its pending follow-up, and Notion's answer
-    # from a subdomain in Maya's inbox yesterday, which outreach-follow-ups has not seen yet
+async def _pitch_reply_and_follow_up(
+    sessions: async_sessionmaker[AsyncSession],
+) -> tuple[OutreachAction, int, Any]:
+    """Noah's pitch to Notion (sent 6 days ago), a pending follow-up of it, and Notion's answer
+    from a subdomain in Maya's inbox yesterday, which outreach-follow-ups has not seen yet."""
     await seed(sessions)
     pitch = await action(sessions, "noahcodes", "Notion")
     maya = await user_id(sessions, "maya.okafor@northstar-talent.test")
@@ -351,24 +351,91 @@ async def test_a_follow_up_is_not_sent_when_the_brand_replied_meanwhile(
                 ),
             ]
         )
+    return pitch, pk(follow_up), replied_at
+
+
+async def test_a_follow_up_is_not_sent_when_the_brand_replied_meanwhile(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The brand wrote to the manager after the pitch: its follow-up is closed, no mail is queued."""
+    # Given a sent pitch, its pending follow-up and the brand's reply
+    pitch, follow_up, replied_at = await _pitch_reply_and_follow_up(sessions)
 
     # When outreach runs for the follow-up
     ctx = direct_ctx(sessions, redis, service_settings(), "outreach:follow-up")
-    result = await outreach.handle(ctx, ActionRef(action_id=pk(follow_up)))
+    result = await outreach.handle(ctx, ActionRef(action_id=follow_up))
 
-    # Then nothing is queued; the follow-up is closed with the reason, the pitch marked replied
+    # Then nothing is queued and the follow-up is closed with the reason; the pitch itself is left
+    # for outreach-follow-ups to mark replied (the processor touches only its own row)
     reason = (
         f"follow-up not needed: brand {pitch.brand_id} ('Notion') replied to outreach action {pitch.id} "
         f"at {replied_at.isoformat(timespec='seconds')}"
     )
-    assert result == {"status": "not_needed", "actionId": pk(follow_up), "reason": reason}
+    assert result == {"status": "not_needed", "actionId": follow_up, "reason": reason}
     assert await redis.zcard("arq:queue") == 0
     async with sessions() as session:
-        closed = await session.get(OutreachAction, pk(follow_up))
+        closed = await session.get(OutreachAction, follow_up)
         original = await session.get(OutreachAction, pitch.id)
     assert closed is not None
     assert original is not None
     assert (closed.status, closed.error, closed.sent_at) == ("failed", reason, None)
+    assert (original.status, original.replied_at) == ("sent", None)
+
+    # And the next outreach-follow-ups run marks the pitch replied, making no second follow-up
+    entry = CronEntry("outreach-follow-ups", "0 */6 * * *", crons.outreach_follow_ups)
+    done = await run_cron_job(entry)({**ctx, "job_id": "outreach-follow-ups:1"})
+    assert (done["replied"], done["closed"], done["count"]) == (1, 0, 0)
+    async with sessions() as session:
+        original = await session.get(OutreachAction, pitch.id)
+    assert original is not None
+    assert (original.status, original.replied_at) == ("replied", replied_at)
+
+
+async def test_a_follow_up_and_the_follow_up_cron_at_the_same_moment_do_not_deadlock(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """outreach holding its follow-up's lock while outreach-follow-ups marks the pitch: both complete."""
+    # Given a sent pitch, its pending follow-up and the brand's reply; outreach, once it holds the
+    # follow-up's row lock, waits until the cron's statement is blocked on that lock
+    pitch, follow_up, replied_at = await _pitch_reply_and_follow_up(sessions)
+    real = outreach._reply_to
+
+    async def once_the_cron_waits(*args: Any, **kwargs: Any) -> Any:
+        for _ in range(250):
+            # A new transaction each time: pg_stat_activity is a snapshot taken once per transaction.
+            async with sessions() as watcher:
+                waiting = await watcher.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND wait_event_type = 'Lock' AND query LIKE '%WITH sent AS%'"
+                    )
+                )
+            if waiting:
+                break
+            await asyncio.sleep(0.02)
+        assert waiting, "the cron never waited for the follow-up's lock"
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(outreach, "_reply_to", once_the_cron_waits)
+    ctx = direct_ctx(sessions, redis, service_settings(), "outreach:follow-up")
+    entry = CronEntry("outreach-follow-ups", "0 */6 * * *", crons.outreach_follow_ups)
+
+    async def cron_soon() -> dict[str, Any]:
+        await asyncio.sleep(0.1)  # outreach takes the follow-up's lock first
+        return await run_cron_job(entry)({**ctx, "job_id": "outreach-follow-ups:1"})
+
+    # When both run at once (a deadlock would fail one of them with DeadlockDetectedError)
+    sent, cron = await asyncio.gather(outreach.handle(ctx, ActionRef(action_id=follow_up)), cron_soon())
+
+    # Then outreach closed its follow-up, the cron marked the pitch and found the follow-up closed
+    assert sent["status"] == "not_needed"
+    assert (cron["replied"], cron["closed"], cron["count"]) == (1, 0, 0)
+    async with sessions() as session:
+        closed = await session.get(OutreachAction, follow_up)
+        original = await session.get(OutreachAction, pitch.id)
+    assert closed is not None
+    assert original is not None
+    assert closed.status == "failed"
     assert (original.status, original.replied_at) == ("replied", replied_at)
 
 
@@ -491,6 +558,38 @@ async def test_unknown_and_inactive_talent_fail_permanently(
     assert liam not in {a.talent_id for a in await all_rows(sessions, OutreachAction)}
 
 
+async def test_a_talent_paused_while_the_ai_drafts_gets_nothing_and_the_job_completes(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ava is paused while the AI drafts: no draft is written, and the job completes (no failure)."""
+    # Given a provider that drafts Ava's pitches while her manager pauses her
+    await seed(sessions)
+    ava = await talent_id(sessions, "avacooks")
+    before = [a.model_dump() for a in await all_rows(sessions, OutreachAction)]
+    real = make_ai_provider
+
+    class PausedMeanwhile:
+        def __init__(self, settings: Settings, http: httpx.AsyncClient) -> None:
+            self.provider = real(settings, http)
+
+        async def draft_outreach(self, *args: Any, **kwargs: Any) -> Any:
+            drafts = await self.provider.draft_outreach(*args, **kwargs)
+            async with sessions.begin() as session:
+                await session.execute(update(Talent).where(col(Talent.id) == ava).values(active=False))
+            return drafts
+
+    monkeypatch.setattr(ai_outreach, "make_ai_provider", PausedMeanwhile)
+
+    # When ai-outreach runs for her
+    ctx = direct_ctx(sessions, redis, service_settings(), "ai-outreach:ava")
+    result = await ai_outreach.handle(ctx, TalentRef(talent_id=ava))
+
+    # Then it completes with nothing drafted, saying why, and no row was added
+    assert (result["skipped"], result["drafted"], result["actionIds"]) == ("talent became inactive", 0, [])
+    assert result["candidates"] > 0
+    assert [a.model_dump() for a in await all_rows(sessions, OutreachAction)] == before
+
+
 async def test_the_database_refuses_a_second_open_action_for_a_pair(
     redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -567,6 +666,37 @@ async def test_a_brand_pitched_lately_by_anyone_or_this_quarter_by_the_talent_is
         )
     second = await ai_outreach.handle(ctx, payload)
     assert [d["brandId"] for d in second["drafts"]] == [oatly]
+
+
+async def test_a_pending_pitch_holds_its_brand_only_while_it_can_go_out(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A pending pitch keeps a brand from Ava only while its talent can send it and it is recent."""
+    # Given pending pitches drafted 40 days ago to Ava's three fitting brands: Oatly by Liam (on a
+    # break), IKEA by Leo (active), and one drafted 70 days ago to Airbnb by Kofi (active)
+    await seed(sessions)
+    ava, leo, liam, kofi = [
+        await talent_id(sessions, h) for h in ("avacooks", "leolifts", "liamrides", "kofieats")
+    ]
+    oatly, ikea, airbnb = [await brand_id(sessions, b) for b in ("Oatly", "IKEA", "Airbnb")]
+    now = utcnow()
+    await add_actions(
+        sessions,
+        OutreachAction(talent_id=liam, brand_id=oatly, created_at=now - timedelta(days=40)),
+        OutreachAction(talent_id=leo, brand_id=ikea, created_at=now - timedelta(days=40)),
+        OutreachAction(talent_id=kofi, brand_id=airbnb, created_at=now - timedelta(days=70)),
+    )
+    ctx = direct_ctx(sessions, redis, service_settings(), "ai-outreach:ava")
+
+    # When ai-outreach runs for Ava, Then Oatly (Liam cannot send) and Airbnb (stuck) are hers
+    first = await ai_outreach.handle(ctx, TalentRef(talent_id=ava))
+    assert {d["brandId"] for d in first["drafts"]} == {oatly, airbnb}
+
+    # When Leo's cap drops to 0, Then his pitch no longer holds IKEA either
+    async with sessions.begin() as session:
+        await session.execute(update(Talent).where(col(Talent.id) == leo).values(daily_outreach_cap=0))
+    second = await ai_outreach.handle(ctx, TalentRef(talent_id=ava))
+    assert [d["brandId"] for d in second["drafts"]] == [ikea]
 
 
 async def add_actions(sessions: async_sessionmaker[AsyncSession], *rows: OutreachAction) -> list[int]:
@@ -799,7 +929,8 @@ async def test_crm_records_are_computed_from_deals_mail_and_outreach(
 ) -> None:
     """Maya's Glossier and HelloFresh records: stage, open value per currency, replies, contact, score."""
     # Given the sample agency, plus a EUR deal in negotiation with Glossier, HelloFresh's mail
-    # from a subdomain (with a GBP offer) and a look-alike domain, and an answered pitch to HelloFresh
+    # from a subdomain (with a GBP offer), from over a year ago, and a look-alike domain, and an
+    # answered pitch to HelloFresh
     await seed(sessions)
     maya = await user_id(sessions, "maya.okafor@northstar-talent.test")
     glossier, hellofresh = await brand_id(sessions, "Glossier"), await brand_id(sessions, "HelloFresh")
@@ -815,7 +946,12 @@ async def test_crm_records_are_computed_from_deals_mail_and_outreach(
             .first()
         )
         assert template is not None
-        for n, sender in enumerate(("Rachel Kim <rachel@mail.hellofresh.com>", "scam@nothellofresh.com")):
+        mail = (
+            ("Rachel Kim <rachel@mail.hellofresh.com>", 1),
+            ("scam@nothellofresh.com", 1),
+            ("Old Contact <old@hellofresh.com>", 400),  # beyond brand_crm.MAIL_WINDOW: not counted
+        )
+        for n, (sender, days) in enumerate(mail):
             session.add(
                 InboxMessage(
                     user_id=maya,
@@ -824,7 +960,7 @@ async def test_crm_records_are_computed_from_deals_mail_and_outreach(
                     sender=sender,
                     subject="hello",
                     body="hello",
-                    received_at=now - timedelta(days=1),
+                    received_at=now - timedelta(days=days),
                 )
             )
         # An offer in Maya's inbox that named none of her talents: still her open deal
@@ -865,7 +1001,8 @@ async def test_crm_records_are_computed_from_deals_mail_and_outreach(
     assert (g.replies, g.last_contact_at) == (0, None)  # the seed's stale replies=3 is replaced
     assert g.score == pytest.approx(0.4 * 1.0 + 0.15 * 1 / 3, abs=1e-3)
     # And HelloFresh is negotiating: two draft deals (USD, and GBP with no talent), two mails
-    # from it (the offer and the subdomain; not the look-alike), the last a day ago, one pitch answered
+    # from it (the offer and the subdomain; not the look-alike nor the year-old one), the last a
+    # day ago, one pitch answered
     assert (h.stage, h.open_deals, h.open_deal_value) == ("negotiating", 2, {"GBP": 90_000, "USD": 500_000})
     assert h.replies == 2
     assert h.last_contact_at is not None

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel, col
 
+from talentq.brands import brand_mail_sql
 from talentq.client import Producer
 from talentq.cron import CronEntry, run_cron_job
 from talentq.crons import outreach
@@ -165,7 +166,7 @@ async def test_rotation_moves_stale_pitches_to_fitting_talents_not_seen_this_qua
     result = await run("outreach-rotation", redis, sessions)
 
     # Then the older pitch goes to the niche fit, the other to the next best; the rest stay
-    assert result == {"count": 2, "stale": 3}
+    assert result == {"count": 2, "closed": 0, "stale": 3}
     rows = await actions(sessions)
     # The moved pitches are closed as rotated, still their old talents' (their history)...
     assert {a: (rows[a].talent_id, rows[a].status, rows[a].error) for a in (oldest, second)} == {
@@ -190,7 +191,7 @@ async def test_rotation_moves_stale_pitches_to_fitting_talents_not_seen_this_qua
 
     # When it runs again a week later, Then the moved pitches are fresh: only Dan's stays stale
     later = await run("outreach-rotation", redis, sessions, tick=TICK_MS + WEEK_MS)
-    assert later == {"count": 0, "stale": 1}
+    assert later == {"count": 0, "closed": 0, "stale": 1}
     assert await redis.queued_jobs() == []
 
 
@@ -210,7 +211,7 @@ async def test_rotation_gives_one_free_talent_to_one_pitch_only(
         ),
     )
 
-    assert await run("outreach-rotation", redis, sessions) == {"count": 1, "stale": 2}
+    assert await run("outreach-rotation", redis, sessions) == {"count": 1, "closed": 0, "stale": 2}
     rows = await actions(sessions)
     assert (rows[first].status, rows[waiting].status) == ("rotated", "pending")
     assert [(r.talent_id, r.brand_id) for a, r in rows.items() if a not in (first, waiting)] == [
@@ -239,10 +240,63 @@ async def test_a_rotated_pitch_never_goes_back_to_a_talent_the_brand_had_this_qu
     later = await run("outreach-rotation", redis, sessions, tick=TICK_MS + 3 * WEEK_MS)
 
     # Then it stays with Bea: Ava's rotated pitch is her history with Gymshark this quarter
-    assert later == {"count": 0, "stale": 1}
+    assert later == {"count": 0, "closed": 0, "stale": 1}
     rows = await actions(sessions)
     assert sorted((r.talent_id, r.status) for r in rows.values()) == [(ava, "rotated"), (bea, "pending")]
     assert rows[pitch].talent_id == ava
+
+
+async def test_rotation_closes_stale_pitches_that_can_never_be_sent(
+    redis: ArqRedis, sessions: async_sessionmaker[AsyncSession], now: datetime
+) -> None:
+    """A paused or cap-0 talent's stale pitch no one can take fails with its reason; others stay or move."""
+    # Given stale pitches: Eve's (paused; Ava is free to take it), Ivy's (paused) and Jo's (cap 0),
+    # whose manager Lee has no other talent, and Gus's (active; Dan has no one else)
+    (maya, dan), brands = await agency(sessions)
+    (lee,) = await add(sessions, User(name="Lee", email="lee@agency.test"))
+    ava, eve, gus, ivy, jo = await add(
+        sessions,
+        talent("ava", maya, ["beauty"]),
+        talent("eve", maya, ["beauty"], active=False),
+        talent("gus", dan, ["fitness"]),
+        talent("ivy", lee, ["productivity"], active=False),
+        talent("jo", lee, ["beauty"], daily_outreach_cap=0),
+    )
+    eves, guss, ivys, jos = await add(
+        sessions,
+        *(
+            OutreachAction(talent_id=t, brand_id=brands[b], created_at=now - timedelta(days=20))
+            for t, b in ((eve, "Glossier"), (gus, "Gymshark"), (ivy, "Notion"), (jo, "Glossier"))
+        ),
+    )
+
+    # When the rotation runs
+    result = await run("outreach-rotation", redis, sessions)
+
+    # Then Eve's pitch moves to Ava; Ivy's and Jo's are closed as failed, saying why; Gus's waits
+    assert result == {"count": 1, "closed": 2, "stale": 4}
+    rows = await actions(sessions)
+    tail = "and no other talent of the manager can take the pitch to brand"
+    assert {a: (rows[a].status, rows[a].error) for a in (eves, guss, ivys, jos)} == {
+        eves: ("rotated", f"rotated to talent {ava} (@ava)"),
+        guss: ("pending", None),
+        ivys: (
+            "failed",
+            f"closed by outreach-rotation: talent {ivy} (@ivy) is inactive {tail} "
+            f"{brands['Notion']} ('Notion')",
+        ),
+        jos: (
+            "failed",
+            f"closed by outreach-rotation: talent {jo} (@jo) has a daily outreach cap of 0 {tail} "
+            f"{brands['Glossier']} ('Glossier')",
+        ),
+    }
+    # And a second run finds only Gus's pitch stale, and closes nothing more
+    assert await run("outreach-rotation", redis, sessions, tick=TICK_MS + WEEK_MS) == {
+        "count": 0,
+        "closed": 0,
+        "stale": 1,
+    }
 
 
 # --- weekly-outreach --------------------------------------------------------------------------
@@ -686,6 +740,51 @@ async def test_brand_crm_daily_and_brand_crm_know_a_brands_mail_by_one_rule(
                 )
             )
     assert replies == {"Glossier": 1, "Gymshark": 0, "HelloFresh": 1, "Notion": 0}
+
+
+async def test_the_brand_mail_rule_reads_comments_and_root_dots_and_ignores_spam(
+    sessions: async_sessionmaker[AsyncSession], now: datetime
+) -> None:
+    """``x@brand.com (Name)`` and ``x@brand.com.`` are the brand's; mail triaged as spam is no one's."""
+    # Given mail in Maya's inbox: sender forms a From header may take, and spam from a brand's domain
+    (maya, _), brands = await agency(sessions)
+    (box,) = await add(sessions, MailConnection(user_id=maya, address="maya@agency.test"))
+    mail: list[tuple[str, str | None, str | None]] = [
+        ("rachel@hellofresh.com (Rachel Green)", None, "HelloFresh"),  # a trailing comment
+        ("rachel@mail.hellofresh.com.", "other", "HelloFresh"),  # the DNS root's trailing dot
+        ("Lena <LENA@Notion.so.>", "deal_offer", "Notion"),  # both, in angle brackets, any case
+        ("partnerships@gymshark.com", "spam", None),  # triaged as spam: not Gymshark's
+        ("partnerships@gymshark.com", "other", "Gymshark"),  # the same sender, not spam
+        ("news@glossier.com", None, "Glossier"),  # the limit: a brand's newsletter is its mail too
+        ("someone@gmail.com (glossier.com)", None, None),  # a comment is not an address
+    ]
+    ids = await add(
+        sessions,
+        *(
+            InboxMessage(
+                user_id=maya,
+                connection_id=box,
+                provider_message_id=f"m{n}",
+                sender=sender,
+                subject="Hello",
+                body="Hello",
+                received_at=now - timedelta(hours=n + 1),
+                category=category,
+            )
+            for n, (sender, category, _) in enumerate(mail)
+        ),
+    )
+
+    # When the rule matches them against the brands
+    async with sessions() as session:
+        rows = (
+            await session.execute(text(f"SELECT message_id, brand_id FROM ({brand_mail_sql()}) AS bm"))
+        ).all()
+
+    # Then each message is the brand's it names, or no one's
+    names = {brand: name for name, brand in brands.items()}
+    found = {int(row.message_id): names[int(row.brand_id)] for row in rows}
+    assert found == {i: brand for i, (_, _, brand) in zip(ids, mail, strict=True) if brand is not None}
 
 
 async def test_strategy_predictions_queue_one_per_manager_and_brand_worked_with(

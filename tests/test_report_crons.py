@@ -243,6 +243,76 @@ async def test_a_brief_shows_local_times_money_per_currency_and_pending_approval
     assert "- 00:30  Talent of tokyo: Deliverable T1" in tokyo["body"]
 
 
+async def test_a_brief_lists_at_most_the_cap_of_each_kind_and_says_how_many_more(
+    sessions: async_sessionmaker[AsyncSession], redis: ArqRedis, settings: Settings
+) -> None:
+    """London has 24 overdue invoices, 23 deliverables due and 21 approvals: 20 of each, "and N more"."""
+    # Given London's two overdue invoices and two deliverables due today, and 22, 21 and 21 more
+    ids = await digest_world(sessions)
+    async with sessions() as session:
+        deal, talent = (
+            await session.execute(
+                select(col(Deal.id), col(Deal.talent_id))
+                .join(Talent, col(Talent.id) == col(Deal.talent_id))
+                .where(col(Talent.manager_id) == ids["london"])
+            )
+        ).one()
+        brand = await session.scalar(select(col(Brand.id)))
+    assert deal is not None
+    assert talent is not None
+    assert brand is not None
+    async with sessions.begin() as session:
+        session.add_all(
+            Invoice(
+                deal_id=deal,
+                brand_id=brand,
+                number=f"BULK-{n}",
+                installment=100 + n,
+                amount_minor=100,
+                currency="USD",
+                status="overdue",
+                due_at=utc("2026-03-02 00:00"),
+            )
+            for n in range(22)
+        )
+        session.add_all(
+            Deliverable(deal_id=deal, talent_id=talent, title=f"Bulk {n}", due_at=utc("2026-03-29 20:00"))
+            for n in range(21)
+        )
+        session.add_all(
+            Approval(
+                kind="contract",
+                subject=f"Approval {n}",
+                requested_by_id=ids["london"],
+                expires_at=utc("2026-04-30 15:00"),
+            )
+            for n in range(21)
+        )
+
+    # When the brief goes out
+    await run_cron_job(DIGEST)(cron_ctx(DIGEST, LONDON_DST, sessions, redis, settings))
+
+    # Then each list shows the first 20 and how many it leaves out; counts and totals cover all
+    london = (await email_jobs(redis))[f"email-send:daily-brief:{ids['london']}:2026-03-29"]
+    body = london["body"]
+    assert london["subject"] == (
+        "Your brief for Sun 29 Mar: 23 deliverables due, 24 overdue invoices, 21 approvals waiting"
+    )
+    assert "Overdue invoices (24), outstanding: EUR 1,234.50, USD 22.99" in body
+    lines = body.splitlines()
+    invoices = [line for line in lines if line.startswith(("- INV-", "- BULK-"))]
+    assert [line.split()[1] for line in invoices] == ["INV-1", "INV-2", *(f"BULK-{n}" for n in range(18))]
+    assert sum("  Talent of london: " in line for line in lines) == 20  # deliverables
+    assert sum(line.startswith("- Approval ") for line in lines) == 20
+    assert body.count("\n- and 4 more\n") == 1  # invoices
+    assert body.count("\n- and 3 more\n") == 1  # deliverables
+    assert body.endswith("\n- and 1 more")  # approvals
+    assert reports.BRIEF_ITEMS_LISTED == 20
+    # And a short list says nothing more
+    tokyo = (await email_jobs(redis))[f"email-send:daily-brief:{ids['tokyo']}:2026-03-29"]
+    assert "more" not in tokyo["body"]
+
+
 async def test_a_second_run_the_same_day_sends_nothing_new(
     sessions: async_sessionmaker[AsyncSession], redis: ArqRedis, settings: Settings
 ) -> None:
@@ -564,7 +634,7 @@ async def test_a_rerun_of_the_week_updates_the_report_and_emails_nobody_twice(
 async def test_a_deal_is_won_in_the_week_its_contract_is_finalised(
     sessions: async_sessionmaker[AsyncSession], redis: ArqRedis
 ) -> None:
-    """Contracted and delivered in one week, re-finalised, or without a contract: each won once, that week."""
+    """Contracted and delivered in one week, re-finalised, or by hand: each won once, in one week only."""
     # Given deals whose contracts were finalised in last week (or before), in every stage since
     async with sessions.begin() as session:
         maya = User(name="Maya", email="maya@agency.test")
@@ -579,7 +649,11 @@ async def test_a_deal_is_won_in_the_week_its_contract_is_finalised(
             ("delivered_in_week", "delivered", 100_000, "USD", "2026-03-27 12:00"),
             ("refinalised", "contracted", 200_000, "EUR", "2026-03-26 12:00"),
             ("finalised_before", "delivered", 999, "USD", "2026-03-27 12:00"),
-            ("no_contract", "delivered", 300_000, "USD", "2026-03-25 12:00"),
+            ("no_contract", "contracted", 300_000, "USD", "2026-03-25 12:00"),
+            # Moved by hand: contracted in an earlier week (won then), delivered in this one
+            ("delivered_by_hand", "delivered", 40_000, "USD", "2026-03-26 12:00"),
+            # Moved by hand this week, its contract finalised the week after: won then, not now
+            ("finalised_later", "contracted", 60_000, "USD", "2026-03-25 12:00"),
             ("draft_contract_only", "contracted", 50_000, "GBP", "2026-03-24 12:00"),
             ("lost", "lost", 7_000, "EUR", "2026-03-24 12:00"),
             ("won_then_lost", "lost", 11_000, "USD", "2026-03-28 12:00"),
@@ -601,6 +675,7 @@ async def test_a_deal_is_won_in_the_week_its_contract_is_finalised(
             ("finalised_before", "signed", "2026-03-20 10:00"),
             ("draft_contract_only", "drafting", None),
             ("won_then_lost", "finalised", "2026-03-25 10:00"),
+            ("finalised_later", "finalised", "2026-04-01 10:00"),
         ]:
             session.add(
                 Contract(

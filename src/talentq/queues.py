@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from pydantic.alias_generators import to_camel
 
 from talentq.errors import InvalidPayloadError
@@ -202,10 +202,18 @@ MAX_REVIEW_CONTENT_CHARS: Final = 2_000_000
 
 
 class DeliverableReview(Payload):
+    """``submittedAt`` (optional, timezone-aware): when the content was submitted, set by the producer.
+
+    deliverable-review orders submissions by it: an older one never overwrites a newer review. A
+    replay from the dead letters reuses the payload, so it keeps the time; without it the job's
+    enqueue time stands in, which arq keeps across retries but a replay (a new job) does not.
+    """
+
     deliverable_id: Id
     content: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_REVIEW_CONTENT_CHARS)
     ]
+    submitted_at: AwareDatetime | None = None
 
 
 _AI = RetryPolicy(max_tries=4, backoff_base=10.0, backoff_cap=600.0)

@@ -58,6 +58,8 @@ WORKS_WITH_WITHIN: Final = timedelta(days=365)
 # cannot go quadratic on a misestimate. A moved pitch is closed as 'rotated' (it stays in its
 # talent's history, which the quarter rule and ai-outreach read) and a new pending pitch is
 # inserted for the new talent, with a plain, factual draft (the old one named the old talent).
+# A stale pitch left without a candidate whose talent is inactive or has a cap of 0 can never be
+# sent: it is closed as 'failed' with the reason (an active talent's stays: it may still go out).
 _ROTATE = r"""
 WITH stale AS (
     SELECT t.manager_id, o.brand_id, array_agg(o.id ORDER BY o.created_at, o.id) AS actions
@@ -114,8 +116,23 @@ rotated AS (
     JOIN talents AS c ON c.id = x.talent_id
     JOIN brands AS b ON b.id = x.brand_id
     RETURNING id
+),
+abandoned AS (
+    UPDATE outreach_actions AS o
+    SET status = 'failed',
+        error = 'closed by outreach-rotation: talent ' || t.id || ' (@' || t.handle || ') '
+                || CASE WHEN t.active THEN 'has a daily outreach cap of 0' ELSE 'is inactive' END
+                || ' and no other talent of the manager can take the pitch to brand ' || b.id
+                || ' (' || quote_literal(b.name) || ')'
+    FROM talents AS t, brands AS b
+    WHERE t.id = o.talent_id AND b.id = o.brand_id AND (NOT t.active OR t.daily_outreach_cap <= 0)
+      AND o.id IN (SELECT unnest(s.actions) FROM stale AS s)
+      AND NOT EXISTS (SELECT FROM pairs AS p WHERE p.action_id = o.id)
+      AND o.status = 'pending'
+    RETURNING o.id
 )
 SELECT (SELECT count(*) FROM rotated) AS rotated,
+       (SELECT count(*) FROM abandoned) AS closed,
        (SELECT coalesce(sum(cardinality(actions)), 0) FROM stale) AS stale
 """
 
@@ -303,7 +320,9 @@ async def outreach_rotation(ctx: JobContext) -> dict[str, Any]:
     niches include the brand's category come first, then the larger audience. The old pitch is
     closed as 'rotated' (its talent keeps it in their history, so the brand does not hear from
     them again this quarter) and a new one is inserted for the new talent: drafted afresh,
-    unscheduled, created now. A pitch with no such talent stays where it is (``stale`` minus ``count``).
+    unscheduled, created now. A pitch with no such talent stays where it is, unless its own talent
+    is inactive or has a daily cap of 0: that one can never be sent and is closed as 'failed' with
+    the reason (``closed``), so it no longer holds the brand. ``stale`` counts them all.
     """
     now = utcnow()
     async with ctx["sessions"].begin() as session:
@@ -318,7 +337,7 @@ async def outreach_rotation(ctx: JobContext) -> dict[str, Any]:
                 },
             )
         ).one()
-    return {"count": int(row.rotated), "stale": int(row.stale)}
+    return {"count": int(row.rotated), "closed": int(row.closed), "stale": int(row.stale)}
 
 
 @uses_tables(Talent)

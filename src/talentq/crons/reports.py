@@ -33,7 +33,7 @@ from talentq.db.domain import (
     User,
 )
 from talentq.jobs import JobContext, uses_tables
-from talentq.money import amount_text, totals_by_currency, totals_text
+from talentq.money import amount_text, totals_text
 
 #: The crons' names in the schedule: each run's tick is its "now" (see ``talentq.clock``).
 SEND_DAILY_BRIEF_DIGEST: Final = "send-daily-brief-digest"
@@ -44,49 +44,101 @@ AGENCY_WEEKLY: Final = "agency_weekly"
 TALENT_WEEKLY: Final = "talent_weekly"
 #: How many managers with an unknown time zone the brief's result lists by id (all are counted).
 UNKNOWN_ZONE_LISTED: Final = 100
+#: A brief lists at most this many items of each kind (deliverables, overdue invoices, approvals)
+#: and says "and N more" for the rest; its counts and overdue totals cover them all.
+BRIEF_ITEMS_LISTED: Final = 20
 
 # --- send-daily-brief-digest -------------------------------------------------------------------
 
+# The rows behind each of a manager's three lists (``m`` is the manager's row below).
+_DUE_TODAY: Final = """
+    FROM deliverables AS d JOIN talents AS t ON t.id = d.talent_id
+    WHERE t.manager_id = m.user_id AND d.due_at >= m.day_start AND d.due_at < m.day_end
+      AND d.status <> 'approved'
+"""
+_OVERDUE: Final = """
+    FROM invoices AS i
+        JOIN deals AS dl ON dl.id = i.deal_id
+        JOIN talents AS t ON t.id = dl.talent_id
+    WHERE t.manager_id = m.user_id AND i.status = 'overdue'
+"""
+_WAITING: Final = """
+    FROM approvals AS a
+    WHERE a.requested_by_id = m.user_id AND a.status = 'pending' AND a.expires_at > :now
+"""
 # Every manager's items in one statement: the managers and their local-day bounds come in as a
 # JSON list (computed with zoneinfo, so a 23- or 25-hour DST day is right), each item list is a
-# correlated subquery served by the foreign-key indexes.
+# correlated subquery served by the foreign-key indexes. Each list holds the first :listed items
+# and comes with its full count (and the overdue invoices with their totals per currency), so one
+# manager with thousands of overdue invoices gets a readable email and the row stays small.
 _BRIEF_ITEMS: Final = text(
-    """
+    f"""
     WITH m AS (
         SELECT * FROM jsonb_to_recordset(CAST(:managers AS jsonb))
             AS m(user_id int, day_start timestamptz, day_end timestamptz)
     )
     SELECT m.user_id,
         coalesce((
-            SELECT jsonb_agg(jsonb_build_object(
-                'id', d.id, 'title', d.title, 'platform', d.platform, 'talent', t.name,
-                'due_at', d.due_at, 'status', d.status) ORDER BY d.due_at, d.id)
-            FROM deliverables AS d JOIN talents AS t ON t.id = d.talent_id
-            WHERE t.manager_id = m.user_id AND d.due_at >= m.day_start AND d.due_at < m.day_end
-              AND d.status <> 'approved'
+            SELECT jsonb_agg(x.item ORDER BY x.at, x.id) FROM (
+                SELECT d.due_at AS at, d.id, jsonb_build_object(
+                    'id', d.id, 'title', d.title, 'platform', d.platform, 'talent', t.name,
+                    'due_at', d.due_at, 'status', d.status) AS item
+                {_DUE_TODAY}
+                ORDER BY d.due_at, d.id LIMIT :listed
+            ) AS x
         ), '[]') AS deliverables,
+        (SELECT count(*) {_DUE_TODAY}) AS deliverables_n,
         coalesce((
-            SELECT jsonb_agg(jsonb_build_object(
-                'id', i.id, 'number', i.number, 'brand', b.name, 'talent', t.name,
-                'amount_minor', i.amount_minor, 'currency', i.currency, 'due_at', i.due_at)
-                ORDER BY i.due_at, i.id)
-            FROM invoices AS i
-                JOIN deals AS dl ON dl.id = i.deal_id
-                JOIN talents AS t ON t.id = dl.talent_id
-                JOIN brands AS b ON b.id = i.brand_id
-            WHERE t.manager_id = m.user_id AND i.status = 'overdue'
+            SELECT jsonb_agg(x.item ORDER BY x.at, x.id) FROM (
+                SELECT i.due_at AS at, i.id, jsonb_build_object(
+                    'id', i.id, 'number', i.number, 'talent', t.name,
+                    'brand', (SELECT b.name FROM brands AS b WHERE b.id = i.brand_id),
+                    'amount_minor', i.amount_minor, 'currency', i.currency, 'due_at', i.due_at) AS item
+                {_OVERDUE}
+                ORDER BY i.due_at, i.id LIMIT :listed
+            ) AS x
         ), '[]') AS invoices,
+        (SELECT count(*) {_OVERDUE}) AS invoices_n,
         coalesce((
-            SELECT jsonb_agg(jsonb_build_object(
-                'id', a.id, 'kind', a.kind, 'subject', a.subject, 'expires_at', a.expires_at)
-                ORDER BY a.expires_at, a.id)
-            FROM approvals AS a
-            WHERE a.requested_by_id = m.user_id AND a.status = 'pending' AND a.expires_at > :now
-        ), '[]') AS approvals
+            SELECT jsonb_object_agg(o.currency, o.total) FROM (
+                SELECT i.currency, CAST(sum(i.amount_minor) AS bigint) AS total {_OVERDUE} GROUP BY i.currency
+            ) AS o
+        ), '{{}}') AS overdue,
+        coalesce((
+            SELECT jsonb_agg(x.item ORDER BY x.at, x.id) FROM (
+                SELECT a.expires_at AS at, a.id, jsonb_build_object(
+                    'id', a.id, 'kind', a.kind, 'subject', a.subject, 'expires_at', a.expires_at) AS item
+                {_WAITING}
+                ORDER BY a.expires_at, a.id LIMIT :listed
+            ) AS x
+        ), '[]') AS approvals,
+        (SELECT count(*) {_WAITING}) AS approvals_n
     FROM m
     ORDER BY m.user_id
     """
-).columns(user_id=Integer, deliverables=JSONB, invoices=JSONB, approvals=JSONB)
+).columns(
+    user_id=Integer,
+    deliverables=JSONB,
+    deliverables_n=Integer,
+    invoices=JSONB,
+    invoices_n=Integer,
+    overdue=JSONB,
+    approvals=JSONB,
+    approvals_n=Integer,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Listed:
+    """The first ``BRIEF_ITEMS_LISTED`` items of one of a brief's lists, and how many there are."""
+
+    items: list[dict[str, Any]]
+    total: int
+
+    def more(self) -> list[str]:
+        """The line that says how many items the list leaves out, if any."""
+        left = self.total - len(self.items)
+        return [f"- and {left} more"] if left > 0 else []
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +157,8 @@ async def send_daily_brief_digest(ctx: JobContext) -> dict[str, Any]:
     Two statements for all managers. A manager with nothing to report gets no email (counted as
     ``nothing_to_report``); one whose ``time_zone`` is not an IANA name gets the cron zone's day
     rather than no brief (counted in ``unknown_time_zone``, the first ``UNKNOWN_ZONE_LISTED`` ids
-    listed in ``unknown_time_zone_managers``). ``count``: emails enqueued.
+    listed in ``unknown_time_zone_managers``). Each list shows its first ``BRIEF_ITEMS_LISTED`` items
+    and "and N more"; its count and the overdue totals cover all. ``count``: emails enqueued.
 
     Limit: one schedule serves every zone, so "today" is each manager's local date at the moment
     of the run. With the seed's ``0 8 * * *`` in the default cron zone (UTC), a manager in
@@ -140,7 +193,12 @@ async def send_daily_brief_digest(ctx: JobContext) -> dict[str, Any]:
             for m in managers.values()
         ]
         rows = (
-            (await session.execute(_BRIEF_ITEMS, {"managers": json.dumps(bounds), "now": now})).all()
+            (
+                await session.execute(
+                    _BRIEF_ITEMS,
+                    {"managers": json.dumps(bounds), "now": now, "listed": BRIEF_ITEMS_LISTED},
+                )
+            ).all()
             if bounds
             else []
         )
@@ -153,9 +211,15 @@ async def send_daily_brief_digest(ctx: JobContext) -> dict[str, Any]:
         )
 
     briefs = [
-        (managers[row.user_id], row.deliverables, row.invoices, row.approvals)
+        (
+            managers[row.user_id],
+            _Listed(row.deliverables, row.deliverables_n),
+            _Listed(row.invoices, row.invoices_n),
+            {currency: int(total) for currency, total in row.overdue.items()},
+            _Listed(row.approvals, row.approvals_n),
+        )
         for row in rows
-        if row.deliverables or row.invoices or row.approvals
+        if row.deliverables_n or row.invoices_n or row.approvals_n
     ]
     # One job id per manager and local date: a second run that day (or a re-run of the tick)
     # finds the job, or email-send's outbox row of that id, and sends nothing new.
@@ -175,35 +239,34 @@ async def send_daily_brief_digest(ctx: JobContext) -> dict[str, Any]:
 
 
 def _brief_email(
-    manager: _Manager,
-    deliverables: list[dict[str, Any]],
-    invoices: list[dict[str, Any]],
-    approvals: list[dict[str, Any]],
+    manager: _Manager, deliverables: _Listed, invoices: _Listed, overdue: dict[str, int], approvals: _Listed
 ) -> dict[str, str]:
     zone = manager.zone
     day = f"{manager.day:%A %d %B %Y}"
-    overdue = totals_by_currency((i["currency"], i["amount_minor"]) for i in invoices)
     lines = [f"Hello {manager.name},", "", f"Your brief for {day} ({zone.key}).", ""]
-    lines.append(f"Deliverables due today ({len(deliverables)})")
+    lines.append(f"Deliverables due today ({deliverables.total})")
     lines += [
         f"- {_at(d['due_at'], zone):%H:%M}  {d['talent']}: {d['title']}"
         f"{' (' + d['platform'] + ')' if d['platform'] else ''} - {d['status'].replace('_', ' ')}"
-        for d in deliverables
+        for d in deliverables.items
     ] or ["- none"]
-    lines += ["", f"Overdue invoices ({len(invoices)}), outstanding: {totals_text(overdue)}"]
+    lines += deliverables.more()
+    lines += ["", f"Overdue invoices ({invoices.total}), outstanding: {totals_text(overdue)}"]
     lines += [
         f"- {i['number']}  {i['brand']}  {amount_text(i['amount_minor'], i['currency'])}, "
         f"{_due(i['due_at'], zone)} ({i['talent']})"
-        for i in invoices
+        for i in invoices.items
     ] or ["- none"]
-    lines += ["", f"Approvals waiting ({len(approvals)})"]
+    lines += invoices.more()
+    lines += ["", f"Approvals waiting ({approvals.total})"]
     lines += [
         f"- {a['subject']} ({a['kind'].replace('_', ' ')}), expires {_at(a['expires_at'], zone):%d %B %H:%M}"
-        for a in approvals
+        for a in approvals.items
     ] or ["- none"]
+    lines += approvals.more()
     subject = (
-        f"Your brief for {manager.day:%a %d %b}: {_plural(len(deliverables), 'deliverable')} due, "
-        f"{_plural(len(invoices), 'overdue invoice')}, {_plural(len(approvals), 'approval')} waiting"
+        f"Your brief for {manager.day:%a %d %b}: {_plural(deliverables.total, 'deliverable')} due, "
+        f"{_plural(invoices.total, 'overdue invoice')}, {_plural(approvals.total, 'approval')} waiting"
     )
     return {"to": manager.email, "subject": subject, "body": "\n".join(lines)}
 
@@ -213,9 +276,13 @@ def _brief_email(
 # The deals won and lost in [:start, :end), one row per deal, for both weekly reports (CTEs to follow
 # a WITH). A deal is won in the week its contract was first finalised (contract_finalisation moves
 # it to 'contracted' then), whatever its stage now: one contracted and delivered within the week
-# still counts. A deal in 'contracted' or 'delivered' without a finalised contract (moved by hand)
-# counts in the week its stage last changed, the nearest date the schema keeps. Lost: in stage
-# 'lost', changed in the week. A deal contracted and lost in the same week counts in both.
+# still counts. A deal with no finalised contract at all (moved by hand) counts in the week it
+# was moved to 'contracted', by stage_changed_at, the nearest date the schema keeps: only while it
+# is still 'contracted', so moving it on to 'delivered' (which changes that date) does not win it
+# again in a later week, and once a contract is finalised only the finalisation counts. The price:
+# a deal moved by hand through 'contracted' to 'delivered' before its week's report ran is not
+# counted as won. Lost: in stage 'lost', changed in the week. A deal contracted and lost in the
+# same week counts in both.
 _DEAL_OUTCOMES: Final = """
     won AS (
         SELECT d.talent_id, d.currency, d.fee_minor
@@ -228,7 +295,7 @@ _DEAL_OUTCOMES: Final = """
         UNION ALL
         SELECT d.talent_id, d.currency, d.fee_minor
         FROM deals AS d
-        WHERE d.stage IN ('contracted', 'delivered')
+        WHERE d.stage = 'contracted'
           AND d.stage_changed_at >= :start AND d.stage_changed_at < :end
           AND NOT EXISTS (SELECT FROM contracts AS c WHERE c.deal_id = d.id AND c.finalised_at IS NOT NULL)
     ), outcomes AS (

@@ -26,6 +26,12 @@ from talentq.queues import TalentRef
 #: A brand any of the agency's talents pitched (drafted or sent), or that replied, this recently is
 #: not pitched again: one brand must not hear from several of the agency's talents in one week.
 AGENCY_RECENT: Final = timedelta(days=30)
+#: A pending pitch holds its brand (no other talent of the agency pitches it) only while it can go
+#: out: its talent is active with a daily cap above 0, and it was drafted this recently. Past that it
+#: is stuck (its sends failed and rotation found no other talent), and a pitch that can never be sent
+#: (talent paused, cap 0) must not keep the brand from the whole agency forever. Drafts younger than
+#: AGENCY_RECENT hold their brand anyway, whatever their state.
+OPEN_PITCH_HOLDS_FOR: Final = timedelta(days=60)
 #: A brand this talent pitched this recently is not pitched by them again ("not twice a quarter").
 TALENT_RECENT: Final = timedelta(days=90)
 #: weekly-outreach drafts once a week and daily-outreach-plan sends up to ``daily_outreach_cap``
@@ -41,17 +47,19 @@ REASONS_PER_DRAFT: Final = 6
 TALENT_LOCK: Final = 0xA10E7
 BRAND_LOCK: Final = 0xA10E8
 
-# A brand ``b`` the talent may pitch: it has an address; no pitch to it is open (whoever's), none was
-# drafted, sent or answered within AGENCY_RECENT (whoever's) nor drafted or sent by this talent within
-# TALENT_RECENT (rotated-away and failed drafts included: they are this talent's history); and the
-# talent has no open deal with it (it is being worked on). Read with the facts, and again, under the
-# locks, in the statement that writes the drafts.
+# A brand ``b`` the talent may pitch: it has an address; no pitch to it is open and able to go out
+# (see OPEN_PITCH_HOLDS_FOR; whoever's), none was drafted, sent or answered within AGENCY_RECENT
+# (whoever's) nor drafted or sent by this talent within TALENT_RECENT (rotated-away and failed drafts
+# included: they are this talent's history); and the talent has no open deal with it (it is being
+# worked on). Read with the facts, and again, under the locks, in the statement that writes the drafts.
 _ELIGIBLE: Final = """
     coalesce(btrim(b.contact_email), '') <> ''
     AND NOT EXISTS (
         SELECT 1 FROM outreach_actions AS oa
         WHERE oa.brand_id = b.id
-          AND (oa.status = 'pending'
+          AND ((oa.status = 'pending' AND oa.created_at >= :open_since
+                AND EXISTS (SELECT 1 FROM talents AS ot
+                            WHERE ot.id = oa.talent_id AND ot.active AND ot.daily_outreach_cap > 0))
                OR oa.created_at >= :agency_since OR oa.sent_at >= :agency_since
                OR oa.replied_at >= :agency_since
                OR (oa.talent_id = :talent
@@ -120,7 +128,12 @@ async def handle(ctx: JobContext, payload: TalentRef) -> dict[str, Any]:
     """
     talent_id = payload.talent_id
     now = utcnow()
-    window = {"talent": talent_id, "agency_since": now - AGENCY_RECENT, "talent_since": now - TALENT_RECENT}
+    window = {
+        "talent": talent_id,
+        "agency_since": now - AGENCY_RECENT,
+        "talent_since": now - TALENT_RECENT,
+        "open_since": now - OPEN_PITCH_HOLDS_FOR,
+    }
     async with ctx["sessions"]() as session:
         talent, manager = await _talent(session, talent_id)
         limit = await _room(session, talent)
@@ -149,6 +162,9 @@ async def handle(ctx: JobContext, payload: TalentRef) -> dict[str, Any]:
         return summary
     async with ctx["sessions"].begin() as session:
         made = await _write(session, talent_id, drafts, window)
+    if made is None:
+        # Paused while the AI answered: nothing is drafted for them, and that is no failure.
+        return {**summary, "skipped": "talent became inactive"}
     action_ids = sorted(made.values())
     by_action = {made[d.brand_id]: d for d in drafts if d.brand_id in made}
     return {
@@ -218,15 +234,22 @@ async def _candidates(session: AsyncSession, window: dict[str, Any]) -> list[Out
 
 async def _write(
     session: AsyncSession, talent_id: int, drafts: Sequence[OutreachDraft], window: dict[str, Any]
-) -> dict[int, int]:
-    """Insert the drafts whose brands are still eligible, within the cap; brand id -> new action id."""
+) -> dict[int, int] | None:
+    """Insert the drafts whose brands are still eligible, within the cap; brand id -> new action id.
+
+    None when the talent was paused since the facts were read: no draft is written.
+    """
     # Talent first, then brands in id order: every run takes them in the same order.
     await session.execute(
         text("SELECT pg_advisory_xact_lock(:class, :talent)"), {"class": TALENT_LOCK, "talent": talent_id}
     )
     await session.execute(_LOCK_BRANDS, {"class": BRAND_LOCK, "brands": sorted({d.brand_id for d in drafts})})
     # Re-read under the lock: the talent may have been paused, or drafted for, since the facts were read.
-    talent, _ = await _talent(session, talent_id)
+    talent = await session.get(Talent, talent_id)
+    if talent is None:
+        raise PermanentJobError(f"talent {talent_id} not found")
+    if not talent.active:
+        return None
     room = await _room(session, talent)
     if room <= 0:
         return {}

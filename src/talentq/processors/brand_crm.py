@@ -1,14 +1,14 @@
 """brand-crm: refresh a manager's CRM record for a brand from what the database knows about them.
 
-Reads ``users``, ``brands``, ``talents``, ``outreach_actions``, ``inbox_messages`` and ``deals``;
-upserts the ``brand_crm_records`` row of (user, brand). Safe to re-run: the record is recomputed
-from scratch and replaced, so a retry writes the same values.
+Reads ``users``, ``brands``, ``talents``, ``outreach_actions``, ``inbox_messages`` (the brand's mail of the
+last ``MAIL_WINDOW``, 365 days) and ``deals``; upserts the ``brand_crm_records`` row of (user, brand).
+Safe to re-run: the record is recomputed from scratch and replaced, so a retry writes the same values.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import text
@@ -36,6 +36,9 @@ STAGE_WEIGHTS: Final = {
 OPEN_STAGES: Final = ("draft", "negotiating", "contracted")
 #: Days over which the recency part of the score falls from 1 to 0.
 RECENCY_DAYS: Final = 90
+#: The brand's mail counts (replies, last contact) when received this recently: matching a sender
+#: is a regular expression per message, and a manager's whole inbox grows without end.
+MAIL_WINDOW: Final = timedelta(days=365)
 
 _OUTREACH: Final = text(
     """
@@ -47,11 +50,11 @@ _OUTREACH: Final = text(
      WHERE t.manager_id = :user AND oa.brand_id = :brand
     """
 )
-# The brand's mail in the manager's inbox, by talentq.brands' rule (its contact address, its
-# domain or a subdomain), as brand-crm-daily and outreach-follow-ups match it.
+# The brand's mail in the manager's inbox within MAIL_WINDOW, by talentq.brands' rule (its contact
+# address, its domain or a subdomain), as brand-crm-daily and outreach-follow-ups match it.
 _INBOX: Final = text(
     "SELECT count(*) AS mails, max(received_at) AS last_mail FROM ("
-    + brand_mail_sql(messages="m.user_id = :user", brands="b.id = :brand")
+    + brand_mail_sql(messages="m.user_id = :user AND m.received_at >= :mail_since", brands="b.id = :brand")
     + ") AS mail"
 )
 # The manager's deals with the brand: their talents', and offers from their inbox no talent was named in.
@@ -124,7 +127,7 @@ async def _facts(session: AsyncSession, user_id: int, brand: Brand) -> BrandFact
     outreach = (await session.execute(_OUTREACH, ids)).mappings().one()
     facts.last_sent, facts.last_replied = outreach["last_sent"], outreach["last_replied"]
     facts.sent, facts.replied_actions = outreach["sent"], outreach["replied"]
-    inbox = (await session.execute(_INBOX, ids)).mappings().one()
+    inbox = (await session.execute(_INBOX, {**ids, "mail_since": utcnow() - MAIL_WINDOW})).mappings().one()
     facts.mails, facts.last_mail = inbox["mails"], inbox["last_mail"]
     for row in (await session.execute(_DEALS, ids)).mappings():
         facts.deals[row["stage"]] = facts.deals.get(row["stage"], 0) + row["deals"]
@@ -134,7 +137,8 @@ async def _facts(session: AsyncSession, user_id: int, brand: Brand) -> BrandFact
 
 
 def replies_of(facts: BrandFacts) -> int:
-    """How often the brand wrote back: its mails in the manager's inbox, or the pitches marked replied.
+    """How often the brand wrote back: its mails in the manager's inbox (MAIL_WINDOW), or the pitches
+    marked replied (ever).
 
     Not their sum: outreach-follow-ups marks a pitch replied *from* one of those mails, so with the
     manager's mailbox connected the mails already include every reply (and the brand's unprompted

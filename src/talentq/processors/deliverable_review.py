@@ -3,7 +3,8 @@
 Reads ``deliverables``, ``deals``, ``contracts``, ``brands``, ``talents`` and ``users``; writes the
 deliverable's content, review and status (``approved`` or ``changes_requested``) and enqueues
 ``email-send`` in the same locked transaction. Safe to re-run: a stored submission is not reviewed
-twice, a submission older than the stored one completes as ``superseded`` without touching it.
+twice, a submission older than the stored one (by its ``submittedAt``, else its enqueue time) completes
+as ``superseded`` without touching it.
 """
 
 from __future__ import annotations
@@ -45,9 +46,10 @@ HISTORY: Final = 20
 @uses_tables(Deliverable, Deal, Contract, Brand, Talent, User)
 async def handle(ctx: JobContext, payload: DeliverableReview) -> dict[str, Any]:
     digest = hashlib.sha256(payload.content.encode()).hexdigest()
-    # A submission's time is its job's enqueue time: arq keeps it across retries, so a retried
-    # older submission still knows it is older than one reviewed in the meantime.
-    submitted = ctx["enqueue_time"].astimezone(UTC)
+    # A submission's time is the producer's submittedAt, which a replay from the dead letters keeps
+    # (it reuses the payload); else its job's enqueue time, which arq keeps across retries. Either way
+    # a retried or replayed older submission knows it is older than one reviewed in the meantime.
+    submitted = (payload.submitted_at or ctx["enqueue_time"]).astimezone(UTC)
     async with ctx["sessions"].begin() as session:
         # The row lock serialises two reviews of one deliverable: the second sees the first's result.
         row = (

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from arq.constants import job_key_prefix, result_key_prefix
-from sqlalchemy import select, text, update
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -132,9 +132,12 @@ def _unsendable(action_id: int, to: str | None, action: OutreachAction, brand: B
 async def _reply_to(
     session: AsyncSession, original_id: int, manager_id: int, brand_id: int
 ) -> datetime | None:
-    """When the brand answered the original pitch, or None; an answer found now is recorded on the pitch.
+    """When the brand answered the original pitch, or None. Read only: the pitch is not updated here.
 
-    outreach-follow-ups records replies every few hours; mail that came in since is looked up here.
+    outreach-follow-ups records replies every few hours; mail that came in since is looked up here,
+    but marking the pitch replied is left to that cron. It updates pitches, then their follow-ups;
+    this job holds its follow-up's row lock, so updating the pitch here too would take the same
+    two locks in the opposite order and the two could deadlock.
     """
     original = await session.get(OutreachAction, original_id)
     if original is None or original.sent_at is None:
@@ -144,12 +147,6 @@ async def _reply_to(
     replied_at: datetime | None = await session.scalar(
         _FIRST_REPLY, {"user": manager_id, "sent_at": original.sent_at, "brand": brand_id}
     )
-    if replied_at is not None:
-        await session.execute(
-            update(OutreachAction)
-            .where(col(OutreachAction.id) == original_id, col(OutreachAction.status) == OutreachStatus.SENT)
-            .values(status=OutreachStatus.REPLIED.value, replied_at=replied_at)
-        )
     return replied_at
 
 
