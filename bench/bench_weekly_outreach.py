@@ -48,9 +48,8 @@ from typing import Any, Final
 import arq
 from arq.connections import ArqRedis
 from arq.constants import job_key_prefix
-from sqlalchemy import event, select, text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlmodel import col
 
 from bench_worker import (
     CountingNullSink,
@@ -85,16 +84,7 @@ AI_OUTREACH_QUEUE: Final = CATALOGUE["ai-outreach"].arq_queue
 @uses_tables(Talent)
 async def weekly_outreach_loop(ctx: JobContext) -> dict[str, Any]:
     """The reference: weekly-outreach's SELECT, then one awaited ``enqueue`` per talent."""
-    async with ctx["sessions"]() as session:
-        talents = list(
-            (
-                await session.execute(
-                    select(col(Talent.id))
-                    .where(col(Talent.active).is_(True), col(Talent.daily_outreach_cap) > 0)
-                    .order_by(col(Talent.id))
-                )
-            ).scalars()
-        )
+    talents = await outreach.pitching_talents(ctx)
     added = 0
     for talent in talents:
         job = await ctx["producer"].enqueue(

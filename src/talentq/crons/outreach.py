@@ -340,19 +340,23 @@ async def outreach_rotation(ctx: JobContext) -> dict[str, Any]:
     return {"count": int(row.rotated), "closed": int(row.closed), "stale": int(row.stale)}
 
 
+async def pitching_talents(ctx: JobContext) -> list[int]:
+    """Ids of the active talents that may pitch (a daily cap above 0), in one SELECT."""
+    async with ctx["sessions"]() as session:
+        ids = (
+            await session.execute(
+                select(col(Talent.id))
+                .where(col(Talent.active).is_(True), col(Talent.daily_outreach_cap) > 0)
+                .order_by(col(Talent.id))
+            )
+        ).scalars()
+        return [int(talent_id) for talent_id in ids if talent_id is not None]
+
+
 @uses_tables(Talent)
 async def weekly_outreach(ctx: JobContext) -> dict[str, Any]:
     """One ai-outreach per active talent that may pitch (a daily cap above 0): one SELECT, one fan-out."""
-    async with ctx["sessions"]() as session:
-        talents = list(
-            (
-                await session.execute(
-                    select(col(Talent.id))
-                    .where(col(Talent.active).is_(True), col(Talent.daily_outreach_cap) > 0)
-                    .order_by(col(Talent.id))
-                )
-            ).scalars()
-        )
+    talents = await pitching_talents(ctx)
     ids = await ctx["producer"].enqueue_many(
         "ai-outreach",
         [{"talentId": t} for t in talents],

@@ -11,13 +11,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlmodel import col
 
 from talentq.clock import local_text, zone_or
 from talentq.db.domain import Brand, Deal, DealStage, Deliverable, DeliverableStatus, Talent, User
 from talentq.db.models import utcnow
-from talentq.errors import PermanentJobError
+from talentq.deliverables import locked_deliverable
 from talentq.integrations.mail import named_address
 from talentq.jobs import JobContext, uses_tables
 from talentq.queues import DeliverableRef
@@ -39,29 +39,10 @@ async def handle(ctx: JobContext, payload: DeliverableRef) -> dict[str, Any]:
     async with ctx["sessions"].begin() as session:
         # Held until the commit: a concurrent job for the same deliverable waits here, then
         # sees this one's reminded_at and completes as recently_reminded.
-        row = (
-            await session.execute(
-                select(
-                    Deliverable,
-                    col(Talent.name),
-                    col(User.id),
-                    col(User.name),
-                    col(User.email),
-                    col(User.time_zone),
-                    col(Deal.stage),
-                    col(Brand.name),
-                )
-                .join(Talent, col(Talent.id) == col(Deliverable.talent_id))
-                .join(User, col(User.id) == col(Talent.manager_id))
-                .join(Deal, col(Deal.id) == col(Deliverable.deal_id))
-                .outerjoin(Brand, col(Brand.id) == col(Deal.brand_id))
-                .where(col(Deliverable.id) == payload.deliverable_id)
-                .with_for_update(of=Deliverable)
-            )
-        ).one_or_none()
-        if row is None:
-            raise PermanentJobError(f"deliverable {payload.deliverable_id} not found")
-        deliverable, talent, manager_id, manager, manager_email, zone_name, stage, brand = row
+        found = await locked_deliverable(session, payload.deliverable_id)
+        deliverable, stage = found.deliverable, found.deal_stage
+        talent, manager_id, manager = found.talent_name, found.manager_id, found.manager_name
+        manager_email, zone_name, brand = found.manager_email, found.manager_zone, found.brand_name
         reference = {"deliverableId": deliverable.id, "status": deliverable.status}
         if deliverable.status == DeliverableStatus.APPROVED:
             return {**reference, "result": "not_needed", "reason": "the deliverable is approved"}

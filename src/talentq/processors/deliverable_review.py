@@ -30,6 +30,7 @@ from talentq.db.domain import (
     User,
 )
 from talentq.db.models import utcnow
+from talentq.deliverables import locked_deliverable
 from talentq.errors import PermanentJobError
 from talentq.integrations.mail import named_address
 from talentq.jobs import JobContext, uses_tables
@@ -52,29 +53,10 @@ async def handle(ctx: JobContext, payload: DeliverableReview) -> dict[str, Any]:
     submitted = (payload.submitted_at or ctx["enqueue_time"]).astimezone(UTC)
     async with ctx["sessions"].begin() as session:
         # The row lock serialises two reviews of one deliverable: the second sees the first's result.
-        row = (
-            await session.execute(
-                select(
-                    Deliverable,
-                    col(Talent.name),
-                    col(User.id),
-                    col(User.name),
-                    col(User.email),
-                    col(User.time_zone),
-                    col(Brand.name),
-                    col(Brand.instagram_handle),
-                )
-                .join(Talent, col(Talent.id) == col(Deliverable.talent_id))
-                .join(User, col(User.id) == col(Talent.manager_id))
-                .join(Deal, col(Deal.id) == col(Deliverable.deal_id))
-                .outerjoin(Brand, col(Brand.id) == col(Deal.brand_id))
-                .where(col(Deliverable.id) == payload.deliverable_id)
-                .with_for_update(of=Deliverable)
-            )
-        ).one_or_none()
-        if row is None:
-            raise PermanentJobError(f"deliverable {payload.deliverable_id} not found")
-        deliverable, talent, manager_id, manager, manager_email, zone_name, brand, brand_handle = row
+        found = await locked_deliverable(session, payload.deliverable_id)
+        deliverable, talent, manager_id = found.deliverable, found.talent_name, found.manager_id
+        manager, manager_email, zone_name = found.manager_name, found.manager_email, found.manager_zone
+        brand, brand_handle = found.brand_name, found.brand_handle
         stored = deliverable.review or {}
         if deliverable.content == payload.content and stored.get("contentSha256") == digest:
             # Its email went out with the commit that stored it: nothing left to do.
