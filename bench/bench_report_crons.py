@@ -41,7 +41,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
-from urllib.parse import urlparse
 
 import asyncpg
 from arq.connections import ArqRedis
@@ -49,6 +48,7 @@ from loguru import logger
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bench_worker import recreate_database
 from talentq.client import Producer, create_redis
 from talentq.clock import tick_ms
 from talentq.cron import CronEntry, run_cron_job
@@ -360,23 +360,6 @@ def _verdict(passed: bool) -> str:
 def _plain(url: str) -> str:
     """A libpq URL for asyncpg from an SQLAlchemy one."""
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
-
-
-# --- setup ---------------------------------------------------------------------------------------
-
-
-async def recreate_database(database_url: str) -> None:
-    parsed = urlparse(database_url)
-    name = parsed.path.lstrip("/")
-    if not name or '"' in name:
-        raise SystemExit(f"--database-url must name a database, got {database_url!r}")
-    admin = parsed._replace(path="/postgres", scheme="postgresql").geturl()
-    conn = await asyncpg.connect(admin)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
