@@ -48,6 +48,7 @@ from bench_worker import (
 )
 from talentq.client import Producer, create_redis
 from talentq.db.migrate import upgrade
+from talentq.worker.loop import Worker as TalentqWorker
 
 ARMS = ("bare", "wrapper")
 MODES = {"a": "logging as shipped", "b": "logging off (WARNING)"}
@@ -67,7 +68,7 @@ async def child(arm: str, mode: str) -> None:
         logs = bench.configure_arq_default_logs if mode == "a" else bench.configure_logs_off
     else:
         logs = bench.configure_logs if mode == "a" else bench.configure_logs_off
-    worker = Worker(**kwargs)
+    worker = (Worker if arm == "bare" else TalentqWorker)(**kwargs)
     logs()
     _callgrind("on")
     await worker.async_run()

@@ -50,11 +50,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bench_worker import recreate_database
 from talentq.client import Producer, create_redis
-from talentq.clock import tick_ms
 from talentq.cron import CronEntry, run_cron_job
 from talentq.crons import finance, reports
 from talentq.db.engine import make_engine, make_sessionmaker
 from talentq.db.migrate import upgrade
+from talentq.domain.time import tick_ms
 from talentq.queues import DEFAULT_ARQ_QUEUE
 from talentq.settings import Settings
 

@@ -63,9 +63,9 @@ from bench_worker import (
 from talentq.client import Producer, create_redis
 from talentq.cron import CronEntry, run_cron_job
 from talentq.crons import outreach
-from talentq.db.domain import Talent
 from talentq.db.engine import make_engine, make_sessionmaker
 from talentq.db.migrate import upgrade
+from talentq.db.tables import Talent
 from talentq.jobs import JobContext, uses_tables
 from talentq.logsetup import configure_logging
 from talentq.queues import CATALOGUE

@@ -4,10 +4,12 @@ What it measures, each part alternating its two arms over ``--rounds`` rounds (A
 order) and reporting the median, because a small shared machine is noisy:
 
 1. Wrapper overhead. ``--jobs`` no-op jobs through a bare arq ``Worker`` (one function,
-   ``func(noop, name="noop")``) and through talentq's wrapper (``registry.worker_settings``
-   with a one-queue bench catalogue), both with the *same* worker settings: max_jobs,
-   poll_delay, JSON serializer, Redis settings, keep_result, health-check interval,
-   burst=True, handle_signals=False. Jobs are pre-enqueued with ``Producer.enqueue_many``
+   ``func(noop, name="noop")``) and through talentq's wrapper
+   (``talentq.worker.boot.worker_settings`` with a one-queue bench catalogue) on talentq's own
+   loop (``talentq.worker.loop.Worker``: claims leased in one Lua call, envelopes checked,
+   outages ridden out), both with the *same* worker settings: max_jobs, poll_delay, JSON
+   serializer, Redis settings, keep_result, health-check interval, burst=True,
+   handle_signals=False. Jobs are pre-enqueued with ``Producer.enqueue_many``
    (not timed); the timed part is ``await worker.async_run()`` in burst mode, which
    includes the worker's startup (the wrapper's connects to PostgreSQL). Reports jobs/s,
    worker CPU seconds per 1,000 jobs (``time.process_time()``: the worker runs in this
@@ -69,9 +71,11 @@ from talentq.db.migrate import upgrade
 from talentq.jobs import JobContext
 from talentq.logsetup import configure_logging
 from talentq.queues import Payload, QueueSpec
-from talentq.registry import Binding, worker_settings
+from talentq.registry import Binding
 from talentq.serialization import deserialize, serialize
 from talentq.settings import Settings
+from talentq.worker.boot import worker_settings
+from talentq.worker.loop import Worker as TalentqWorker
 
 DEFAULT_REDIS_URL: Final = "redis://127.0.0.1:6379/14"
 DEFAULT_DATABASE_URL: Final = "postgresql://postgres@127.0.0.1:5432/talentq_bench"
@@ -231,7 +235,7 @@ class Bench:
     # --- worker builders ---------------------------------------------------------------------
 
     def talentq_kwargs(
-        self, bindings: Sequence[Binding], catalogue: dict[str, QueueSpec], settings: Settings
+        self, bindings: Sequence[Binding], catalogue: dict[str, QueueSpec[Any]], settings: Settings
     ) -> dict[str, Any]:
         cls = worker_settings(bindings, (), catalogue=catalogue, settings=settings, configure_logs=False)
         kwargs: dict[str, Any] = dict(get_kwargs(cls))
@@ -248,9 +252,12 @@ class Bench:
         print("    " + ", ".join(f"{k}={_show(v)}" for k, v in sorted(shared.items())))
 
         # Fixed cost of each arm (pool, startup, one poll) on an empty queue: part of the timed runs.
-        for label, kwargs in (("bare arq", bare_kwargs), ("talentq wrapper", wrapped_kwargs)):
+        for label, kwargs, cls in (
+            ("bare arq", bare_kwargs, Worker),
+            ("talentq wrapper", wrapped_kwargs, TalentqWorker),
+        ):
             await self.reset_redis(redis)
-            empty = await self.timed_burst(partial(Worker, **kwargs), 0)
+            empty = await self.timed_burst(partial(cls, **kwargs), 0)
             print(f"    {label:<16} empty burst run (startup + one poll): {empty.wall_s * 1000:6.1f} ms")
 
         # (a) each side logging as it ships: arq's CLI config logs two stdlib lines per job,
@@ -263,12 +270,15 @@ class Bench:
         for key, title, bare_logs, wrapped_logs in modes:
             print(f"  ({key}) {title}:")
             bare, wrapped = Arm("bare arq"), Arm("talentq wrapper")
-            arms = [(bare, bare_kwargs, bare_logs), (wrapped, wrapped_kwargs, wrapped_logs)]
+            arms = [
+                (bare, bare_kwargs, bare_logs, Worker),
+                (wrapped, wrapped_kwargs, wrapped_logs, TalentqWorker),
+            ]
             for r in range(self.rounds):
-                for arm, kwargs, logs in arms if r % 2 == 0 else arms[::-1]:
+                for arm, kwargs, logs, cls in arms if r % 2 == 0 else arms[::-1]:
                     await self.reset_redis(redis)
                     await self.pre_enqueue(producer, NOOP, n)
-                    run = await self.timed_burst(partial(Worker, **kwargs), n, logs)
+                    run = await self.timed_burst(partial(cls, **kwargs), n, logs)
                     arm.runs.append(run)
                     print(
                         f"    round {r + 1} {arm.label:<16} {run.wall_s:6.2f} s {run.rate:8.0f} jobs/s  "
@@ -335,14 +345,14 @@ class Bench:
             f"vs arq defaults (max_jobs=10, poll_delay=0.5s, asyncio; {n_arq} jobs):"
         )
         tq, bare = Arm("talentq defaults"), Arm("arq defaults")
-        arms: list[tuple[Arm, dict[str, Any], int, Callable[[Any], Run]]] = [
-            (tq, tq_kwargs, n_tq, loop_runner(self.settings)),
-            (bare, arq_kwargs, n_arq, asyncio.run),
+        arms: list[tuple[Arm, dict[str, Any], int, Callable[[Any], Run], type[Worker]]] = [
+            (tq, tq_kwargs, n_tq, loop_runner(self.settings), TalentqWorker),
+            (bare, arq_kwargs, n_arq, asyncio.run, Worker),
         ]
         for r in range(self.rounds):
             order = arms if r % 2 == 0 else arms[::-1]
-            for arm, kwargs, count, run_in_loop in order:
-                run = run_in_loop(self._isolated_burst(kwargs, SLEEP, count))
+            for arm, kwargs, count, run_in_loop, cls in order:
+                run = run_in_loop(self._isolated_burst(kwargs, SLEEP, count, cls))
                 arm.runs.append(run)
                 print(
                     f"    round {r + 1} {arm.label:<16} {count:5d} jobs {run.wall_s:6.2f} s "
@@ -417,13 +427,13 @@ class Bench:
             Row("3  enqueue_many / loop", f"{ratio:.1f}x", ">= 5x", _verdict(ok and ratio >= 5)),
         ]
 
-    async def _isolated_burst(self, kwargs: dict[str, Any], queue: str, count: int) -> Run:
+    async def _isolated_burst(self, kwargs: dict[str, Any], queue: str, count: int, cls: type[Worker]) -> Run:
         """One timed burst with a Redis pool of its own, for a run in an event loop of its own."""
         redis = await create_redis(self.settings)
         try:
             await self.reset_redis(redis)
             await self.pre_enqueue(Producer(redis, catalogue=ALL_QUEUES), queue, count)
-            return await self.timed_burst(partial(Worker, **kwargs), count)
+            return await self.timed_burst(partial(cls, **kwargs), count)
         finally:
             await redis.flushdb()
             await redis.aclose(close_connection_pool=True)

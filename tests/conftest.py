@@ -18,31 +18,40 @@ import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlparse
 
 import asyncpg
 import fakeredis
+import httpx
 import pytest
 from arq.connections import ArqRedis
-from arq.worker import Worker, get_kwargs
+from arq.worker import get_kwargs
 from loguru import logger
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel
 
-import talentq.db.domain  # noqa: F401  (every table on SQLModel.metadata, for ALL_TABLES)
-from talentq.client import create_redis
+import talentq.db.tables  # noqa: F401  (every table on SQLModel.metadata, for ALL_TABLES)
+from talentq import approvals
+from talentq.client import Producer, create_redis
 from talentq.cron import CronEntry
 from talentq.db.engine import make_engine, make_sessionmaker
 from talentq.db.migrate import upgrade, upgrade_async
-from talentq.embedded import embedded_services
+from talentq.db.tables import Approval
+from talentq.dev.embedded import embedded_services
+from talentq.integrations.clients import make_clients
 from talentq.queues import QueueSpec
-from talentq.registry import Binding, worker_settings
+from talentq.registry import Binding
 from talentq.serialization import deserialize, serialize
 from talentq.settings import Settings, get_settings
+from talentq.worker.boot import worker_settings
+from talentq.worker.loop import Worker
+
+from .workers import Processes, arq_client
 
 #: Every table of the schema: each test that uses the database starts with all of them empty.
 ALL_TABLES = ", ".join(table.name for table in SQLModel.metadata.sorted_tables)
@@ -82,6 +91,32 @@ async def truncate_all(engine: AsyncEngine) -> None:
 REDIS_URL, PG_ADMIN_URL = _test_services()
 TEST_DB = os.environ.get("TALENTQ_TEST_DB", "talentq_test")
 DATABASE_URL = with_database(PG_ADMIN_URL, TEST_DB)
+
+
+def _clocks() -> tuple[datetime, ...]:
+    given = os.environ.get("TALENTQ_TEST_CLOCKS", "").strip()
+    if given:
+        return tuple(datetime.fromisoformat(item.strip()).astimezone(UTC) for item in given.split(","))
+    # Just after midnight UTC on the day London's clocks go forward (at 01:00 UTC); the afternoon
+    # of the day New York's go back (at 06:00 UTC); the last minutes of a year.
+    return (
+        datetime(2026, 3, 29, 0, 5, tzinfo=UTC),
+        datetime(2026, 11, 1, 13, 0, tzinfo=UTC),
+        datetime(2026, 12, 31, 23, 55, tzinfo=UTC),
+    )
+
+
+#: The instants the cron tests run at. A cron decides with its tick, never the wall clock, so its
+#: tests choose the tick and build their rows around it: they pass at any hour the suite runs.
+#: ``TALENTQ_TEST_CLOCKS`` (comma-separated ISO instants) replaces them, to try other hours.
+CRON_CLOCKS = _clocks()
+
+
+@pytest.fixture(params=CRON_CLOCKS, ids=lambda at: f"{at:%Y-%m-%dT%H:%MZ}")
+def cron_now(request: pytest.FixtureRequest) -> datetime:
+    """A cron tick's time: a test that takes it runs once at each of ``CRON_CLOCKS``."""
+    at: datetime = request.param
+    return at
 
 
 def _reachable(url: str, default_port: int) -> bool:
@@ -221,6 +256,18 @@ def records() -> Iterator[list[dict[str, Any]]]:
     logger.remove(sink)
 
 
+#: The HTTP client of contexts built by hand for tests that reach no HTTP API: any request fails.
+_NO_HTTP: Final = httpx.AsyncClient(
+    transport=httpx.MockTransport(lambda request: httpx.Response(599, text="this test reaches no HTTP API"))
+)
+
+
+def clients(settings: Settings, http: httpx.AsyncClient | None = None) -> dict[str, Any]:
+    """The clients a worker builds at startup (``talentq.integrations.clients``), for a context
+    a test builds by hand: ``{**clients(settings, http), ...}``; a test's own fakes go after."""
+    return dict(make_clients(settings, http if http is not None else _NO_HTTP))
+
+
 MakeWorker = Callable[..., Worker]
 
 
@@ -233,7 +280,7 @@ async def make_worker(settings: Settings, redis: ArqRedis, engine: AsyncEngine) 
         bindings: Sequence[Binding],
         crons: Sequence[CronEntry] = (),
         *,
-        catalogue: dict[str, QueueSpec],
+        catalogue: dict[str, QueueSpec[Any]],
         settings_: Settings | None = None,
         **overrides: Any,
     ) -> Worker:
@@ -269,3 +316,39 @@ def sql_statements() -> Iterator[list[str]]:
     event.listen(Engine, "before_cursor_execute", record)
     yield seen
     event.remove(Engine, "before_cursor_execute", record)
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[Processes]:
+    """The worker and server processes a test starts (``tests/workers.py``), all killed at its end."""
+    started = Processes(tmp_path)
+    try:
+        yield started
+    finally:
+        started.kill_all()
+
+
+@pytest.fixture
+async def clean_test_redis() -> AsyncIterator[None]:
+    """The shared test Redis database, flushed before and after the test."""
+    _require("Redis", REDIS_URL, 6379)
+    async with arq_client(REDIS_URL) as pool:
+        await pool.flushdb()
+    yield
+    async with arq_client(REDIS_URL) as pool:
+        await pool.flushdb()
+
+
+async def approve_all(
+    sessions: async_sessionmaker[AsyncSession], redis: ArqRedis, catalogue: Any = None, *, prefix: str = ""
+) -> list[Approval]:
+    """Every pending approval (whose source key starts with ``prefix``), approved by its approver as a
+    person would: what they approved."""
+    producer = Producer(redis) if catalogue is None else Producer(redis, catalogue=catalogue)
+    async with sessions() as session:
+        waiting = [a for a in await approvals.pending(session) if (a.source_key or "").startswith(prefix)]
+    for approval in waiting:
+        assert approval.id is not None
+        assert approval.requested_by_id is not None
+        await approvals.approve(sessions, producer, approval.id, by=approval.requested_by_id)
+    return waiting

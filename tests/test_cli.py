@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import shlex
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import text
 from typer.testing import CliRunner
 
@@ -22,7 +27,7 @@ from talentq.db.engine import make_engine, make_sessionmaker
 from talentq.deadletter import DeadLetterStore
 from talentq.jobs import JobContext
 from talentq.queues import CATALOGUE
-from talentq.settings import get_settings
+from talentq.settings import Settings, get_settings
 
 from .conftest import REDIS_URL, service_settings, truncate_all
 from .test_deadletter import letter
@@ -51,6 +56,41 @@ def test_queues_lists_the_catalogue() -> None:
     assert "disabled: the social feature is disabled" in result.output
 
 
+@pytest.mark.parametrize("columns", ["80", "100"])
+def test_queues_fits_a_narrow_terminal_without_cutting_a_name(columns: str) -> None:
+    """At 80 and 100 columns every queue name is whole (other columns wrap), no line is wider."""
+    result = runner.invoke(app, ["queues"], env={"COLUMNS": columns})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= int(columns)
+    for name in CATALOGUE:
+        assert any(f"│ {name} " in line for line in lines), name
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("env")
+def test_enqueue_goes_through_the_validating_client() -> None:
+    """`talentq enqueue QUEUE JSON`: queued under its id; unknown queues, bad addresses, bad JSON refused."""
+    queued = runner.invoke(app, ["enqueue", "brand-crm", '{"userId": 1, "brandId": 2}', "--job-id", "crm-1"])
+    assert queued.exit_code == 0, queued.output
+    assert queued.output == "enqueued brand-crm job crm-1\n"
+    again = runner.invoke(app, ["enqueue", "brand-crm", '{"userId": 1, "brandId": 2}', "--job-id", "crm-1"])
+    assert again.output == "a job with id 'crm-1' is already there: nothing enqueued\n"
+
+    unknown = runner.invoke(app, ["enqueue", "send-email", "{}"], env={"COLUMNS": "200"})
+    assert unknown.exit_code == 1
+    assert "unknown queue; did you mean 'email-send'? (the queues: gmail-ingest, " in unknown.output
+    bad_address = runner.invoke(
+        app, ["enqueue", "email-send", '{"to": "not-an-email", "subject": "Hi", "body": "Hello"}']
+    )
+    assert bad_address.exit_code == 1
+    assert "to: Value error, address 'not-an-email' is malformed" in bad_address.output
+    not_json = runner.invoke(app, ["enqueue", "inbox", "{messageId: 1}"])
+    assert not_json.exit_code == 2
+    assert "not JSON" in not_json.output
+    assert asyncio.run(_queued(get_settings().require_database_url())) == 1
+
+
 @pytest.mark.integration
 @pytest.mark.usefixtures("env")
 def test_check_passes_on_the_shipped_registry_and_a_migrated_database() -> None:
@@ -73,18 +113,18 @@ def test_worker_refuses_to_start_with_a_clear_message(monkeypatch: pytest.Monkey
     monkeypatch.setattr(registry, "BINDINGS", (*registry.BINDINGS, registry.BINDINGS[0]))
     result = runner.invoke(app, ["worker", "--burst"], env={"COLUMNS": "200"})
     assert result.exit_code == 1
-    assert "refusing to start: worker registry has" in result.output
+    assert "worker registry has 1 problem(s)" in result.output
     assert f"queue {registry.BINDINGS[0][0]!r} is bound 2 times" in result.output
 
 
-async def _seed_dead_letter(database_url: str) -> None:
+async def _seed_dead_letter(database_url: str, job_id: str = "dead-1") -> None:
     settings = service_settings(database_url=database_url)
     engine, redis = make_engine(settings), await create_redis(settings)
     try:
         async with engine.begin() as conn:
             await conn.execute(text("TRUNCATE failed_jobs"))
         await redis.flushdb()
-        dead = replace(letter("dead-1"), queue="inbox", payload={"messageId": 5})
+        dead = replace(letter(job_id), queue="inbox", payload={"messageId": 5})
         await DeadLetterStore(make_sessionmaker(engine), redis).record(dead)
     finally:
         await redis.aclose(close_connection_pool=True)
@@ -122,6 +162,13 @@ def test_dead_letters_list_and_replay(database_url: str) -> None:
     unknown = runner.invoke(app, ["dead-letters", "replay", "nope"])
     assert unknown.exit_code == 1
     assert "no dead letter with job id 'nope'" in unknown.output
+    # A replayed job that dies again is listed under its long id, whole at 100 columns: copyable
+    new_id = replayed.output.split(" as ")[1].strip()
+    asyncio.run(_seed_dead_letter(database_url, job_id=new_id))
+    narrow = runner.invoke(app, ["dead-letters", "list"], env={"COLUMNS": "100"})
+    assert narrow.exit_code == 0, narrow.output
+    assert f"│ {new_id} " in narrow.output
+    assert max(len(line) for line in narrow.output.splitlines()) <= 100
 
 
 async def _seed_cron_run(database_url: str) -> None:
@@ -178,28 +225,123 @@ def test_db_upgrade_is_idempotent() -> None:
     assert "database at head" in upgraded.output
 
 
-def test_dev_starts_embedded_services_seeds_and_boots_the_whole_worker(tmp_path: Path) -> None:
-    """`talentq dev --burst` with no URLs: embedded servers, migration, sample agency, a clean boot."""
-    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}}
-    result = subprocess.run(
-        [sys.executable, "-m", "talentq.cli", "dev", "--burst", "--data-dir", str(tmp_path / "dev")],
-        capture_output=True,
+def _newcomer_env(**extra: str) -> dict[str, str]:
+    """The environment of a newcomer's shell: none of talentq's settings set."""
+    env = {k: v for k, v in os.environ.items() if k.lower() not in Settings.model_fields}
+    env.pop("TALENTQ_DEBUG", None)
+    return {**env, "COLUMNS": "100", **extra}
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    """The variables a `. .talentq-dev/env` would export."""
+    exported = {}
+    for line in path.read_text().splitlines():
+        if line.startswith("export "):
+            name, _, value = line.removeprefix("export ").partition("=")
+            (exported[name],) = shlex.split(value)
+    return exported
+
+
+async def _wait_until_drained(redis_url: str, seconds: float) -> None:
+    """Until no job waits or runs (polled: the worker is another process)."""
+    redis = Redis.from_url(redis_url)
+    try:
+        for _ in range(round(seconds * 10)):
+            if not (await redis.zcard("arq:queue") or await redis.keys("arq:in-progress:*")):
+                return
+            await asyncio.sleep(0.1)
+        queued = await redis.zrange("arq:queue", 0, -1, withscores=True)
+        running = await redis.keys("arq:in-progress:*")
+        raise AssertionError(f"jobs still queued or running after {seconds}s: {queued=} {running=}")
+    finally:
+        await redis.aclose()
+
+
+def test_dev_as_the_readme_says_then_a_second_shell_enqueues_the_jobs_it_offers(tmp_path: Path) -> None:
+    """`talentq dev` with nothing set in a fresh directory; a second shell sources its env, runs its tries.
+
+    Exactly the README's command: the default data dir (relative), the working directory's. The
+    guide it prints holds the export lines and the jobs to try; each of them, enqueued from another
+    shell through `talentq enqueue`, runs to the end, and Ctrl-C stops everything and cleans up.
+    """
+    talentq = str(Path(sys.executable).with_name("talentq"))
+    dev = subprocess.Popen(
+        [talentq, "dev"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
-        env={**env, "COLUMNS": "200", "LOG_LEVEL": "INFO"},
+        env=_newcomer_env(LOG_LEVEL="INFO"),
         cwd=tmp_path,  # no developer .env is read, nothing of theirs is migrated or seeded
-        timeout=120,
-        check=False,
     )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output
-    assert "embedded Redis serving unix://" in output
-    assert "embedded PostgreSQL serving postgresql://" in output
-    assert "sample agency created" in output
-    # The startup check found every table of every queue and cron: the worker took the queue
-    assert f"worker ready: lane arq:queue with {len(CATALOGUE)} queue(s) and 19 cron(s)" in output
-    # And both embedded servers were stopped on the way out
-    assert not (tmp_path / "dev" / "postgres" / "postmaster.pid").exists()
-    assert not (tmp_path / "dev" / "redis" / "redis.sock").exists()
+    lines: list[str] = []
+    # What the worker logs once ready, read all along: a full pipe would block its logging, and so
+    # its jobs.
+    later: list[str] = []
+    reader = threading.Thread(target=later.extend, args=(dev.stdout,), daemon=True)
+    try:
+        assert dev.stdout is not None
+        for line in dev.stdout:
+            lines.append(line)
+            if "worker ready" in line:
+                break
+        reader.start()
+        output = "".join(lines)
+        assert "worker ready: lane arq:queue with 21 queue(s) and 19 cron(s)" in output, output
+        assert "sample agency created" in output
+        env_file = tmp_path / ".talentq-dev" / "env"
+        assert f". {env_file}" in output
+        second_shell = _read_env_file(env_file)
+        assert set(second_shell) == {"REDIS_URL", "DATABASE_URL"}
+        for name, url in second_shell.items():
+            assert f"export {name}={shlex.quote(url)}" in output  # the lines to paste, whole
+        tries = re.findall(r"talentq enqueue \S+ '[^']*'", output)
+        assert {shlex.split(line)[2] for line in tries} >= {"negotiation-engine", "inbox", "brand-crm"}
+        assert all(len(line.rstrip("\n")) <= 100 for line in lines if "talentq enqueue" in line)
+
+        # When a second shell, with the env file's variables, checks and enqueues every try
+        shell = _newcomer_env(**second_shell)
+        checked = subprocess.run([talentq, "check"], capture_output=True, text=True, env=shell, check=False)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        for line in tries:
+            done = subprocess.run(
+                [talentq, *shlex.split(line)[1:]], capture_output=True, text=True, env=shell, check=False
+            )
+            assert done.returncode == 0, done.stdout + done.stderr
+            assert done.stdout.startswith(f"enqueued {shlex.split(line)[2]} job ")
+        # And a pending approval the guide offers is approved there: its email goes out once
+        approve = re.findall(r"talentq approvals approve \d+ --by \d+", output)
+        assert approve, output
+        approved = subprocess.run(
+            [talentq, *shlex.split(approve[0])[1:]], capture_output=True, text=True, env=shell, check=False
+        )
+        assert approved.returncode == 0, approved.stdout + approved.stderr
+        assert "approved; email job email-send:approval:" in approved.stdout
+        asyncio.run(_wait_until_drained(second_shell["REDIS_URL"], 30))
+
+        # Then every job ran to the end: no dead letter
+        listed = subprocess.run(
+            [talentq, "dead-letters", "list"], capture_output=True, text=True, env=shell, check=False
+        )
+        assert listed.returncode == 0, listed.stderr
+        assert "dead" not in listed.stdout.split("state", 1)[1], listed.stdout
+    except AssertionError as failed:
+        dev.send_signal(signal.SIGINT)
+        dev.wait(timeout=60)
+        raise AssertionError(f"{failed}\n--- talentq dev said:\n{''.join(lines + later)}") from failed
+    finally:
+        if dev.returncode is None:
+            dev.send_signal(signal.SIGINT)
+            dev.wait(timeout=60)
+        if reader.is_alive():
+            reader.join(timeout=10)
+        if dev.stdout is not None:
+            dev.stdout.close()
+    rest = "".join(later)
+    # And Ctrl-C stopped the worker and both servers, and took the env file with them
+    assert dev.returncode == 0, "".join(lines) + rest
+    assert not (tmp_path / ".talentq-dev" / "postgres" / "postmaster.pid").exists()
+    assert not (tmp_path / ".talentq-dev" / "redis" / "redis.sock").exists()
+    assert not (tmp_path / ".talentq-dev" / "env").exists()
 
 
 @pytest.mark.integration
@@ -222,3 +364,11 @@ async def _truncate_all(database_url: str) -> None:
         await truncate_all(engine)
     finally:
         await engine.dispose()
+
+
+def test_python_dash_m_knows_every_command_the_console_script_does() -> None:
+    """`python -m talentq.cli` runs the app once all its commands are defined (``ai eval`` came last)."""
+    command = [sys.executable, "-m", "talentq.cli", "ai", "eval", "--help"]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "labelled" in done.stdout

@@ -21,7 +21,20 @@ MAIL = {"to": "ana@agency.test", "subject": "Offer", "body": "Hello"}
     ("queue", "payload", "reason"),
     [
         ("deal-package", {"dealId": 1}, "queue was removed (dealPackage schema removed)"),
-        ("email-sned", MAIL, "unknown queue; did you mean 'email-send'?"),
+        ("email-sned", MAIL, "unknown queue; did you mean 'email-send'? (the queues: gmail-ingest, "),
+        ("send-email", MAIL, "unknown queue; did you mean 'email-send'?"),
+        ("negotiation_engine", {"dealDraftId": 1}, "did you mean 'negotiation-engine'?"),
+        ("nope", MAIL, "unknown queue (the queues: gmail-ingest, social-refresh, email-send, "),
+        (
+            "email-send",
+            {**MAIL, "to": "not-an-email"},
+            "to: Value error, address 'not-an-email' is malformed: need exactly one name@domain",
+        ),
+        (
+            "email-send",
+            {**MAIL, "replyTo": "a@b@c.co"},
+            "replyTo: Value error, address 'a@b@c.co' is malformed",
+        ),
         ("social-refresh", {"talentId": 1}, "queue is disabled (the social feature is disabled"),
         (
             "email-send",
@@ -42,6 +55,13 @@ async def test_refusals_name_the_queue_and_leave_redis_untouched(
     with pytest.raises(QueueRefusedError):
         await producer.enqueue_many(queue, [payload])
     assert await fake_redis.dbsize() == 0
+
+
+async def test_addresses_the_worker_takes_are_taken(fake_redis: ArqRedis) -> None:
+    """A bare address and the named form ("Maya Okafor <maya@agency.test>") pass the client's check."""
+    producer = Producer(fake_redis)
+    for to in ("ana@agency.test", "Maya Okafor <maya@agency.test>", '"Reyes, Daniel" <dan@agency.test>'):
+        assert await producer.enqueue("email-send", {**MAIL, "to": to}) is not None
 
 
 async def test_refusal_lists_the_fields(fake_redis: ArqRedis) -> None:

@@ -13,11 +13,10 @@ from arq.cron import next_cron
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from talentq.clock import tick_time
 from talentq.cron import CRONS, CronEntry, arq_fields, run_cron_job
 from talentq.crons import delivery, finance, reports
 from talentq.db.models import CronRun, utcnow
-from talentq.jobs import JobContext
+from talentq.jobs import JobContext, tick_time
 
 from .conftest import MakeWorker
 from .sample_app import BINDINGS, CATALOGUE

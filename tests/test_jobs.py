@@ -17,7 +17,7 @@ from talentq.db.models import FailedJob
 from talentq.errors import ConfigError
 from talentq.integrations.mailbox import MailboxRejected
 from talentq.jobs import INTERRUPTED_GRACE, JobContext
-from talentq.serialization import UNDECODABLE_JOB, deserialize
+from talentq.serialization import deserialize
 
 from .conftest import MakeWorker
 from .sample_app import BINDINGS, CATALOGUE, PROBE_POLICY, Probe
@@ -63,7 +63,12 @@ async def test_transient_error_is_retried_with_growing_delays_then_succeeds(
     assert await dead_letters(sessions) == []
     delays = [float(m.group(1)) for r in records if (m := re.match(r"retry in ([\d.]+)s", r["message"]))]
     assert len(delays) == 2
-    assert delays[0] < delays[1]
+    # Equal jitter: the wait after try n lies in [step/2, step] with step = base * 2**(n-1),
+    # so the bands touch (0.05-0.10, then 0.10-0.20) and the logged two decimals may tie at
+    # 0.10; each wait is held to its own band, which is what "growing" means here.
+    for job_try, delay in enumerate(delays, start=1):
+        step = PROBE_POLICY.backoff_base * 2 ** (job_try - 1)
+        assert step / 2 - 0.005 <= delay <= step + 0.005, (job_try, delay)
     starts = [float(s) for s in await redis.lrange("probe:flaky:starts", 0, -1)]  # type: ignore[misc]
     gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
     assert all(gap >= delay - 0.01 for gap, delay in zip(gaps, delays, strict=True)), (gaps, delays)
@@ -86,6 +91,44 @@ async def test_permanent_error_runs_once_and_is_dead_lettered(
     assert "raise PermanentJobError" in letter.traceback
     assert letter.state == "dead"
     assert not (await result_of(redis, "doomed")).success
+
+
+async def test_a_job_the_client_refuses_inside_a_processor_is_permanent(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A processor whose follow-on job the client refuses (QueueRefusedError) is dead-lettered on try 1."""
+    calls_made: list[int] = []
+
+    async def builds_a_bad_job(ctx: JobContext, payload: Probe) -> None:
+        calls_made.append(ctx["job_try"])
+        await ctx["producer"].enqueue("probe", {"key": ""})  # Text: an empty key is refused
+
+    await redis.enqueue_job("probe", {"key": "builder"}, _job_id="builder")
+    await make_worker([("probe", builds_a_bad_job)], catalogue=CATALOGUE).async_run()
+
+    assert calls_made == [1]
+    (letter,) = await dead_letters(sessions)
+    assert (letter.reason, letter.error_type, letter.tries) == ("permanent", "QueueRefusedError", 1)
+    assert "refused to enqueue into 'probe'" in letter.message
+
+
+async def test_a_payload_model_a_processor_builds_wrong_is_permanent(
+    make_worker: MakeWorker, redis: ArqRedis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A processor that builds its follow-on job's model from bad data (ValidationError) is dead on try 1."""
+    calls_made: list[int] = []
+
+    async def builds_a_bad_model(ctx: JobContext, payload: Probe) -> None:
+        calls_made.append(ctx["job_try"])
+        await ctx["producer"].enqueue(CATALOGUE["probe"], Probe(key=""))  # Text: an empty key is refused
+
+    await redis.enqueue_job("probe", {"key": "builder"}, _job_id="builder")
+    await make_worker([("probe", builds_a_bad_model)], catalogue=CATALOGUE).async_run()
+
+    assert calls_made == [1]
+    (letter,) = await dead_letters(sessions)
+    assert (letter.reason, letter.error_type, letter.tries) == ("permanent", "ValidationError", 1)
+    assert "key" in letter.message
 
 
 async def test_invalid_payload_is_dead_lettered_without_running(
@@ -197,10 +240,11 @@ async def test_pickled_and_removed_jobs_are_dead_lettered_not_lost(
     # Then nothing was unpickled or run, and both are dead letters saying why
     assert await calls(redis, "pickled") == 0
     letters = {letter.job_id: letter for letter in await dead_letters(sessions)}
-    assert letters["pickled"].queue == UNDECODABLE_JOB
-    assert "not talentq's JSON" in letters["pickled"].message
+    assert (letters["pickled"].queue, letters["pickled"].reason) == ("<unknown>", "malformed")
+    assert "not JSON" in letters["pickled"].message
+    assert "pickle from arq's default serializer?" in letters["pickled"].message
     assert letters["pickled"].payload["bytes"] > 0
-    assert (letters["old"].queue, letters["old"].reason) == ("deal-package", "permanent")
+    assert (letters["old"].queue, letters["old"].reason) == ("deal-package", "malformed")
     assert letters["old"].message == (
         "queue 'deal-package' was removed (dealPackage schema removed); nothing runs its jobs"
     )

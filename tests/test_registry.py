@@ -19,7 +19,8 @@ from talentq.cron import CRONS, CronEntry
 from talentq.errors import RegistryError
 from talentq.jobs import ARQ_TIMEOUT_MARGIN_S, INTERRUPTED_GRACE, JobContext
 from talentq.queues import CATALOGUE, DEFAULT_ARQ_QUEUE, BrandCrm, MessageRef
-from talentq.serialization import UNDECODABLE_JOB, deserialize, serialize
+from talentq.serialization import deserialize, serialize
+from talentq.worker.boot import worker_settings
 
 from .conftest import service_settings
 
@@ -127,7 +128,7 @@ def test_the_shipped_registry_is_complete() -> None:
     """Every catalogue queue has its processor and every seed cron its entry: nothing to refuse."""
     assert registry.problems(registry.BINDINGS, CRONS) == []
     assert sorted(name for name, _ in registry.BINDINGS) == sorted(CATALOGUE)
-    settings_cls = registry.worker_settings(settings=service_settings())
+    settings_cls = worker_settings(settings=service_settings())
     functions: list[Function] = settings_cls.functions  # type: ignore[attr-defined]
     cron_jobs: list[CronJob] = settings_cls.cron_jobs  # type: ignore[attr-defined]
     assert set(CATALOGUE) <= {fn.name for fn in functions}
@@ -168,7 +169,7 @@ def test_worker_settings_are_complete_and_safe() -> None:
     """WorkerSettings carries JSON, retries, completion wait, short health checks, I/O concurrency."""
     settings = service_settings(worker_max_jobs=150, queue_timeouts={"inbox": 42})
     crons = [CronEntry("gmail-sync", "*/15 * * * *", count_nothing, enqueues=("gmail-ingest",))]
-    cls = registry.worker_settings(complete_bindings(), crons, settings=settings)
+    cls = worker_settings(complete_bindings(), crons, settings=settings)
 
     attrs = vars(cls)
     assert set(attrs) - {"__module__", "__dict__", "__weakref__", "__doc__"} <= set(
@@ -185,8 +186,9 @@ def test_worker_settings_are_complete_and_safe() -> None:
     assert rs.retry_on_error
     assert rs.retry_on_timeout
     functions = {f.name: f for f in attrs["functions"]}
-    # Every catalogue queue, then the names whose jobs are dead-lettered instead of failing in arq.
-    assert list(functions) == [*CATALOGUE, "deal-package", UNDECODABLE_JOB]
+    # Every catalogue queue and nothing else: talentq's worker loop dead-letters jobs for any other
+    # name (a removed queue, a typo) itself
+    assert list(functions) == list(CATALOGUE)
     assert functions["inbox"].timeout_s == 42 + ARQ_TIMEOUT_MARGIN_S  # the wrapper's 42 s fires first
     assert (
         functions["email-send"].max_tries == CATALOGUE["email-send"].retry.max_tries + INTERRUPTED_GRACE + 1
@@ -203,12 +205,12 @@ def test_worker_settings_are_complete_and_safe() -> None:
 def test_misspelt_override_and_unknown_timeout_queue_are_refused() -> None:
     """arq drops unknown settings silently; talentq refuses them, and QUEUE_TIMEOUTS typos too."""
     with pytest.raises(RegistryError, match=re.escape("'max_job' is not an arq Worker setting")):
-        registry.worker_settings(complete_bindings(), settings=service_settings(), max_job=5)
+        worker_settings(complete_bindings(), settings=service_settings(), max_job=5)
     settings = service_settings(queue_timeouts={"gmail-ingets": 10})
     with pytest.raises(
         RegistryError, match=r"QUEUE_TIMEOUTS names 'gmail-ingets'.*did you mean 'gmail-ingest'"
     ):
-        registry.worker_settings(complete_bindings(), settings=settings)
+        worker_settings(complete_bindings(), settings=settings)
 
 
 def test_a_lane_worker_serves_only_its_queues() -> None:
@@ -219,9 +221,7 @@ def test_a_lane_worker_serves_only_its_queues() -> None:
     settings = service_settings()
 
     def build(lane: str) -> dict[str, Any]:
-        cls = registry.worker_settings(
-            complete_bindings(), crons, catalogue=catalogue, settings=settings, lane=lane
-        )
+        cls = worker_settings(complete_bindings(), crons, catalogue=catalogue, settings=settings, lane=lane)
         return dict(vars(cls))
 
     mail, default = build("talentq:lane:mail"), build(DEFAULT_ARQ_QUEUE)

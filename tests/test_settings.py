@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
 from talentq.errors import ConfigError
-from talentq.settings import Settings
+from talentq.settings import Settings, describe_invalid, get_settings
 
 
 def make(**values: object) -> Settings:
@@ -59,3 +61,39 @@ def test_defaults_suit_io_bound_jobs() -> None:
     assert settings.worker_poll_delay <= 0.1
     assert settings.worker_health_check_interval <= 60
     assert settings.worker_shutdown_wait > 0
+
+
+def test_the_process_settings_refuse_in_one_line_naming_each_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """get_settings(): one ConfigError line listing every bad variable with its value and the reason."""
+    monkeypatch.setenv("REDIS_URL", "localhost:6379")
+    monkeypatch.setenv("WORKER_MAX_JOBS", "-3")
+    monkeypatch.setenv("SMTP_PORT", "not-a-port")
+    get_settings.cache_clear()
+    with pytest.raises(ConfigError) as caught:
+        get_settings()
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message == (
+        "invalid setting "
+        "REDIS_URL='localhost:6379': REDIS_URL must start with redis://, rediss:// or unix://; "
+        "WORKER_MAX_JOBS='-3': Input should be greater than 0; "
+        "SMTP_PORT='not-a-port': Input should be a valid integer, unable to parse string as an integer"
+    )
+
+
+def test_secrets_are_never_repeated_in_the_message() -> None:
+    """An invalid secret is named, its value left out."""
+    with pytest.raises(ValidationError) as caught:
+        make(smtp_password=["not", "a", "string"])
+    assert describe_invalid(caught.value) == "invalid setting SMTP_PASSWORD: Input should be a valid string"
+
+
+def test_env_example_copied_to_env_parses() -> None:
+    """`.env.example` as a newcomer's `.env`: its blank optional settings count as unset."""
+    example = Path(__file__).parents[1] / ".env.example"
+    settings = Settings(_env_file=example)
+    assert settings.mail_transport is None
+    assert settings.queue_timeouts == {}
+    assert settings.redis_url == "redis://127.0.0.1:6379/0"

@@ -12,24 +12,30 @@ arq's own format with the JSON serializer, so an arq worker (ours) runs them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, TypeVar, overload
 from uuid import uuid4
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.constants import expires_extra_ms, job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job
+from loguru import logger
+from pydantic import ValidationError
 from redis.asyncio.retry import Retry as RedisRetry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from talentq.errors import InvalidPayloadError, QueueRefusedError
-from talentq.queues import CATALOGUE, REMOVED, Payload, QueueSpec, did_you_mean
+from talentq.queues import CATALOGUE, REMOVED, Payload, QueueSpec, did_you_mean, field_problems
 from talentq.serialization import deserialize, serialize
 from talentq.settings import Settings, get_settings
+
+P = TypeVar("P", bound=Payload)
+R = TypeVar("R")
 
 #: Jobs per round trip in ``enqueue_many``: large enough to amortise the round trip,
 #: small enough that one script call never blocks Redis for long (~ a few ms).
@@ -54,19 +60,25 @@ return added
 """
 
 
-def redis_settings(settings: Settings) -> RedisSettings:
-    """arq RedisSettings from ``REDIS_URL``, with the retries that let a worker survive a restart.
+def redis_settings(
+    settings: Settings, *, retries: int | None = None, cap: float | None = None
+) -> RedisSettings:
+    """arq RedisSettings from ``REDIS_URL``, every command retried with exponential backoff.
 
-    Without ``retry_on_error`` a running worker exits on the first connection error; with
-    it, every command is retried with exponential backoff (``REDIS_RETRIES``, capped at
-    ``REDIS_RETRY_CAP`` seconds per wait).
+    A producer (the web API, the CLI) rides out a Redis restart that way: ``REDIS_RETRIES``
+    tries, waits capped at ``REDIS_RETRY_CAP`` seconds (~17 s in all by default). The worker
+    passes a short budget instead (``retries``, ``cap``): its loop rides out outages of any
+    length itself, and must hear of one within a second to say so and to renew its claims.
     """
     rs = RedisSettings.from_dsn(settings.require_redis_url())
     rs.retry_on_timeout = True
     rs.retry_on_error = [RedisConnectionError, RedisTimeoutError, ConnectionError, OSError]
-    rs.retry = RedisRetry(ExponentialBackoff(cap=settings.redis_retry_cap, base=0.05), settings.redis_retries)
-    # Each connection attempt already retries for the whole budget (~17 s by default);
-    # arq's own reconnect loop on top would multiply it into minutes before a clear error.
+    rs.retry = RedisRetry(
+        ExponentialBackoff(cap=settings.redis_retry_cap if cap is None else cap, base=0.05),
+        settings.redis_retries if retries is None else retries,
+    )
+    # Each connection attempt already retries for the whole budget; arq's own reconnect loop on
+    # top would multiply it into minutes before a clear error.
     rs.conn_retries = 0
     return rs
 
@@ -88,7 +100,7 @@ def _ms(delay: int | float | timedelta | None) -> int:
 class Producer:
     """Enqueues validated jobs into the catalogue's queues through an arq pool."""
 
-    def __init__(self, redis: ArqRedis, *, catalogue: Mapping[str, QueueSpec] = CATALOGUE) -> None:
+    def __init__(self, redis: ArqRedis, *, catalogue: Mapping[str, QueueSpec[Any]] = CATALOGUE) -> None:
         if redis.job_serializer is not serialize:
             # arq's default would write pickle, which the worker refuses (and must).
             raise ValueError(
@@ -98,13 +110,14 @@ class Producer:
         self._catalogue = catalogue
         self._enqueue_many_script = redis.register_script(_ENQUEUE_MANY_LUA)
 
-    def spec(self, queue: str) -> QueueSpec:
+    def spec(self, queue: str) -> QueueSpec[Any]:
         """The catalogue entry for ``queue``; refuses removed, unknown and disabled queues."""
         if queue in REMOVED:
             raise QueueRefusedError(queue, f"queue was removed ({REMOVED[queue]})")
         spec = self._catalogue.get(queue)
         if spec is None:
-            raise QueueRefusedError(queue, f"unknown queue{did_you_mean(queue, self._catalogue)}")
+            hint = did_you_mean(queue, self._catalogue)
+            raise QueueRefusedError(queue, f"unknown queue{hint} (the queues: {', '.join(self._catalogue)})")
         if spec.disabled is not None:
             raise QueueRefusedError(queue, f"queue is disabled ({spec.disabled})")
         return spec
@@ -123,6 +136,18 @@ class Producer:
         except InvalidPayloadError as exc:
             raise QueueRefusedError(queue, str(exc), fields=exc.fields) from exc
 
+    @overload
+    async def enqueue(
+        self,
+        queue: QueueSpec[P],
+        payload: P,
+        *,
+        job_id: str | None = None,
+        defer_by: int | float | timedelta | None = None,
+        defer_until: datetime | None = None,
+    ) -> str | None: ...
+
+    @overload
     async def enqueue(
         self,
         queue: str,
@@ -131,15 +156,31 @@ class Producer:
         job_id: str | None = None,
         defer_by: int | float | timedelta | None = None,
         defer_until: datetime | None = None,
+    ) -> str | None: ...
+
+    async def enqueue(
+        self,
+        queue: str | QueueSpec[Any],
+        payload: Mapping[str, Any] | Payload,
+        *,
+        job_id: str | None = None,
+        defer_by: int | float | timedelta | None = None,
+        defer_until: datetime | None = None,
     ) -> str | None:
-        """Enqueue one job; returns its id, or None when a job with ``job_id`` already exists."""
-        wire = self.prepare(queue, payload)
+        """Enqueue one job; returns its id, or None when a job with ``job_id`` already exists.
+
+        Inside talentq, ``queue`` is the catalogue's entry and ``payload`` its model, so that
+        the type checker holds each job to its queue (``enqueue(EMAIL_SEND, EmailSend(...))``);
+        the web API may name the queue and send the JSON object.
+        """
+        name = queue if isinstance(queue, str) else queue.name
+        wire = self.prepare(name, payload)
         _ms(defer_by)  # refuses a negative delay before anything reaches Redis
         job = await self.redis.enqueue_job(
-            queue,
+            name,
             wire,
             _job_id=job_id,
-            _queue_name=self._catalogue[queue].arq_queue,
+            _queue_name=self._catalogue[name].arq_queue,
             _defer_by=defer_by,
             _defer_until=defer_until,
         )
@@ -147,7 +188,7 @@ class Producer:
 
     async def enqueue_many(
         self,
-        queue: str,
+        queue: str | QueueSpec[Any],
         payloads: Iterable[Mapping[str, Any] | Payload],
         *,
         job_ids: Sequence[str] | None = None,
@@ -158,7 +199,9 @@ class Producer:
         Every payload is validated first: one bad payload refuses the whole batch, naming
         its index, and nothing reaches Redis. Returns one entry per payload: the job id,
         or None where a job with that id already existed (arq's no-duplicate-id rule).
+        A cron's fan-out, where one bad row must not hold back the others, uses ``fan_out``.
         """
+        queue = queue if isinstance(queue, str) else queue.name
         spec = self.spec(queue)
         wires: list[dict[str, Any]] = []
         for index, payload in enumerate(payloads):
@@ -166,10 +209,67 @@ class Producer:
                 wires.append(self.prepare(queue, payload))
             except QueueRefusedError as exc:
                 raise QueueRefusedError(queue, f"payload #{index}: {exc.reason}", fields=exc.fields) from exc
-        if job_ids is not None and len(job_ids) != len(wires):
-            raise ValueError(f"enqueue_many got {len(wires)} payloads but {len(job_ids)} job ids")
-        ids = list(job_ids) if job_ids is not None else [uuid4().hex for _ in wires]
+        return await self._write_jobs(spec, wires, _ids_for(wires, job_ids), defer_by)
 
+    async def fan_out(
+        self,
+        queue: QueueSpec[P],
+        rows: Iterable[R],
+        *,
+        payload: Callable[[R], P],
+        job_id: Callable[[R], str],
+        defer_by: int | float | timedelta | None = None,
+    ) -> FanOut:
+        """A job per row, its payload and id made by ``payload`` and ``job_id``; a refused row is skipped.
+
+        The model of a row whose data the queue's model refuses (``payload`` raises pydantic's
+        ``ValidationError``) is not the batch's: it is returned (``FanOut.refused``, for the
+        caller's result) and named in one WARNING, and the rest are enqueued in a few round trips.
+        A removed, unknown or disabled queue still refuses all. ``FanOut.ids`` has one entry per
+        row: the new job's id, or None (refused, or its job existed).
+        """
+        spec = self.spec(queue.name)
+        rows = list(rows)
+        ids = [job_id(row) for row in rows]
+        wires: list[dict[str, Any]] = []
+        kept: list[int] = []
+        refused: list[Refused] = []
+        for index, row in enumerate(rows):
+            try:
+                wires.append(self.prepare(spec.name, payload(row)))
+            except ValidationError as exc:
+                refused.append(
+                    Refused(index, ids[index], str(InvalidPayloadError(spec.name, field_problems(exc))))
+                )
+            except QueueRefusedError as exc:
+                refused.append(Refused(index, ids[index], exc.reason))
+            else:
+                kept.append(index)
+        written = await self._write_jobs(spec, wires, [ids[i] for i in kept], defer_by)
+        results: list[str | None] = [None] * len(rows)
+        for index, new_id in zip(kept, written, strict=True):
+            results[index] = new_id
+        if refused:
+            shown = "; ".join(f"{r.job_id}: {r.reason}" for r in refused[:REFUSED_LISTED])
+            more = f" (and {len(refused) - REFUSED_LISTED} more)" if len(refused) > REFUSED_LISTED else ""
+            logger.warning(
+                "fan-out into {}: {} of {} payload(s) refused and skipped, the rest enqueued: {}{}",
+                spec.name,
+                len(refused),
+                len(rows),
+                shown,
+                more,
+            )
+        return FanOut(results, refused)
+
+    async def _write_jobs(
+        self,
+        spec: QueueSpec[Any],
+        wires: Sequence[dict[str, Any]],
+        ids: Sequence[str],
+        defer_by: int | float | timedelta | None,
+    ) -> list[str | None]:
+        """Write validated payloads as arq jobs, one script call per ``ENQUEUE_BATCH``."""
         results: list[str | None] = []
         for start in range(0, len(wires), ENQUEUE_BATCH):
             now_ms = round(datetime.now().timestamp() * 1000)
@@ -182,11 +282,52 @@ class Producer:
                     job_id,
                     score,
                     expires,
-                    serialize_job(queue, (wire,), {}, None, now_ms, serializer=serialize),
+                    serialize_job(spec.name, (wire,), {}, None, now_ms, serializer=serialize),
                 ]
             added = await self._enqueue_many_script(args=argv)
             results += [job_id if flag else None for job_id, flag in zip(chunk_ids, added, strict=True)]
         return results
+
+
+def _ids_for(payloads: Sequence[Any], job_ids: Sequence[str] | None) -> list[str]:
+    if job_ids is not None and len(job_ids) != len(payloads):
+        raise ValueError(f"got {len(payloads)} payloads but {len(job_ids)} job ids")
+    return list(job_ids) if job_ids is not None else [uuid4().hex for _ in payloads]
+
+
+#: How many refused payloads a fan-out's WARNING and result name (all are counted).
+REFUSED_LISTED: Final = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A payload a fan-out skipped: its place in the batch, its job id, and why."""
+
+    index: int
+    job_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class FanOut:
+    """What a fan-out did: per payload, the new job's id (None: refused, or its job existed); the refused."""
+
+    ids: list[str | None]
+    refused: list[Refused]
+
+    @property
+    def enqueued(self) -> int:
+        """How many jobs are new."""
+        return sum(job_id is not None for job_id in self.ids)
+
+    def report(self) -> dict[str, Any]:
+        """What a cron's result says of the refused: nothing when none was."""
+        if not self.refused:
+            return {}
+        return {
+            "refused": len(self.refused),
+            "refusedJobs": [r.job_id for r in self.refused[:REFUSED_LISTED]],
+        }
 
 
 @asynccontextmanager

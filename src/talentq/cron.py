@@ -25,10 +25,9 @@ from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
-from talentq.clock import tick_time
 from talentq.crons import agents, delivery, finance, mail, outreach, reports
 from talentq.db.models import CronRun, CronStatus, utcnow
-from talentq.jobs import INTERRUPTED_GRACE, JobContext
+from talentq.jobs import INTERRUPTED_GRACE, JobContext, tick_time
 from talentq.logsetup import cron_context
 
 CronResult = int | Mapping[str, Any]

@@ -1,9 +1,13 @@
 """The dead-letter store: where jobs that failed for good are kept, and never lost.
 
-A record goes to PostgreSQL (``failed_jobs``). If PostgreSQL cannot take it at that
-moment, it goes to a Redis list instead and ``flush()`` moves it into PostgreSQL once
-the database is back (the worker flushes at start and periodically). Records are
-upserted by job id, so a flush that is interrupted and run again writes nothing twice.
+A record goes to PostgreSQL (``failed_jobs``). If PostgreSQL cannot take it within
+``DEAD_LETTER_DB_TIMEOUT`` (a second by default: a hanging database must not hold the job
+slots of unrelated queues), it goes to a Redis list instead and ``flush()`` moves it into
+PostgreSQL once the database is back (the worker flushes at start and periodically). Records
+are upserted by job id, so a flush that is interrupted and run again writes nothing twice.
+``record`` never raises: a payload it cannot store as it is (nested too deep, say) is kept as
+bounded, escaped text with the reason, and if neither PostgreSQL nor Redis takes the record,
+it is logged at CRITICAL with the job id and queue.
 """
 
 from __future__ import annotations
@@ -11,9 +15,9 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol
 from uuid import uuid4
 
 from loguru import logger
@@ -23,16 +27,22 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from talentq.client import Producer
+from talentq import job_ids
 from talentq.db.engine import is_unavailable
 from talentq.db.models import DeadLetterState, FailedJob, utcnow
 
 PENDING_KEY: Final = "talentq:dead-letters:pending"
 UNREADABLE_KEY: Final = "talentq:dead-letters:unreadable"
 FLUSH_LOCK_KEY: Final = "talentq:dead-letters:flush-lock"
-#: How long a dead-letter write may wait for PostgreSQL before the record goes to Redis.
-DB_WRITE_TIMEOUT_S: Final = 10.0
+#: How long a dead-letter write may wait for PostgreSQL before the record goes to Redis, unless
+#: the store is given another (``DEAD_LETTER_DB_TIMEOUT``).
+DB_WRITE_TIMEOUT_S: Final = 1.0
+#: How long one batch of a flush may take before the flush gives up (the records stay in Redis).
+FLUSH_BATCH_TIMEOUT_S: Final = 30.0
 FLUSH_LOCK_S: Final = 120
+#: A record's texts as ``bounded()`` keeps them, and the queue column's width.
+BOUNDED_CHARS: Final = 10_000
+QUEUE_CHARS: Final = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +67,27 @@ class DeadLetter:
         return json.dumps(data, default=str)
 
     def storable(self) -> DeadLetter:
-        """This record as PostgreSQL accepts it: NUL characters (refused in text and JSONB) escaped."""
-        return DeadLetter(**{name: _escape_nul(value) for name, value in asdict(self).items()})
+        """This record as PostgreSQL accepts it: NUL characters (refused in text and JSONB) escaped,
+        the queue cut to its column's width."""
+        letter = DeadLetter(**{name: _escape_nul(value) for name, value in asdict(self).items()})
+        return replace(letter, queue=letter.queue[:QUEUE_CHARS])
+
+    def bounded(self, why: str) -> DeadLetter:
+        """This record with its payload as bounded, escaped text (``why`` it could not be kept as it
+        was) and its texts cut: what any store takes, however the payload is made."""
+
+        def cut(text: str) -> str:
+            return str(_escape_nul(text if len(text) <= BOUNDED_CHARS else text[:BOUNDED_CHARS] + "…"))
+
+        return replace(
+            self,
+            job_id=cut(str(self.job_id)),
+            queue=cut(str(self.queue))[:QUEUE_CHARS],
+            payload={"unstorable": cut(bounded_text(self.payload, BOUNDED_CHARS)), "why": cut(why)},
+            error_type=cut(str(self.error_type)),
+            message=cut(str(self.message)),
+            traceback=cut(str(self.traceback)),
+        )
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> DeadLetter:
@@ -78,34 +107,96 @@ def _escape_nul(value: Any) -> Any:
     return value
 
 
+class _Rendered(str):
+    """A piece of ``bounded_text``'s output, as opposed to a value still to render."""
+
+
+def bounded_text(value: Any, limit: int) -> str:
+    """``value`` as JSON-like text, cut after ``limit`` characters.
+
+    Iterative, so a payload nested any depth renders (json.dumps, repr and asdict recurse, and a
+    payload nested 900 deep overflows them).
+    """
+    out: list[str] = []
+    size = 0
+    stack: list[Any] = [value]
+    while stack and size <= limit:
+        item = stack.pop()
+        if isinstance(item, _Rendered):
+            piece = str(item)
+        elif isinstance(item, dict | list | tuple):
+            is_dict = isinstance(item, dict)
+            entries = list(item.items()) if isinstance(item, dict) else [(None, v) for v in item]
+            parts: list[Any] = [_Rendered("{" if is_dict else "[")]
+            for index, (key, child) in enumerate(entries):
+                if index:
+                    parts.append(_Rendered(", "))
+                if is_dict:
+                    parts.append(_Rendered(json.dumps(str(key)) + ": "))
+                parts.append(child)
+            parts.append(_Rendered("}" if is_dict else "]"))
+            stack.extend(reversed(parts))
+            continue
+        elif isinstance(item, str | int | float | bool) or item is None:
+            piece = json.dumps(item)
+        else:
+            piece = json.dumps(repr(item)[:200])
+        out.append(piece)
+        size += len(piece)
+    text = "".join(out)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 Destination = Literal["postgres", "redis", "log"]
+
+#: Writes given up on (PostgreSQL hanging), kept referenced until they end, however late.
+_ABANDONED: set[asyncio.Future[None]] = set()
+
+
+def _forget_abandoned(task: asyncio.Future[None]) -> None:
+    _ABANDONED.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved: its failure is why the record went to Redis
 
 
 class DeadLetterStore:
     """Writes dead letters to PostgreSQL, falling back to a Redis list when it cannot."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], redis: Redis) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        redis: Redis,
+        *,
+        db_timeout: float = DB_WRITE_TIMEOUT_S,
+    ) -> None:
         self._sessions = sessions
         self._redis = redis
+        self._db_timeout = db_timeout
 
     async def record(self, letter: DeadLetter) -> Destination:
-        """Store ``letter``; returns where it went. Never raises for a storage failure."""
-        letter = letter.storable()
+        """Store ``letter``; returns where it went. Never raises (but for cancellation)."""
         try:
-            async with asyncio.timeout(DB_WRITE_TIMEOUT_S), self._sessions.begin() as session:
-                await _upsert(session, [letter])
+            letter = letter.storable()
+            encoded = letter.to_json()
+        except Exception as exc:  # a payload nested past the recursion limit, say
+            letter = letter.bounded(f"kept as text: {type(exc).__name__}: {exc}")
+            encoded = letter.to_json()
+        try:
+            await self._write_within_timeout(letter)
         except Exception as db_error:
             # Any database failure, not only "unreachable": a record must never be lost
             # to a bug either. The pending list keeps it until a flush succeeds.
             try:
-                await self._redis.rpush(PENDING_KEY, letter.to_json())  # type: ignore[misc]  # redis-py types sync and async results as one union
+                await self._redis.rpush(PENDING_KEY, encoded)  # type: ignore[misc]  # redis-py types sync and async results as one union
             except Exception as redis_error:
                 logger.critical(
-                    "dead letter for job {} could not be stored (PostgreSQL: {!r}; Redis: {!r}); record: {}",
+                    "dead letter for job {} of queue {} could not be stored (PostgreSQL: {!r}; Redis: {!r});"
+                    " record: {}",
                     letter.job_id,
+                    letter.queue,
                     db_error,
                     redis_error,
-                    letter.to_json(),
+                    encoded,
                 )
                 return "log"
             logger.warning(
@@ -117,6 +208,27 @@ class DeadLetterStore:
             )
             return "redis"
         return "postgres"
+
+    async def _write_within_timeout(self, letter: DeadLetter) -> None:
+        """Upsert ``letter``; ``TimeoutError`` after ``db_timeout`` even if PostgreSQL hangs.
+
+        The write runs in a task of its own that is abandoned, not awaited, on timeout: cancelling a
+        transaction on a hanging connection waits on that connection for its rollback, which
+        would hold the job (and its slot) as long as the database hangs.
+        """
+
+        async def write() -> None:
+            async with self._sessions.begin() as session:
+                await _upsert(session, [letter])
+
+        task = asyncio.ensure_future(write())
+        try:
+            await asyncio.wait_for(asyncio.shield(task), self._db_timeout)
+        except TimeoutError:
+            task.cancel()
+            _ABANDONED.add(task)
+            task.add_done_callback(_forget_abandoned)
+            raise
 
     async def pending(self) -> int:
         """How many dead letters wait in Redis for PostgreSQL."""
@@ -159,7 +271,7 @@ class DeadLetterStore:
         if not letters:
             return 0
         try:
-            async with self._sessions.begin() as session:
+            async with asyncio.timeout(FLUSH_BATCH_TIMEOUT_S), self._sessions.begin() as session:
                 await _upsert(session, letters)
             return len(letters)
         except Exception as exc:
@@ -228,6 +340,12 @@ async def list_dead(
     return list((await session.execute(query)).scalars())
 
 
+class Enqueues(Protocol):
+    """What a replay enqueues with: ``talentq.client.Producer``, which validates the payload first."""
+
+    async def enqueue(self, queue: str, payload: Any, *, job_id: str | None = None) -> str | None: ...
+
+
 async def mark_replayed(session: AsyncSession, job_id: str, new_job_id: str) -> None:
     await session.execute(
         update(FailedJob)
@@ -236,7 +354,7 @@ async def mark_replayed(session: AsyncSession, job_id: str, new_job_id: str) -> 
     )
 
 
-async def replay(sessions: async_sessionmaker[AsyncSession], producer: Producer, job_id: str) -> str:
+async def replay(sessions: async_sessionmaker[AsyncSession], producer: Enqueues, job_id: str) -> str:
     """Enqueue a dead letter's payload again under a new job id; returns that id.
 
     The producer validates the payload as for any job, so a record whose payload was the
@@ -250,7 +368,7 @@ async def replay(sessions: async_sessionmaker[AsyncSession], producer: Producer,
         raise LookupError(f"no dead letter with job id {job_id!r} (see `talentq dead-letters list`)")
     if row.state == DeadLetterState.REPLAYED.value:
         raise ValueError(f"dead letter {job_id!r} was already replayed as {row.replayed_job_id!r}")
-    new_id = await producer.enqueue(row.queue, row.payload, job_id=f"{job_id}:replay:{uuid4().hex[:8]}")
+    new_id = await producer.enqueue(row.queue, row.payload, job_id=job_ids.replay(job_id, uuid4().hex[:8]))
     if new_id is None:  # pragma: no cover - a fresh random id cannot exist already
         raise RuntimeError(f"replay of {job_id!r} was not enqueued: its new id already exists")
     async with sessions.begin() as session:

@@ -7,6 +7,7 @@
     ├── ServiceRefusedError       an external service refused the request or the credentials
     ├── RegistryError             the worker registry is inconsistent; the worker refuses to boot
     ├── QueueRefusedError         the producer refused an enqueue; nothing reached Redis
+    ├── ApprovalError             an approval cannot be decided so (wrong person, expired, ...)
     ├── JobTimeoutError           a job outlived its queue's timeout (also a TimeoutError); transient
     └── PermanentJobError         a job that no retry can fix; dead-lettered at once
         ├── InvalidPayloadError   a payload failed its queue's model; names the fields
@@ -14,11 +15,17 @@
 
 Anything else a processor raises (a lost connection, a timeout, an upstream 5xx) is
 transient: the job wrapper retries it with backoff and dead-letters it when tries run out.
+
+A ``TalentqError`` that ends a command or a worker's start is shown as its message alone
+(``install_brief_errors``); ``TALENTQ_DEBUG=1`` (or ``talentq --debug``) shows the traceback.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Sequence
+from types import TracebackType
 
 
 class TalentqError(Exception):
@@ -56,6 +63,14 @@ class QueueRefusedError(TalentqError):
         super().__init__(f"refused to enqueue into {queue!r}: {reason}")
 
 
+class ApprovalError(TalentqError):
+    """An approval cannot be decided as asked: not the approver, decided or expired, nothing to send."""
+
+
+class LabelledSetError(TalentqError):
+    """A labelled mail set (``talentq ai eval``) that cannot be read: file, line, field, and what is wrong."""
+
+
 class JobTimeoutError(TalentqError, TimeoutError):
     """A job ran past its queue's timeout; retried like any transient error."""
 
@@ -77,3 +92,29 @@ class InvalidPayloadError(PermanentJobError):
 
 class JobInterruptedError(PermanentJobError):
     """Worker shutdowns or crashes used up the job's tries; it is dead-lettered without running."""
+
+
+def debug_requested() -> bool:
+    """``TALENTQ_DEBUG`` is set to something other than 0/false/no: show tracebacks."""
+    return os.environ.get("TALENTQ_DEBUG", "").strip().lower() not in {"", "0", "false", "no", "off"}
+
+
+def install_brief_errors() -> None:
+    """Make an uncaught ``TalentqError`` end the process with its message alone, exit status 1.
+
+    For entry points talentq does not own (``arq talentq.WorkerSettings``: arq's command line
+    lets the error through). Any other exception, or any with ``TALENTQ_DEBUG=1``, keeps
+    Python's traceback.
+    """
+    previous = sys.excepthook
+    if getattr(previous, "talentq_brief", False):
+        return
+
+    def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        if isinstance(exc, TalentqError) and not debug_requested():
+            print(f"talentq: {exc}", file=sys.stderr)
+        else:
+            previous(kind, exc, tb)
+
+    hook.talentq_brief = True  # type: ignore[attr-defined]  # marks ours: installed once
+    sys.excepthook = hook

@@ -29,20 +29,28 @@ import httpx
 from arq.connections import ArqRedis
 from arq.worker import Function, Retry, func
 from loguru import logger
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel
 
 from talentq.client import Producer
 from talentq.db.models import FailureReason, utcnow
 from talentq.deadletter import DeadLetter, DeadLetterStore
+from talentq.domain import Refused
+from talentq.domain.time import tick_of
 from talentq.errors import (
     ConfigError,
     InvalidPayloadError,
     JobInterruptedError,
     JobTimeoutError,
     PermanentJobError,
+    QueueRefusedError,
     ServiceRefusedError,
 )
+from talentq.integrations.ai.protocol import AIProvider
+from talentq.integrations.mail import MailTransport
+from talentq.integrations.mailbox import GmailClient
+from talentq.integrations.whatsapp import WhatsAppClient
 from talentq.logsetup import job_context
 from talentq.queues import Payload, QueueSpec
 from talentq.settings import Settings
@@ -74,6 +82,11 @@ class JobContext(TypedDict):
     dead_letters: DeadLetterStore
     producer: Producer
     http: httpx.AsyncClient
+    # The clients built once per worker (talentq.integrations.clients)
+    ai: AIProvider
+    mail: MailTransport
+    gmail: GmailClient
+    whatsapp: WhatsAppClient | None
 
 
 P = TypeVar("P", bound=Payload)
@@ -124,7 +137,9 @@ def _summary(result: Any) -> str:
     return text if len(text) <= _SUMMARY_CHARS else text[: _SUMMARY_CHARS - 1] + "…"
 
 
-def job_function(spec: QueueSpec, processor: Processor[Any], *, timeout: float | None = None) -> Function:
+def job_function(
+    spec: QueueSpec[Any], processor: Processor[Any], *, timeout: float | None = None
+) -> Function:
     """The arq function for ``spec``: ``processor`` inside the wrapper, named after the queue."""
     policy = spec.retry
     limit = spec.timeout if timeout is None else timeout
@@ -146,8 +161,17 @@ def job_function(spec: QueueSpec, processor: Processor[Any], *, timeout: float |
                         "or crashes interrupted its runs; it is not run again"
                     )
                 result = await _call(processor, job_ctx, spec.validate(raw), spec.name, limit)
-            except (PermanentJobError, ConfigError, ServiceRefusedError) as exc:
-                # A missing setting, or a service refusing the request or the credentials, does
+            except (
+                PermanentJobError,
+                ConfigError,
+                ServiceRefusedError,
+                QueueRefusedError,
+                Refused,
+                ValidationError,
+            ) as exc:
+                # A missing setting, a service refusing the request or the credentials, a job
+                # this one built that its queue's model or the client refused (pydantic's
+                # ValidationError, QueueRefusedError) or an input the domain's rules refuse does
                 # not change by retrying; the dead letter says what to fix.
                 interrupted = isinstance(exc, JobInterruptedError)
                 reason = FailureReason.INTERRUPTED if interrupted else FailureReason.PERMANENT
@@ -232,7 +256,7 @@ async def _first_failure(ctx: JobContext) -> datetime | None:
 
 
 async def _dead_letter(
-    ctx: JobContext, spec: QueueSpec, raw: Any, exc: BaseException, reason: FailureReason, started: float
+    ctx: JobContext, spec: QueueSpec[Any], raw: Any, exc: BaseException, reason: FailureReason, started: float
 ) -> None:
     store = ctx.get("dead_letters")
     if store is None:
@@ -264,3 +288,24 @@ async def _dead_letter(
         exc,
         fields,
     )
+
+
+def tick_time(ctx: JobContext, name: str) -> datetime:
+    """A cron run's "now": the scheduled time of cron ``name``'s tick (UTC), or now for a hand-made run.
+
+    The rule for "now" in every cron: it decides with the time of its tick, passed to SQL as a
+    parameter, never the wall clock (``utcnow()``, SQL's ``now()``, a column's ``DEFAULT now()``),
+    so a run that starts late, runs again after an interruption or runs on another worker marks,
+    counts, stamps and keys exactly what the on-time run would have. ``tests/test_cron_clock.py``
+    fails when a cron body reads the wall clock. A run whose job id is not a tick's (started by
+    hand) stands for now. Tests choose a cron's "now" the same way: through the job id.
+    Processors act on the moment they run (``utcnow()``); ``run_cron_job`` records when a run
+    really started and ended.
+    """
+    tick = tick_of(ctx["job_id"], name)
+    return utcnow() if tick is None else tick
+
+
+def is_last_try(ctx: JobContext, queue: str) -> bool:
+    """Whether no retry follows if this try of a ``queue`` job fails: it is the queue's last try."""
+    return ctx["job_try"] >= ctx["producer"].spec(queue).retry.max_tries

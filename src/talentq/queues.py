@@ -14,11 +14,20 @@ import difflib
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Generic, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
 from pydantic.alias_generators import to_camel
 
+from talentq.domain.addresses import MAX_ADDRESS_CHARS, checked_address
 from talentq.errors import InvalidPayloadError
 
 #: The arq queue (a Redis sorted set) every queue lives on until it gets a lane of its own.
@@ -30,12 +39,28 @@ REMOVED: Final[Mapping[str, str]] = {"deal-package": "dealPackage schema removed
 
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:
-    """ "; did you mean 'x'?" for the closest known name, or "" when none is close."""
-    close = difflib.get_close_matches(name, list(known), n=1)
+    """ "; did you mean 'x'?" for the closest known name, or "" when none is close.
+
+    Close is spelt alike, or the same words in another order or case, or with ``_`` for ``-``
+    (``send-email`` for ``email-send``).
+    """
+    names = list(known)
+
+    def words(text: str) -> list[str]:
+        return sorted(text.lower().replace("_", "-").split("-"))
+
+    same_words = [candidate for candidate in names if words(candidate) == words(name)]
+    close = same_words or difflib.get_close_matches(name, names, n=1)
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
 Id = Annotated[int, Field(gt=0)]
+#: One email address, ``a@b.co`` or ``Name <a@b.co>``, checked as the mail transport parses it.
+Address = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ADDRESS_CHARS),
+    AfterValidator(checked_address),
+]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
@@ -79,19 +104,30 @@ class RetryPolicy:
         return step / 2 + step / 2 * r
 
 
+def field_problems(exc: ValidationError) -> list[tuple[str, str]]:
+    """(field, problem) for every error of a payload's validation, ``<payload>`` for the whole."""
+    return [
+        (".".join(str(part) for part in error["loc"]) or "<payload>", error["msg"])
+        for error in exc.errors(include_url=False)
+    ]
+
+
+P = TypeVar("P", bound="Payload")
+
+
 @dataclass(frozen=True, slots=True)
-class QueueSpec:
-    """One catalogue entry."""
+class QueueSpec(Generic[P]):
+    """One catalogue entry: a queue's name and the payload model ``P`` its jobs carry."""
 
     name: str
-    payload: type[Payload]
+    payload: type[P]
     description: str
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout: float = 300.0
     disabled: str | None = None
     arq_queue: str = DEFAULT_ARQ_QUEUE
 
-    def validate(self, data: Any) -> Payload:
+    def validate(self, data: Any) -> P:
         """Validate a raw payload; raises ``InvalidPayloadError`` naming every bad field."""
         if type(data) is not dict and not isinstance(data, Mapping):  # dict first: the hot path
             raise InvalidPayloadError(
@@ -100,13 +136,9 @@ class QueueSpec:
         try:
             return self.payload.model_validate(data)
         except ValidationError as exc:
-            problems = [
-                (".".join(str(part) for part in error["loc"]) or "<payload>", error["msg"])
-                for error in exc.errors(include_url=False)
-            ]
-            raise InvalidPayloadError(self.name, problems) from None
+            raise InvalidPayloadError(self.name, field_problems(exc)) from None
 
-    def wire(self, payload: Payload) -> dict[str, Any]:
+    def wire(self, payload: P) -> dict[str, Any]:
         """The JSON object that goes into Redis: camelCase, only the fields that were set."""
         return payload.model_dump(mode="json", exclude_unset=True)
 
@@ -124,11 +156,12 @@ class SocialRefresh(Payload):
 
 
 class EmailSend(Payload):
-    to: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320)]
+    to: Address
     subject: Text
     body: Text
     html: str | None = None
-    reply_to: str | None = None
+    reply_to: Address | None = None
+    cc: list[Address] = Field(default_factory=list, max_length=10)
 
 
 class TaskRef(Payload):
@@ -219,37 +252,83 @@ class DeliverableReview(Payload):
 _AI = RetryPolicy(max_tries=4, backoff_base=10.0, backoff_cap=600.0)
 _MAIL = RetryPolicy(max_tries=8, backoff_base=5.0, backoff_cap=1800.0)
 
-_SPECS: Final = (
-    QueueSpec("gmail-ingest", GmailIngest, "pull new mail for a user's mailbox", _MAIL, timeout=600),
-    QueueSpec(
-        "social-refresh",
-        SocialRefresh,
-        "refresh a talent's social stats",
-        RetryPolicy(max_tries=1),
-        disabled="the social feature is disabled: its models are not in active use",
-    ),
-    QueueSpec("email-send", EmailSend, "write the outbox row and send it over SMTP", _MAIL, timeout=120),
-    QueueSpec("inbox-triage", TaskRef, "classify a stored message", _AI, timeout=120),
-    QueueSpec("deal-extraction", MessageRef, "create a draft deal from an offer", _AI, timeout=120),
-    QueueSpec("negotiation-engine", DealDraftRef, "negotiation insights for a draft deal", _AI, timeout=120),
-    QueueSpec("campaign-builder", DealDraftRef, "campaign plan for a draft deal", _AI, timeout=120),
-    QueueSpec("ai-agent", TaskRef, "decide the steps of an AI agent task", _AI, timeout=180),
-    QueueSpec("ai-outreach", TalentRef, "draft outreach for a talent", _AI, timeout=180),
-    QueueSpec("ai-negotiation", SessionRef, "next step of a negotiation session", _AI, timeout=180),
-    QueueSpec("ai-contract", ContractRef, "draft or review a contract", _AI, timeout=180),
-    QueueSpec("deliverable-reminders", DeliverableRef, "remind a talent of a due deliverable"),
-    QueueSpec("agent-tasks", TaskRef, "execute the steps an agent task decided", timeout=300),
-    QueueSpec("contract_finalisation", ContractFinalisation, "finalise a contract from agreed terms"),
-    QueueSpec("outreach", ActionRef, "send one pending outreach action"),
-    QueueSpec("brand-crm", BrandCrm, "refresh a brand's CRM record for a user"),
-    QueueSpec("strategy-engine", StrategyEngine, "predict a brand's strategy", _AI, timeout=180),
-    QueueSpec("creator-fit", CreatorFit, "score talent against a brand prediction", _AI, timeout=180),
-    QueueSpec("creator-bundle", CreatorBundle, "propose a bundle of creators for a brand", _AI, timeout=180),
-    QueueSpec("deliverable-review", DeliverableReview, "review submitted content", _AI, timeout=120),
-    QueueSpec("inbox", MessageRef, "route a stored message"),
+GMAIL_INGEST: Final = QueueSpec(
+    "gmail-ingest", GmailIngest, "pull new mail for a user's mailbox", _MAIL, timeout=600
+)
+SOCIAL_REFRESH: Final = QueueSpec(
+    "social-refresh",
+    SocialRefresh,
+    "refresh a talent's social stats",
+    RetryPolicy(max_tries=1),
+    disabled="the social feature is disabled: its models are not in active use",
+)
+EMAIL_SEND: Final = QueueSpec(
+    "email-send", EmailSend, "write the outbox row and send it over SMTP", _MAIL, timeout=120
+)
+INBOX_TRIAGE: Final = QueueSpec("inbox-triage", TaskRef, "classify a stored message", _AI, timeout=120)
+DEAL_EXTRACTION: Final = QueueSpec(
+    "deal-extraction", MessageRef, "create a draft deal from an offer", _AI, timeout=120
+)
+NEGOTIATION_ENGINE: Final = QueueSpec(
+    "negotiation-engine", DealDraftRef, "negotiation insights for a draft deal", _AI, timeout=120
+)
+CAMPAIGN_BUILDER: Final = QueueSpec(
+    "campaign-builder", DealDraftRef, "campaign plan for a draft deal", _AI, timeout=120
+)
+AI_AGENT: Final = QueueSpec("ai-agent", TaskRef, "decide the steps of an AI agent task", _AI, timeout=180)
+AI_OUTREACH: Final = QueueSpec("ai-outreach", TalentRef, "draft outreach for a talent", _AI, timeout=180)
+AI_NEGOTIATION: Final = QueueSpec(
+    "ai-negotiation", SessionRef, "next step of a negotiation session", _AI, timeout=180
+)
+AI_CONTRACT: Final = QueueSpec("ai-contract", ContractRef, "draft or review a contract", _AI, timeout=180)
+DELIVERABLE_REMINDERS: Final = QueueSpec(
+    "deliverable-reminders", DeliverableRef, "remind a talent of a due deliverable"
+)
+AGENT_TASKS: Final = QueueSpec("agent-tasks", TaskRef, "execute the steps an agent task decided", timeout=300)
+CONTRACT_FINALISATION: Final = QueueSpec(
+    "contract_finalisation", ContractFinalisation, "finalise a contract from agreed terms"
+)
+OUTREACH: Final = QueueSpec("outreach", ActionRef, "put one due outreach action before its approver")
+BRAND_CRM: Final = QueueSpec("brand-crm", BrandCrm, "refresh a brand's CRM record for a user")
+STRATEGY_ENGINE: Final = QueueSpec(
+    "strategy-engine", StrategyEngine, "predict a brand's strategy", _AI, timeout=180
+)
+CREATOR_FIT: Final = QueueSpec(
+    "creator-fit", CreatorFit, "score talent against a brand prediction", _AI, timeout=180
+)
+CREATOR_BUNDLE: Final = QueueSpec(
+    "creator-bundle", CreatorBundle, "propose a bundle of creators for a brand", _AI, timeout=180
+)
+DELIVERABLE_REVIEW: Final = QueueSpec(
+    "deliverable-review", DeliverableReview, "review submitted content", _AI, timeout=120
+)
+INBOX: Final = QueueSpec("inbox", MessageRef, "route a stored message")
+
+_SPECS: Final[tuple[QueueSpec[Any], ...]] = (
+    GMAIL_INGEST,
+    SOCIAL_REFRESH,
+    EMAIL_SEND,
+    INBOX_TRIAGE,
+    DEAL_EXTRACTION,
+    NEGOTIATION_ENGINE,
+    CAMPAIGN_BUILDER,
+    AI_AGENT,
+    AI_OUTREACH,
+    AI_NEGOTIATION,
+    AI_CONTRACT,
+    DELIVERABLE_REMINDERS,
+    AGENT_TASKS,
+    CONTRACT_FINALISATION,
+    OUTREACH,
+    BRAND_CRM,
+    STRATEGY_ENGINE,
+    CREATOR_FIT,
+    CREATOR_BUNDLE,
+    DELIVERABLE_REVIEW,
+    INBOX,
 )
 
-CATALOGUE: Final[Mapping[str, QueueSpec]] = {spec.name: spec for spec in _SPECS}
+CATALOGUE: Final[Mapping[str, QueueSpec[Any]]] = {spec.name: spec for spec in _SPECS}
 if len(CATALOGUE) != len(_SPECS):  # pragma: no cover - guards edits to the tuple above
     raise RuntimeError("queues.py: a queue name appears twice in the catalogue")
 if set(CATALOGUE) & set(REMOVED):  # pragma: no cover

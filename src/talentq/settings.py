@@ -7,15 +7,25 @@ Every variable is documented in ``.env.example``. Nothing here connects to anyth
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, SecretStr, field_validator
+from pydantic import (
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from talentq.errors import ConfigError
 
 LogLevel = Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"]
+#: The kinds of AI-written email an approval holds (``talentq.approvals``).
+ApprovalKind = Literal["negotiation_reply", "agent_email", "outreach_pitch", "outreach_follow_up"]
 
 
 def normalise_database_url(url: str) -> str:
@@ -29,7 +39,10 @@ def normalise_database_url(url: str) -> str:
 class Settings(BaseSettings):
     """All of talentq's configuration; see ``.env.example`` for each variable."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # An empty variable is unset: `.env.example` copied to `.env` leaves the optional ones blank.
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
 
     redis_url: str | None = None
     database_url: str | None = None
@@ -57,6 +70,12 @@ class Settings(BaseSettings):
     redis_retry_cap: PositiveFloat = 2.0
 
     dead_letter_flush_interval: PositiveFloat = 30.0
+    # How long a dead-letter write waits for PostgreSQL before the record goes to Redis: a
+    # hanging database must not hold the slots of jobs that have nothing to do with it.
+    dead_letter_db_timeout: PositiveFloat = 1.0
+    # Seconds a job's claim (its in-progress key) lives unless renewed, every quarter of it, while
+    # the job runs: how soon another worker takes over the jobs of one that was killed.
+    worker_claim_ttl: Annotated[float, Field(ge=2.0)] = 10.0
 
     # Mail (email-send): "smtp" sends through SMTP_*, "log" records without sending (talentq dev).
     mail_transport: Literal["smtp", "log"] | None = None
@@ -81,6 +100,13 @@ class Settings(BaseSettings):
     ai_base_url: str | None = None
     ai_api_key: SecretStr | None = None
     ai_model: str | None = None
+    # When the model is down, rate limited or answers JSON that does not validate, answer with the
+    # rules engine (logged, and noted first in the answer's cues) instead of retrying the job later.
+    ai_fallback: bool = True
+
+    # Kinds of AI-written email sent without waiting for a person (comma-separated; none by
+    # default). outreach_follow_up is auto-sent only when its pitch was approved by a person.
+    approval_auto_send: Annotated[frozenset[ApprovalKind], NoDecode] = frozenset()
 
     log_level: LogLevel = "INFO"
     log_json: bool = False
@@ -113,6 +139,14 @@ class Settings(BaseSettings):
             return parsed
         return value
 
+    @field_validator("approval_auto_send", mode="before")
+    @classmethod
+    def _kinds(cls, value: object) -> object:
+        # APPROVAL_AUTO_SEND=outreach_follow_up,agent_email
+        if isinstance(value, str):
+            return frozenset(item.strip() for item in value.split(",") if item.strip())
+        return value
+
     @field_validator("cron_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -128,19 +162,48 @@ class Settings(BaseSettings):
 
     def require_redis_url(self) -> str:
         if self.redis_url is None:
-            raise ConfigError("REDIS_URL is not set: set it to the Redis URL, e.g. redis://127.0.0.1:6379/0")
+            raise ConfigError(
+                f"REDIS_URL is not set: set it to the Redis URL, e.g. redis://127.0.0.1:6379/0{_DEV_HINT}"
+            )
         return self.redis_url
 
     def require_database_url(self) -> str:
         if self.database_url is None:
             raise ConfigError(
                 "DATABASE_URL is not set: set it to the PostgreSQL URL, "
-                "e.g. postgresql://postgres@127.0.0.1:5432/talentq"
+                f"e.g. postgresql://postgres@127.0.0.1:5432/talentq{_DEV_HINT}"
             )
         return self.database_url
 
 
+#: Where ``talentq dev`` writes the URLs of its servers, for a second shell to source.
+DEV_ENV_FILE: Final = ".talentq-dev/env"
+_DEV_HINT: Final = f"; with `talentq dev` running, run `. {DEV_ENV_FILE}` in this shell first"
+
+#: Settings whose value an error message must not repeat.
+_SECRET_FIELDS: Final = frozenset(
+    name for name, field in Settings.model_fields.items() if field.annotation in (SecretStr, SecretStr | None)
+)
+
+
+def describe_invalid(exc: ValidationError) -> str:
+    """One line per invalid setting: the environment variable, the value given, what is wrong."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        name = str(error["loc"][0]) if error["loc"] else ""
+        value = "" if name in _SECRET_FIELDS or error["type"] == "missing" else f"={error['input']!r}"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        problems.append(f"{name.upper()}{value}: {message}")
+    return "invalid setting " + "; ".join(problems)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process's settings, parsed once from the environment (and ``.env``)."""
-    return Settings()
+    """The process's settings, parsed once from the environment (and ``.env``).
+
+    An invalid value is a ``ConfigError`` naming the variable, not pydantic's traceback.
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(describe_invalid(exc)) from None

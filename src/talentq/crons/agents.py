@@ -1,12 +1,13 @@
 """Agent task crons: ai-agent-recovery puts back tasks whose worker died; ai-agent-retry re-runs failed ones.
 
 Both work in sets (one SQL statement each, whatever the number of tasks) and fan out with
-one ``enqueue_many`` per target queue: ``ai-agent`` for a task without steps,
+one fan-out per target queue: ``ai-agent`` for a task without steps,
 ``agent-tasks`` for one with steps, ``inbox-triage`` for an inbox_triage task. "With steps"
 is ai-agent's own rule (steps not null): steps that are JSON but not a list go to agent-tasks,
 which fails the task for good naming why, rather than to ai-agent, which would leave them be.
 Job ids carry the task, the reason and its attempt count, so a repeated tick enqueues nothing
-new while a new attempt gets a job of its own. The task lifecycle is in ``talentq.agent_lifecycle``.
+new while a new attempt gets a job of its own. The task lifecycle is in ``talentq.db.agent_tasks``.
+"Now" is the run's tick (``talentq.jobs.tick_time``).
 """
 
 from __future__ import annotations
@@ -18,10 +19,15 @@ from typing import Any, Final
 from sqlalchemy import text
 from sqlalchemy.engine import Row
 
-from talentq.agent_lifecycle import queue_for, task_job_id
-from talentq.db.domain import AgentTask
-from talentq.db.models import utcnow
-from talentq.jobs import JobContext, uses_tables
+from talentq import job_ids
+from talentq.db.tables import AgentTask
+from talentq.domain.agents import queue_for
+from talentq.jobs import JobContext, tick_time, uses_tables
+from talentq.queues import CATALOGUE, TaskRef
+
+#: The crons' names in the schedule: each run's tick is its "now" (see ``talentq.jobs.tick_time``).
+AI_AGENT_RECOVERY: Final = "ai-agent-recovery"
+AI_AGENT_RETRY: Final = "ai-agent-retry"
 
 #: ai-agent-retry waits this long after a task's first failure, doubling per attempt spent...
 RETRY_BACKOFF_BASE: Final = timedelta(minutes=15)
@@ -44,8 +50,8 @@ RECOVERY_BATCH: Final = 2_000
 _HAS_STEPS: Final = "coalesce(jsonb_typeof(steps), 'null') <> 'null'"
 
 # Running past its own timeout_s since its last try started (the heartbeat every try of
-# ai-agent and agent-tasks refreshes): the worker died under it. Back to queued while it
-# has attempts left, else failed, so a task that kills its worker every time cannot loop.
+# ai-agent, agent-tasks and inbox-triage refreshes): the worker died under it. Back to queued
+# while it has attempts left, else failed, so a task that kills its worker every time cannot loop.
 # At most RECOVERY_BATCH of them, oldest first; a row another transaction holds is skipped
 # (the next tick sees it) rather than waited for.
 _RECOVER: Final = text(
@@ -114,10 +120,11 @@ async def ai_agent_recovery(ctx: JobContext) -> dict[str, Any]:
     If Redis refuses the jobs the UPDATE rolls back and the next tick tries again; a job that
     starts before the commit waits on the task's row lock, then finds it queued.
     """
+    now = tick_time(ctx, AI_AGENT_RECOVERY)
     async with ctx["sessions"].begin() as session:
         # RETURNING keeps no order: sorted, the result lists the oldest ids, as retry's does.
         rows = sorted(
-            (await session.execute(_RECOVER, {"now": utcnow(), "batch": RECOVERY_BATCH})).all(),
+            (await session.execute(_RECOVER, {"now": now, "batch": RECOVERY_BATCH})).all(),
             key=lambda row: int(row.id),
         )
         requeued = [row for row in rows if row.status == "queued"]
@@ -143,7 +150,7 @@ async def ai_agent_retry(ctx: JobContext) -> dict[str, Any]:
     pile up faster than the workers take them.
     """
     params = {
-        "now": utcnow(),
+        "now": tick_time(ctx, AI_AGENT_RETRY),
         "base": RETRY_BACKOFF_BASE.total_seconds(),
         "cap": RETRY_BACKOFF_CAP.total_seconds(),
         "listed": LISTED_IDS,
@@ -165,16 +172,18 @@ async def ai_agent_retry(ctx: JobContext) -> dict[str, Any]:
 
 
 async def _fan_out(ctx: JobContext, rows: Sequence[Row[Any]], why: str) -> int:
-    """One ``enqueue_many`` per target queue; returns how many jobs were new."""
+    """One fan-out per target queue; returns how many jobs were new (a task id is always valid)."""
     by_queue: dict[str, list[Row[Any]]] = {}
     for row in rows:
         by_queue.setdefault(queue_for(row.kind, row.has_steps), []).append(row)
     enqueued = 0
     for queue, group in sorted(by_queue.items()):
-        ids = await ctx["producer"].enqueue_many(
-            queue,
-            [{"taskId": row.id} for row in group],
-            job_ids=[task_job_id(queue, row.id, row.attempts, why) for row in group],
+
+        def job_id(row: Row[Any], queue: str = queue) -> str:
+            return job_ids.agent_task(queue, row.id, row.attempts, why)
+
+        fan = await ctx["producer"].fan_out(
+            CATALOGUE[queue], group, payload=lambda row: TaskRef(task_id=row.id), job_id=job_id
         )
-        enqueued += sum(job is not None for job in ids)
+        enqueued += fan.enqueued
     return enqueued

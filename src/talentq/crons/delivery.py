@@ -2,28 +2,27 @@
 
 Each is one SQL statement whatever the number of rows (plus one script call per 1,000
 reminder jobs), and a re-run finds nothing left to change or enqueue. "Now" is the run's
-tick (``talentq.clock.tick_time``).
+tick (``talentq.jobs.tick_time``).
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
-from sqlalchemy import func, select, text, update
-from sqlmodel import col
+from sqlalchemy import text
 
-from talentq.clock import tick_time
-from talentq.db.domain import Approval, ApprovalStatus, Deal, Deliverable, DeliverableStatus
-from talentq.jobs import JobContext, uses_tables
-from talentq.processors.deliverable_reminders import (
+from talentq import job_ids
+from talentq.db.tables import Approval, Deal, Deliverable, DeliverableStatus, OutreachAction
+from talentq.domain.deliverables import (
     CLOSED_DEAL_STAGES,
     DUE_SOON,
     REMIND_EVERY,
     REMIND_OVERDUE_FOR,
-    reminder_key,
 )
+from talentq.jobs import JobContext, tick_time, uses_tables
+from talentq.queues import DELIVERABLE_REMINDERS, DeliverableRef
 
-#: The crons' names in the schedule: each run's tick is its "now" (see ``talentq.clock``).
+#: The crons' names in the schedule: each run's tick is its "now" (see ``talentq.jobs.tick_time``).
 DELIVERABLE_OVERDUE: Final = "deliverable-overdue"
 FLUSH_STALE_APPROVALS: Final = "flush-stale-approvals"
 
@@ -98,35 +97,54 @@ async def deliverable_overdue(ctx: JobContext) -> dict[str, Any]:
         if (row.reminded_at is None or row.reminded_at < cutoff)
         and (row.reason == "due_soon" or row.due_at >= remind_from)
     )
-    ids = await ctx["producer"].enqueue_many(
-        "deliverable-reminders",
-        [{"deliverableId": deliverable_id} for deliverable_id, _, _ in due],
-        job_ids=[
-            f"deliverable-reminders:{deliverable_id}:{reminder_key(last)}" for deliverable_id, last, _ in due
-        ],
+    fan = await ctx["producer"].fan_out(
+        DELIVERABLE_REMINDERS,
+        due,
+        payload=lambda row: DeliverableRef(deliverable_id=row[0]),
+        job_id=lambda row: job_ids.deliverable_reminder(row[0], row[1]),
     )
-    enqueued = [reason for (_, _, reason), job_id in zip(due, ids, strict=True) if job_id is not None]
-    return {"count": newly, "reminders": enqueued.count("overdue"), "due_soon": enqueued.count("due_soon")}
+    enqueued = [reason for (_, _, reason), job_id in zip(due, fan.ids, strict=True) if job_id is not None]
+    return {
+        "count": newly,
+        "reminders": enqueued.count("overdue"),
+        "due_soon": enqueued.count("due_soon"),
+        **fan.report(),
+    }
 
 
-@uses_tables(Approval)
+# Pending approvals past their expiry at the tick become expired (decided then); an outreach action
+# waiting for one of them is closed as 'expired' with the reason, so it holds its brand no more.
+# One statement: the UPDATE of the approvals feeds the UPDATE of the actions and the counts.
+_EXPIRE: Final = text(
+    """
+    WITH expired AS (
+        UPDATE approvals SET status = 'expired', decided_at = :now
+        WHERE status = 'pending' AND expires_at < :now
+        RETURNING id, kind
+    ), closed AS (
+        UPDATE outreach_actions AS o
+        SET status = 'expired',
+            error = 'approval ' || e.id || ' expired undecided at ' || to_char(CAST(:now AS timestamptz)
+                    AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI"Z"') || ': never sent'
+        FROM expired AS e
+        WHERE o.approval_id = e.id AND o.status = 'pending'
+        RETURNING o.id
+    )
+    SELECT e.kind, count(*) AS n, (SELECT count(*) FROM closed) AS closed
+    FROM expired AS e GROUP BY e.kind ORDER BY e.kind
+    """
+)
+
+
+@uses_tables(Approval, OutreachAction)
 async def flush_stale_approvals(ctx: JobContext) -> dict[str, Any]:
-    """Pending approvals past their expiry at the tick become ``expired`` (decided then): one statement."""
+    """Pending approvals past their expiry at the tick expire, and the pitches waiting for them."""
     now = tick_time(ctx, FLUSH_STALE_APPROVALS)
-    expired = (
-        update(Approval)
-        .where(col(Approval.status) == ApprovalStatus.PENDING.value, col(Approval.expires_at) < now)
-        .values(status=ApprovalStatus.EXPIRED.value, decided_at=now)
-        .returning(col(Approval.kind))
-        .cte("expired")
-    )
     async with ctx["sessions"].begin() as session:
-        by_kind = {
-            kind: int(count)
-            for kind, count in (
-                await session.execute(
-                    select(expired.c.kind, func.count()).group_by(expired.c.kind).order_by(expired.c.kind)
-                )
-            ).all()
-        }
-    return {"count": sum(by_kind.values()), "byKind": by_kind}
+        rows = (await session.execute(_EXPIRE, {"now": now})).all()
+    by_kind = {row.kind: int(row.n) for row in rows}
+    return {
+        "count": sum(by_kind.values()),
+        "byKind": by_kind,
+        "outreachClosed": int(rows[0].closed) if rows else 0,
+    }

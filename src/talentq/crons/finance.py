@@ -1,6 +1,8 @@
 """Money crons: check-overdue-invoices marks sent invoices past due overdue and emails each brand a reminder.
 
 Two statements whatever the number of invoices; a re-run sends nothing twice (one job id per invoice).
+An address that is blank is no address; one the email queue refuses is skipped and reported, and
+never holds back the other reminders.
 """
 
 from __future__ import annotations
@@ -11,13 +13,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Row, text
 
-from talentq.clock import tick_time
-from talentq.db.domain import Brand, Invoice
-from talentq.db.models import utcnow
-from talentq.jobs import JobContext, uses_tables
-from talentq.money import amount_text, totals_by_currency
+from talentq import job_ids
+from talentq.db.tables import Brand, Invoice
+from talentq.domain.money import amount_text, totals_by_currency
+from talentq.jobs import JobContext, tick_time, uses_tables
+from talentq.queues import EMAIL_SEND, EmailSend
 
-#: The cron's name in the schedule: its tick is "now" (see ``talentq.clock``).
+#: The cron's name in the schedule: its tick is "now" (see ``talentq.jobs.tick_time``).
 CHECK_OVERDUE_INVOICES: Final = "check-overdue-invoices"
 #: How many invoices without a billing address the result lists by number (all are counted).
 NO_ADDRESS_LISTED: Final = 100
@@ -39,7 +41,7 @@ _MARK_OVERDUE: Final = text(
         FROM invoices WHERE status = 'overdue' AND reminded_at IS NULL
     )
     SELECT u.id, u.number, u.amount_minor, u.currency, u.due_at, u.new, b.name AS brand,
-           coalesce(nullif(b.billing_email, ''), nullif(b.contact_email, '')) AS address
+           coalesce(nullif(btrim(b.billing_email), ''), nullif(btrim(b.contact_email), '')) AS address
     FROM unreminded AS u JOIN brands AS b ON b.id = u.brand_id
     ORDER BY u.id
     """
@@ -66,34 +68,40 @@ async def check_overdue_invoices(ctx: JobContext) -> dict[str, Any]:
     # The job id is the invoice's: a re-run, or the next day's run after a crash, finds the job
     # (or email-send's outbox row of the same id) and sends nothing twice.
     zone = ctx["settings"].cron_zone
-    ids = await ctx["producer"].enqueue_many(
-        "email-send",
-        [_reminder(row, zone) for row in to_remind],
-        job_ids=[f"email-send:invoice-overdue:{row.id}" for row in to_remind],
+    fan = await ctx["producer"].fan_out(
+        EMAIL_SEND,
+        to_remind,
+        payload=lambda row: _reminder(row, zone),
+        job_id=lambda row: job_ids.invoice_reminder_email(row.id),
     )
-    if to_remind:
+    # A reminder the queue refused (an address that is no address) is not marked: it is reminded
+    # by the run after someone corrects it, as one with no address at all is.
+    refused = {r.index for r in fan.refused}
+    reminded = [row.id for index, row in enumerate(to_remind) if index not in refused]
+    if reminded:
         async with ctx["sessions"].begin() as session:
-            await session.execute(_MARK_REMINDED, {"at": utcnow(), "ids": [row.id for row in to_remind]})
+            await session.execute(_MARK_REMINDED, {"at": now, "ids": reminded})
     return {
         "count": len(newly),
         "overdue_totals": totals_by_currency((row.currency, row.amount_minor) for row in newly),
-        "reminders": sum(job_id is not None for job_id in ids),
+        "reminders": fan.enqueued,
         "no_address": len(no_address),
         "no_address_invoices": [row.number for row in no_address[:NO_ADDRESS_LISTED]],
+        **fan.report(),
     }
 
 
-def _reminder(row: Row[Any], zone: ZoneInfo) -> dict[str, str]:
+def _reminder(row: Row[Any], zone: ZoneInfo) -> EmailSend:
     amount = amount_text(row.amount_minor, row.currency)
     due: datetime | None = row.due_at  # None only for an invoice set overdue by hand
     when = "" if due is None else f" was due on {due.astimezone(zone):%d %B %Y} and"
-    return {
-        "to": row.address,
-        "subject": f"Invoice {row.number} is overdue ({amount})",
-        "body": (
+    return EmailSend(
+        to=row.address,
+        subject=f"Invoice {row.number} is overdue ({amount})",
+        body=(
             f"Hello {row.brand},\n\n"
             f"Invoice {row.number} for {amount}{when} has not been paid yet.\n"
             "Please arrange payment, or reply to this email if it is already on its way.\n\n"
             "Thank you."
         ),
-    }
+    )

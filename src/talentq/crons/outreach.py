@@ -2,10 +2,12 @@
 follow up unanswered pitches, and queue the brand CRM refreshes and strategy predictions.
 
 Each cron is a fixed number of SQL statements whatever the rows (an UPDATE or INSERT with
-CTEs, or one SELECT; two for follow-ups) and at most one ``enqueue_many``. Database constraints
+CTEs, or one SELECT; two for follow-ups) and at most one fan-out (``Producer.fan_out``: a payload
+a queue refuses is skipped and reported, the others go out). Database constraints
 keep re-runs harmless: one open action per talent and brand, one follow-up per action; fan-out
 job ids carry a stable key, and the tick where a re-run of the same tick must enqueue nothing new.
-Mail counts as a brand's by the one rule in ``talentq.brands``.
+Mail counts as a brand's by the one rule in ``talentq.db.brands``. "Now" is the run's tick
+(``talentq.jobs.tick_time``): it decides every window and stamps every row a cron writes.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from typing import Any, Final
 from sqlalchemy import select, text
 from sqlmodel import col
 
-from talentq.brands import brand_mail_sql
-from talentq.db.domain import (
+from talentq import job_ids
+from talentq.db.brands import brand_mail_sql
+from talentq.db.tables import (
     Brand,
     BrandCrmRecord,
     Deal,
@@ -25,8 +28,25 @@ from talentq.db.domain import (
     OutreachAction,
     Talent,
 )
-from talentq.db.models import utcnow
-from talentq.jobs import JobContext, uses_tables
+from talentq.domain.outreach import TALENT_RECENT
+from talentq.jobs import JobContext, tick_time, uses_tables
+from talentq.queues import (
+    AI_OUTREACH,
+    BRAND_CRM,
+    OUTREACH,
+    STRATEGY_ENGINE,
+    ActionRef,
+    BrandCrm,
+    StrategyEngine,
+    TalentRef,
+)
+
+#: The crons' names in the schedule: each run's tick is its "now" (see ``talentq.jobs.tick_time``).
+OUTREACH_ROTATION: Final = "outreach-rotation"
+DAILY_OUTREACH_PLAN: Final = "daily-outreach-plan"
+OUTREACH_FOLLOW_UPS: Final = "outreach-follow-ups"
+BRAND_CRM_DAILY: Final = "brand-crm-daily"
+STRATEGY_PREDICTIONS: Final = "strategy-predictions"
 
 #: A pending pitch not sent this long after it was drafted is stale: rotation offers it to another talent.
 STALE_AFTER: Final = timedelta(days=14)
@@ -36,8 +56,6 @@ SEND_GRACE: Final = timedelta(days=1)
 #: died with a worker or used up its retries) and counts in its talent's cap meanwhile; after
 #: that its failure is in the dead letters and it no longer holds the cap; rotation re-plans it.
 REQUEUE_WITHIN: Final = timedelta(days=3)
-#: "No brand gets the same talent twice in a quarter."
-QUARTER: Final = timedelta(days=90)
 #: A sent pitch without a reply this long after sending gets one follow-up...
 FOLLOW_UP_AFTER: Final = timedelta(days=5)
 #: ...unless it is older than this: the first run must not chase every pitch ever sent. Replies
@@ -67,6 +85,7 @@ WITH stale AS (
     JOIN talents AS t ON t.id = o.talent_id
     WHERE o.status = 'pending' AND o.kind = 'initial' AND o.created_at < :stale_before
       AND (o.scheduled_at IS NULL OR o.scheduled_at < :unsent_before)
+      AND o.approval_id IS NULL  -- one before its approver is theirs to decide, not rotation's
     GROUP BY t.manager_id, o.brand_id
 ),
 candidates AS (
@@ -137,7 +156,8 @@ SELECT (SELECT count(*) FROM rotated) AS rotated,
 """
 
 # What each active talent has already spent of today's cap: pitches sent today, pitches
-# scheduled today, and recent pending ones whose time passed (they are queued again below).
+# scheduled today, and recent pending ones whose time passed (they are queued again below); one
+# already before its approver (``approval_id``) is a person's to send, and is queued no more.
 # The oldest unscheduled pending actions fill what is left; the statement returns those it
 # scheduled and those that were already due (the data-modifying CTE's rows are not in the
 # snapshot the rest of the statement reads, so the two sets are disjoint).
@@ -147,7 +167,8 @@ WITH used AS (
     FROM outreach_actions AS o
     WHERE o.sent_at >= :day_start
        OR (o.scheduled_at >= :day_start AND o.scheduled_at < :day_end)
-       OR (o.status = 'pending' AND o.scheduled_at >= :requeue_since AND o.scheduled_at < :day_start)
+       OR (o.status = 'pending' AND o.approval_id IS NULL
+           AND o.scheduled_at >= :requeue_since AND o.scheduled_at < :day_start)
     GROUP BY o.talent_id
 ),
 ranked AS (
@@ -171,7 +192,8 @@ UNION ALL
 SELECT o.id, false
 FROM outreach_actions AS o
 JOIN talents AS t ON t.id = o.talent_id AND t.active
-WHERE o.status = 'pending' AND o.scheduled_at <= :now AND o.scheduled_at >= :requeue_since
+WHERE o.status = 'pending' AND o.approval_id IS NULL
+  AND o.scheduled_at <= :now AND o.scheduled_at >= :requeue_since
 ORDER BY id
 """
 
@@ -265,7 +287,7 @@ _DEAL_OWNER = """
 
 # The latest activity of each (manager, brand) pair: deals created or updated (updated_at is
 # set on creation too), pitches created, sent or replied to, and recent mail from the brand
-# (talentq.brands' rule, as brand-crm counts it); pairs whose latest activity is after their
+# (talentq.db.brands' rule, as brand-crm counts it); pairs whose latest activity is after their
 # CRM record's refresh, or that have no record yet.
 _CRM_DUE = rf"""
 WITH activity AS (
@@ -324,7 +346,7 @@ async def outreach_rotation(ctx: JobContext) -> dict[str, Any]:
     is inactive or has a daily cap of 0: that one can never be sent and is closed as 'failed' with
     the reason (``closed``), so it no longer holds the brand. ``stale`` counts them all.
     """
-    now = utcnow()
+    now = tick_time(ctx, OUTREACH_ROTATION)
     async with ctx["sessions"].begin() as session:
         row = (
             await session.execute(
@@ -333,7 +355,7 @@ async def outreach_rotation(ctx: JobContext) -> dict[str, Any]:
                     "now": now,
                     "stale_before": now - STALE_AFTER,
                     "unsent_before": now - SEND_GRACE,
-                    "quarter_start": now - QUARTER,
+                    "quarter_start": now - TALENT_RECENT,
                 },
             )
         ).one()
@@ -357,12 +379,13 @@ async def pitching_talents(ctx: JobContext) -> list[int]:
 async def weekly_outreach(ctx: JobContext) -> dict[str, Any]:
     """One ai-outreach per active talent that may pitch (a daily cap above 0): one SELECT, one fan-out."""
     talents = await pitching_talents(ctx)
-    ids = await ctx["producer"].enqueue_many(
-        "ai-outreach",
-        [{"talentId": t} for t in talents],
-        job_ids=[f"ai-outreach:{t}:{ctx['job_id']}" for t in talents],
+    fan = await ctx["producer"].fan_out(
+        AI_OUTREACH,
+        talents,
+        payload=lambda talent: TalentRef(talent_id=talent),
+        job_id=lambda talent: job_ids.talent_outreach(talent, ctx["job_id"]),
     )
-    return {"count": sum(job is not None for job in ids), "talents": len(talents)}
+    return {"count": fan.enqueued, "talents": len(talents), **fan.report()}
 
 
 @uses_tables(OutreachAction, Talent)
@@ -374,7 +397,7 @@ async def daily_outreach_plan(ctx: JobContext) -> dict[str, Any]:
     job id is the action's, so an action already queued is not queued twice, and the processor
     sends only pending actions.
     """
-    now = utcnow()
+    now = tick_time(ctx, DAILY_OUTREACH_PLAN)
     day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
     params = {
         "now": now,
@@ -385,13 +408,14 @@ async def daily_outreach_plan(ctx: JobContext) -> dict[str, Any]:
     async with ctx["sessions"].begin() as session:
         rows = (await session.execute(text(_PLAN), params)).all()
     due = [int(row.id) for row in rows]
-    ids = await ctx["producer"].enqueue_many(
-        "outreach", [{"actionId": a} for a in due], job_ids=[f"outreach:{a}" for a in due]
+    fan = await ctx["producer"].fan_out(
+        OUTREACH, due, payload=lambda action: ActionRef(action_id=action), job_id=job_ids.outreach
     )
     return {
-        "count": sum(job is not None for job in ids),
+        "count": fan.enqueued,
         "scheduled": sum(bool(row.planned) for row in rows),
         "due": len(due),
+        **fan.report(),
     }
 
 
@@ -402,7 +426,7 @@ async def outreach_follow_ups(ctx: JobContext) -> dict[str, Any]:
     Two statements in one transaction: pitches answered since they went out are marked replied
     (and a pending follow-up of theirs closed); the follow-ups are made for the rest, never a second.
     """
-    now = utcnow()
+    now = tick_time(ctx, OUTREACH_FOLLOW_UPS)
     async with ctx["sessions"].begin() as session:
         replies = (await session.execute(text(_REPLIES), {"since": now - FOLLOW_UP_WITHIN})).one()
         made = await session.scalar(
@@ -415,17 +439,19 @@ async def outreach_follow_ups(ctx: JobContext) -> dict[str, Any]:
 @uses_tables(Deal, OutreachAction, Talent, InboxMessage, Brand, BrandCrmRecord)
 async def brand_crm_daily(ctx: JobContext) -> dict[str, Any]:
     """One brand-crm per (manager, brand) pair with activity since its CRM record was refreshed."""
+    now = tick_time(ctx, BRAND_CRM_DAILY)
     async with ctx["sessions"]() as session:
         pairs = [
             (int(row.user_id), int(row.brand_id))
-            for row in await session.execute(text(_CRM_DUE), {"mail_since": utcnow() - INBOX_LOOKBACK})
+            for row in await session.execute(text(_CRM_DUE), {"mail_since": now - INBOX_LOOKBACK})
         ]
-    ids = await ctx["producer"].enqueue_many(
-        "brand-crm",
-        [{"userId": user, "brandId": brand} for user, brand in pairs],
-        job_ids=[f"brand-crm:{user}:{brand}:{ctx['job_id']}" for user, brand in pairs],
+    fan = await ctx["producer"].fan_out(
+        BRAND_CRM,
+        pairs,
+        payload=lambda pair: BrandCrm(user_id=pair[0], brand_id=pair[1]),
+        job_id=lambda pair: job_ids.brand_crm(*pair, ctx["job_id"]),
     )
-    return {"count": sum(job is not None for job in ids), "pairs": len(pairs)}
+    return {"count": fan.enqueued, "pairs": len(pairs), **fan.report()}
 
 
 @uses_tables(Deal, OutreachAction, Talent, InboxMessage, Brand)
@@ -435,11 +461,13 @@ async def strategy_predictions(ctx: JobContext) -> dict[str, Any]:
     Predictions are per manager (one current prediction per manager and brand), so the jobs
     are too. Job ids use the brand's id: its name may hold any character.
     """
+    now = tick_time(ctx, STRATEGY_PREDICTIONS)
     async with ctx["sessions"]() as session:
-        rows = (await session.execute(text(_WORKS_WITH), {"since": utcnow() - WORKS_WITH_WITHIN})).all()
-    ids = await ctx["producer"].enqueue_many(
-        "strategy-engine",
-        [{"userId": row.user_id, "brandName": row.name} for row in rows],
-        job_ids=[f"strategy-engine:{row.user_id}:{row.brand_id}:{ctx['job_id']}" for row in rows],
+        rows = (await session.execute(text(_WORKS_WITH), {"since": now - WORKS_WITH_WITHIN})).all()
+    fan = await ctx["producer"].fan_out(
+        STRATEGY_ENGINE,
+        rows,
+        payload=lambda row: StrategyEngine(user_id=row.user_id, brand_name=row.name),
+        job_id=lambda row: job_ids.strategy(row.user_id, row.brand_id, ctx["job_id"]),
     )
-    return {"count": sum(job is not None for job in ids), "pairs": len(rows)}
+    return {"count": fan.enqueued, "pairs": len(rows), **fan.report()}

@@ -2,7 +2,7 @@
 
 Each reads in a fixed number of statements, stores weekly reports by upsert (one per kind, week and
 talent) and emails through ``email-send`` with job ids keyed by manager and day or week: a re-run sends
-nothing twice. "Now" is the run's tick (``talentq.clock.tick_time``).
+nothing twice. "Now" is the run's tick (``talentq.jobs.tick_time``).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from sqlalchemy import Integer, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import col
 
-from talentq.clock import find_zone, local_midnight, previous_week, tick_time
-from talentq.db.domain import (
+from talentq import job_ids
+from talentq.db.tables import (
     Approval,
     Brand,
     Contract,
@@ -32,10 +32,12 @@ from talentq.db.domain import (
     Talent,
     User,
 )
-from talentq.jobs import JobContext, uses_tables
-from talentq.money import amount_text, totals_text
+from talentq.domain.money import amount_text, totals_text
+from talentq.domain.time import find_zone, local_midnight, previous_week
+from talentq.jobs import JobContext, tick_time, uses_tables
+from talentq.queues import EMAIL_SEND, EmailSend
 
-#: The crons' names in the schedule: each run's tick is its "now" (see ``talentq.clock``).
+#: The crons' names in the schedule: each run's tick is its "now" (see ``talentq.jobs.tick_time``).
 SEND_DAILY_BRIEF_DIGEST: Final = "send-daily-brief-digest"
 WEEKLY_REPORTS: Final = "weekly-reports"
 WEEKLY_TALENT_REPORTS: Final = "weekly-talent-reports"
@@ -223,24 +225,26 @@ async def send_daily_brief_digest(ctx: JobContext) -> dict[str, Any]:
     ]
     # One job id per manager and local date: a second run that day (or a re-run of the tick)
     # finds the job, or email-send's outbox row of that id, and sends nothing new.
-    ids = await ctx["producer"].enqueue_many(
-        "email-send",
-        [_brief_email(*brief) for brief in briefs],
-        job_ids=[f"email-send:daily-brief:{m.id}:{m.day.isoformat()}" for m, *_ in briefs],
+    fan = await ctx["producer"].fan_out(
+        EMAIL_SEND,
+        briefs,
+        payload=lambda brief: _brief_email(*brief),
+        job_id=lambda brief: job_ids.daily_brief_email(brief[0].id, brief[0].day),
     )
     return {
-        "count": sum(job_id is not None for job_id in ids),
+        "count": fan.enqueued,
         "managers": len(managers),
         "briefs": len(briefs),
         "nothing_to_report": len(rows) - len(briefs),
         "unknown_time_zone": len(unknown_zone),
         "unknown_time_zone_managers": unknown_zone[:UNKNOWN_ZONE_LISTED],
+        **fan.report(),
     }
 
 
 def _brief_email(
     manager: _Manager, deliverables: _Listed, invoices: _Listed, overdue: dict[str, int], approvals: _Listed
-) -> dict[str, str]:
+) -> EmailSend:
     zone = manager.zone
     day = f"{manager.day:%A %d %B %Y}"
     lines = [f"Hello {manager.name},", "", f"Your brief for {day} ({zone.key}).", ""]
@@ -268,7 +272,7 @@ def _brief_email(
         f"Your brief for {manager.day:%a %d %b}: {_plural(deliverables.total, 'deliverable')} due, "
         f"{_plural(invoices.total, 'overdue invoice')}, {_plural(approvals.total, 'approval')} waiting"
     )
-    return {"to": manager.email, "subject": subject, "body": "\n".join(lines)}
+    return EmailSend(to=manager.email, subject=subject, body="\n".join(lines))
 
 
 # --- weekly-reports --------------------------------------------------------------------------
@@ -333,8 +337,9 @@ _AGENCY_REPORT: Final = text(
         SELECT count(*) AS sent, count(*) FILTER (WHERE replied_at IS NOT NULL) AS replied
         FROM outreach_actions WHERE sent_at >= :start AND sent_at < :end
     )
-    INSERT INTO reports (kind, period_start, period_end, data)
-    SELECT CAST(:kind AS text), CAST(:start AS timestamptz), CAST(:end AS timestamptz), jsonb_build_object(
+    INSERT INTO reports (kind, period_start, period_end, created_at, data)
+    SELECT CAST(:kind AS text), CAST(:start AS timestamptz), CAST(:end AS timestamptz),
+        CAST(:now AS timestamptz), jsonb_build_object(
         'time_zone', CAST(:zone AS text),
         'deals_won', (SELECT jsonb_build_object(
             'count', coalesce(sum(n), 0),
@@ -377,13 +382,14 @@ async def weekly_reports(ctx: JobContext) -> dict[str, Any]:
     ``count``: emails enqueued.
     """
     zone = ctx["settings"].cron_zone
-    start, end = previous_week(tick_time(ctx, WEEKLY_REPORTS), zone)
+    now = tick_time(ctx, WEEKLY_REPORTS)
+    start, end = previous_week(now, zone)
     week = start.astimezone(zone).date()
     async with ctx["sessions"].begin() as session:
         report = (
             await session.execute(
                 _AGENCY_REPORT,
-                {"kind": AGENCY_WEEKLY, "start": start, "end": end, "zone": zone.key},
+                {"kind": AGENCY_WEEKLY, "start": start, "end": end, "zone": zone.key, "now": now},
             )
         ).one()
         managers = (
@@ -392,19 +398,20 @@ async def weekly_reports(ctx: JobContext) -> dict[str, Any]:
             )
         ).all()
     subject, body = _agency_email(report.data, week)
-    ids = await ctx["producer"].enqueue_many(
-        "email-send",
-        [
-            {"to": email, "subject": subject, "body": f"Hello {name},\n\n{body}"}
-            for _, name, email in managers
-        ],
-        job_ids=[f"email-send:weekly-report:{week.isoformat()}:{user_id}" for user_id, _, _ in managers],
+    fan = await ctx["producer"].fan_out(
+        EMAIL_SEND,
+        managers,
+        payload=lambda manager: EmailSend(
+            to=manager.email, subject=subject, body=f"Hello {manager.name},\n\n{body}"
+        ),
+        job_id=lambda manager: job_ids.weekly_report_email(week, manager.id),
     )
     return {
-        "count": sum(job_id is not None for job_id in ids),
+        "count": fan.enqueued,
         "report_id": report.id,
         "week": week.isoformat(),
         "managers": len(managers),
+        **fan.report(),
     }
 
 
@@ -494,9 +501,9 @@ _TALENT_REPORTS: Final = text(
         FROM outreach_actions WHERE sent_at >= :start AND sent_at < :end
         GROUP BY talent_id
     ), stored AS (
-        INSERT INTO reports (kind, talent_id, period_start, period_end, data)
+        INSERT INTO reports (kind, talent_id, period_start, period_end, created_at, data)
         SELECT CAST(:kind AS text), t.id, CAST(:start AS timestamptz), CAST(:end AS timestamptz),
-            jsonb_build_object(
+            CAST(:now AS timestamptz), jsonb_build_object(
             'time_zone', CAST(:zone AS text),
             'talent', t.name,
             'handle', t.handle,
@@ -537,24 +544,26 @@ async def weekly_talent_reports(ctx: JobContext) -> dict[str, Any]:
     week stores the same reports again and enqueues none).
     """
     zone = ctx["settings"].cron_zone
-    start, end = previous_week(tick_time(ctx, WEEKLY_TALENT_REPORTS), zone)
+    now = tick_time(ctx, WEEKLY_TALENT_REPORTS)
+    start, end = previous_week(now, zone)
     week = start.astimezone(zone).date()
     async with ctx["sessions"].begin() as session:
         rows = (
             await session.execute(
-                _TALENT_REPORTS, {"kind": TALENT_WEEKLY, "start": start, "end": end, "zone": zone.key}
+                _TALENT_REPORTS,
+                {"kind": TALENT_WEEKLY, "start": start, "end": end, "zone": zone.key, "now": now},
             )
         ).all()
-    ids = await ctx["producer"].enqueue_many(
-        "email-send",
-        [_talent_email(row.data, row.manager_name, row.manager_email, week) for row in rows],
-        job_ids=[f"email-send:talent-report:{row.talent_id}:{week.isoformat()}" for row in rows],
+    fan = await ctx["producer"].fan_out(
+        EMAIL_SEND,
+        rows,
+        payload=lambda row: _talent_email(row.data, row.manager_name, row.manager_email, week),
+        job_id=lambda row: job_ids.talent_report_email(row.talent_id, week),
     )
-    enqueued = sum(job_id is not None for job_id in ids)
-    return {"count": enqueued, "reports": len(rows), "week": week.isoformat()}
+    return {"count": fan.enqueued, "reports": len(rows), "week": week.isoformat(), **fan.report()}
 
 
-def _talent_email(data: Mapping[str, Any], manager: str, address: str, week: date) -> dict[str, str]:
+def _talent_email(data: Mapping[str, Any], manager: str, address: str, week: date) -> EmailSend:
     work = data["deliverables"]
     lines = [
         f"Hello {manager},",
@@ -566,7 +575,7 @@ def _talent_email(data: Mapping[str, Any], manager: str, address: str, week: dat
         f"({work['approved']} approved, {work['overdue']} overdue)",
     ]
     subject = f"Weekly report for {data['talent']}, week of {week:%d %B %Y}"
-    return {"to": address, "subject": subject, "body": "\n".join(lines)}
+    return EmailSend(to=address, subject=subject, body="\n".join(lines))
 
 
 # --- shared -------------------------------------------------------------------------------------

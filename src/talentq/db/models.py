@@ -19,6 +19,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def pk(row: SQLModel) -> int:
+    """The primary key of a flushed row (SQLModel types it ``int | None`` until then)."""
+    value = getattr(row, "id", None)
+    if not isinstance(value, int):
+        raise RuntimeError(f"{type(row).__name__} has no id yet: flush it first")
+    return value
+
+
 def _tz(*, nullable: bool = False, index: bool = False) -> Any:
     return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable, index=index))
 
@@ -27,6 +35,7 @@ class FailureReason(StrEnum):
     PERMANENT = "permanent"  # the error itself says retrying cannot help
     EXHAUSTED = "exhausted"  # a transient error on the last allowed try
     INTERRUPTED = "interrupted"  # tries used up by worker shutdowns or crashes
+    MALFORMED = "malformed"  # the job itself cannot run: bad data, an unknown or removed function
 
 
 class DeadLetterState(StrEnum):

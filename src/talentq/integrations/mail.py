@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import make_msgid
 from typing import Final, Protocol
 
 import aiosmtplib
 from loguru import logger
 
+from talentq.domain.addresses import parse_address
 from talentq.errors import ConfigError, ServiceRefusedError
 from talentq.settings import Settings
 
@@ -39,6 +40,7 @@ class OutgoingMail:
     body: str
     html: str | None = None
     reply_to: str | None = None
+    cc: tuple[str, ...] = ()
     #: A stable id (from the job), so the recipient's server can drop a resent duplicate.
     idempotency_key: str | None = None
 
@@ -49,33 +51,19 @@ class MailTransport(Protocol):
 
 
 def check_address(address: str, *, field: str) -> Address:
-    """Parse one address (``a@b.co`` or ``Name <a@b.co>``); ``MailRejected`` naming it if malformed."""
+    """``talentq.domain.addresses.parse_address``; ``MailRejected`` naming ``field`` if malformed."""
     try:
-        parsed = EmailMessage()
-        parsed["To"] = address
-        addresses = parsed["To"].addresses
-    except (ValueError, IndexError, TypeError) as exc:
-        raise MailRejected(f"{field} address {address!r} is malformed: {exc}") from None
-    if len(addresses) != 1 or not addresses[0].username or "." not in addresses[0].domain:
-        raise MailRejected(f"{field} address {address!r} is malformed: need exactly one name@domain")
-    parsed_address: Address = addresses[0]
-    return parsed_address
-
-
-#: The longest "to" an outbound email takes (email-send's payload and ``outbound_emails.to_address``).
-MAX_ADDRESS_CHARS: Final = 320
-
-
-def named_address(name: str, email: str) -> str:
-    """``"Maya Okafor <maya@agency.test>"``, or the bare address when the named form would not fit."""
-    named = formataddr((name, email))
-    return named if len(named) <= MAX_ADDRESS_CHARS else email
+        return parse_address(address)
+    except ValueError as exc:
+        raise MailRejected(f"{field} {exc}") from None
 
 
 def build_message(mail: OutgoingMail, sender: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
     message["To"] = check_address(mail.to, field="to")
+    if mail.cc:
+        message["Cc"] = [check_address(address, field="cc") for address in mail.cc]
     if mail.reply_to:
         message["Reply-To"] = check_address(mail.reply_to, field="replyTo")
     if "\r" in mail.subject or "\n" in mail.subject:
@@ -148,13 +136,26 @@ class LogTransport:
         return f"log:{message['Message-ID']}"
 
 
+class UnconfiguredTransport:
+    """No ``MAIL_TRANSPORT`` set: every send fails with the ``ConfigError`` saying what to set."""
+
+    REASON: Final = (
+        "no mail transport configured: set MAIL_TRANSPORT=smtp with SMTP_HOST, SMTP_PORT, "
+        "SMTP_USERNAME, SMTP_PASSWORD and MAIL_FROM, or MAIL_TRANSPORT=log to record mail without sending"
+    )
+
+    async def send(self, mail: OutgoingMail) -> str:
+        raise ConfigError(self.REASON)
+
+
 def make_transport(settings: Settings) -> MailTransport:
-    """The transport ``MAIL_TRANSPORT`` names; ``ConfigError`` saying what to set if none is."""
+    """The transport ``MAIL_TRANSPORT`` names; ``ConfigError`` saying what is missing for it.
+
+    With no ``MAIL_TRANSPORT`` at all, a transport whose every send says what to set: a worker
+    may run without mail, and only its email jobs fail.
+    """
     if settings.mail_transport == "smtp":
         return SmtpTransport(settings)
     if settings.mail_transport == "log":
         return LogTransport(settings)
-    raise ConfigError(
-        "no mail transport configured: set MAIL_TRANSPORT=smtp with SMTP_HOST, SMTP_PORT, "
-        "SMTP_USERNAME, SMTP_PASSWORD and MAIL_FROM, or MAIL_TRANSPORT=log to record mail without sending"
-    )
+    return UnconfiguredTransport()

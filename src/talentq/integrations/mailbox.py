@@ -8,7 +8,6 @@ Tests drive it with httpx's ``MockTransport`` serving responses in Gmail's shape
 from __future__ import annotations
 
 import base64
-import html
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from typing import Any, Final
 
 import httpx
 
+from talentq.domain.mail.text import html_to_text
 from talentq.errors import ConfigError, ServiceRefusedError
 from talentq.settings import Settings
 
@@ -60,15 +60,48 @@ class FetchResult:
     cursor: str | None = None
 
 
-class GmailClient:
-    """One mailbox's reader: refreshes its access token from the stored refresh token as needed."""
+def missing_settings(client_id: object, client_secret: object) -> list[str]:
+    """The GMAIL_* settings still to set (empty when mailboxes can be read)."""
+    return [
+        name
+        for name, value in (("GMAIL_CLIENT_ID", client_id), ("GMAIL_CLIENT_SECRET", client_secret))
+        if not value
+    ]
 
-    def __init__(self, http: httpx.AsyncClient, settings: Settings, refresh_token: str) -> None:
-        if not settings.gmail_client_id or not settings.gmail_client_secret:
-            raise ConfigError("Gmail is not configured: set GMAIL_CLIENT_ID and GMAIL_CLIENT_SECRET")
+
+class GmailClient:
+    """The Gmail API for every connected mailbox: built once per worker with the OAuth client's
+    credentials (``GMAIL_CLIENT_ID``, ``GMAIL_CLIENT_SECRET``); each fetch names its mailbox by the
+    refresh token stored with its connection."""
+
+    def __init__(self, http: httpx.AsyncClient, settings: Settings) -> None:
         self._http = http
         self._client_id = settings.gmail_client_id
-        self._client_secret = settings.gmail_client_secret.get_secret_value()
+        self._client_secret = settings.gmail_client_secret
+
+    async def fetch_new(
+        self, refresh_token: str, cursor: str | None, *, full_sync: bool = False
+    ) -> FetchResult:
+        """The mailbox's messages added since ``cursor`` (a Gmail historyId), and the cursor to store next.
+
+        ``ConfigError`` naming the settings when Gmail is not configured.
+        """
+        if not self._client_id or not self._client_secret:
+            missing = missing_settings(self._client_id, self._client_secret)
+            raise ConfigError(f"Gmail is not configured: set {' and '.join(missing)}")
+        mailbox = _Mailbox(self._http, self._client_id, self._client_secret.get_secret_value(), refresh_token)
+        return await mailbox.fetch_new(cursor, full_sync=full_sync)
+
+
+class _Mailbox:
+    """One mailbox's reader for one fetch: refreshes its access token from the refresh token as needed."""
+
+    def __init__(
+        self, http: httpx.AsyncClient, client_id: str, client_secret: str, refresh_token: str
+    ) -> None:
+        self._http = http
+        self._client_id = client_id
+        self._client_secret = client_secret
         self._refresh_token = refresh_token
         self._access_token: str | None = None
 
@@ -181,7 +214,7 @@ def parse_message(raw: dict[str, Any]) -> FetchedMessage:
     payload = raw.get("payload", {})
     headers = {h["name"].lower(): h["value"] for h in payload.get("headers", [])}
     plain, markup = _bodies(payload)
-    body = plain if plain.strip() else _html_to_text(markup)
+    body = plain if plain.strip() else html_to_text(markup)
     received = datetime.fromtimestamp(int(raw.get("internalDate", "0")) / 1000, UTC)
     return FetchedMessage(
         provider_message_id=str(raw["id"])[:200],
@@ -228,28 +261,3 @@ def _decode(data: str, part: dict[str, Any]) -> str:
         return raw.decode(charset.group(1) if charset else "utf-8", errors="replace")
     except LookupError:  # an unknown charset name: keep what decodes
         return raw.decode("utf-8", errors="replace")
-
-
-def _html_to_text(markup: str) -> str:
-    markup = _drop_blocks(markup[: MAX_BODY_CHARS * 4], "script", "style")
-    markup = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</li>", "\n", markup)
-    text = html.unescape(re.sub(r"<[^>]+>", " ", markup))
-    return re.sub(r"[ \t]+", " ", re.sub(r"\n\s*\n+", "\n\n", text)).strip()
-
-
-def _drop_blocks(markup: str, *tags: str) -> str:
-    """Remove <script>/<style> blocks in one pass (a regex backtracks badly on unclosed tags)."""
-    lower = markup.lower()
-    out: list[str] = []
-    position = 0
-    while True:
-        starts = [i for i in (lower.find(f"<{tag}", position) for tag in tags) if i >= 0]
-        if not starts:
-            return "".join(out) + markup[position:]
-        start = min(starts)
-        tag = next(t for t in tags if lower.startswith(f"<{t}", start))
-        end = lower.find(f"</{tag}>", start)
-        out.append(markup[position:start])
-        if end < 0:  # unclosed: the rest is the block
-            return "".join(out)
-        position = end + len(tag) + 3

@@ -1,8 +1,9 @@
 """agent-tasks: execute an agent task's stored steps in order, recording progress after each.
 
 Reads ``agent_tasks``; writes ``deals`` (stage), ``outreach_actions``, follow-up
-``agent_tasks`` and the task's ``steps_done``/status, and enqueues ``email-send`` and
-``ai-agent``. Safe to re-run: a step's effect and its ``steps_done`` commit together under
+``agent_tasks``, ``approvals`` (an email the agent wrote waits for its approver; one to the
+manager alone is sent) and the task's ``steps_done``/status, and enqueues ``ai-agent``. Safe to
+re-run: a step's effect and its ``steps_done`` commit together under
 the task's row lock, and what leaves the database (a job) has an id derived from the task and
 the step's index, so a retry resumes after the last completed step and repeats none. Each step
 first reads its deal's stage again: once the deal has left negotiation (lost, contracted), the
@@ -21,11 +22,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from talentq.agent_lifecycle import failures_recorded, locked_task, start_try, task_job_id
-from talentq.db.domain import AgentTask, Brand, Deal, OutreachAction, Talent, TaskStatus
-from talentq.db.models import utcnow
-from talentq.errors import PermanentJobError, QueueRefusedError
-from talentq.integrations.ai_agents import (
+from talentq import approvals, job_ids
+from talentq.db.agent_tasks import failures_recorded, locked_task, start_try
+from talentq.db.models import pk, utcnow
+from talentq.db.tables import AgentTask, Approval, Brand, Deal, OutreachAction, Talent, TaskStatus, User
+from talentq.domain.agents import (
     OPEN_STAGES,
     CreateOutreach,
     InvalidStep,
@@ -36,16 +37,17 @@ from talentq.integrations.ai_agents import (
     allowed_moves,
     parse_steps,
 )
-from talentq.jobs import JobContext, uses_tables
-from talentq.queues import TaskRef
+from talentq.errors import PermanentJobError, QueueRefusedError
+from talentq.jobs import JobContext, is_last_try, uses_tables
+from talentq.queues import AI_AGENT, EMAIL_SEND, EmailSend, TaskRef
 
 QUEUE = "agent-tasks"
 FOLLOW_UP_KIND = "follow_up"
 
 
-@uses_tables(AgentTask, Deal, Talent, Brand, OutreachAction)
+@uses_tables(AgentTask, Deal, Talent, Brand, OutreachAction, User, Approval)
 async def handle(ctx: JobContext, payload: TaskRef) -> dict[str, Any]:
-    async with locked_task(ctx, payload.task_id, QUEUE) as task:
+    async with locked_task(ctx["sessions"], payload.task_id, QUEUE) as task:
         if task.status == TaskStatus.DONE:
             return {"taskId": task.id, "status": "already_done"}
         if task.steps is None:
@@ -59,7 +61,9 @@ async def handle(ctx: JobContext, payload: TaskRef) -> dict[str, Any]:
     ran: list[str] = []
     follow_ups = 0
     skipped: str | None = None
-    async with failures_recorded(ctx, task.id, QUEUE):
+    async with failures_recorded(
+        ctx["sessions"], task.id, QUEUE, job_try=ctx["job_try"], last_try=is_last_try(ctx, QUEUE)
+    ):
         steps = _checked(task)
         for index, step in enumerate(steps):
             if index >= task.steps_done:
@@ -174,14 +178,45 @@ async def _deal_moved_on(
 async def _send_email(
     ctx: JobContext, session: AsyncSession, task: AgentTask, index: int, step: SendEmail
 ) -> str:
-    # Enqueued before the commit: a crash before it commits re-enqueues under the same id
-    # (arq refuses the duplicate, and email-send's outbox row is keyed by it too).
+    """An email the agent wrote goes to its approver (the talent's manager), not out; one to that
+    manager alone is a note to them and is sent."""
+    assert task.id is not None
     mail = {"to": step.to, "subject": step.subject, "body": step.body}
     if step.reply_to:
         mail["replyTo"] = step.reply_to
-    assert task.id is not None
-    job = await ctx["producer"].enqueue("email-send", mail, job_id=f"email-send:agent:{task.id}:{index}")
-    return "enqueued" if job is not None else "already enqueued"
+    manager = (
+        await session.execute(
+            select(User)
+            .join(Talent, col(Talent.manager_id) == col(User.id))
+            .join(Deal, col(Deal.talent_id) == col(Talent.id))
+            .where(col(Deal.id) == task.deal_id)
+        )
+    ).scalar_one_or_none()
+    if manager is None:
+        raise PermanentJobError(
+            f"agent task {task.id}: steps[{index}] (send_email) has no one to approve it: "
+            f"deal {task.deal_id} has no talent with a manager"
+        )
+    if step.to.strip().lower() == manager.email.strip().lower():
+        # Enqueued before the commit: a crash before it commits re-enqueues under the same id
+        # (arq refuses the duplicate, and email-send's outbox row is keyed by it too).
+        job = await ctx["producer"].enqueue(
+            EMAIL_SEND, EmailSend.model_validate(mail), job_id=job_ids.agent_email(task.id, index)
+        )
+        return "enqueued to the manager" if job is not None else "already enqueued"
+    kind = approvals.AGENT_EMAIL
+    approval_id, created = await approvals.request(
+        session,
+        ctx["producer"],
+        kind=kind,
+        source_key=f"agent:{task.id}:{index}",
+        approver_id=pk(manager),
+        subject=f"Agent email ({task.kind}) to {step.to}: {step.subject}",
+        email=mail,
+        extra={"agent_task_id": task.id, "step": index, "deal_id": task.deal_id},
+        auto_send=f"APPROVAL_AUTO_SEND names {kind}" if kind in ctx["settings"].approval_auto_send else None,
+    )
+    return f"approval {approval_id} {'asked' if created else 'already asked'}"
 
 
 async def _create_outreach(
@@ -280,9 +315,9 @@ async def _send_follow_up(ctx: JobContext, task: AgentTask, index: int, step: Sc
         return 0
     try:
         job = await ctx["producer"].enqueue(
-            "ai-agent",
-            {"taskId": follow_up},
-            job_id=task_job_id("ai-agent", follow_up, 0),
+            AI_AGENT,
+            TaskRef(task_id=follow_up),
+            job_id=job_ids.agent_task(AI_AGENT.name, follow_up, 0),
             defer_by=timedelta(hours=step.after_hours),
         )
     except QueueRefusedError as exc:

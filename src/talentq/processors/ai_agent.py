@@ -1,7 +1,7 @@
 """ai-agent: decide an agent task's steps with the AI provider, store them, hand them to agent-tasks.
 
 Reads ``agent_tasks`` and the task's deal, talent, brand and manager; writes the task's
-``steps`` and status (``talentq.agent_lifecycle``). Safe to re-run: a task that is done is
+``steps`` and status (``talentq.db.agent_tasks``). Safe to re-run: a task that is done is
 left alone, and one whose steps are decided is only handed on again, under the same job id.
 """
 
@@ -13,12 +13,11 @@ from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from talentq.agent_lifecycle import failures_recorded, locked_task, queue_for, start_try, task_job_id
-from talentq.db.domain import AgentTask, Brand, Deal, Talent, TaskStatus, User
+from talentq import job_ids
+from talentq.db.agent_tasks import failures_recorded, locked_task, start_try
 from talentq.db.models import utcnow
-from talentq.errors import PermanentJobError
-from talentq.integrations.ai import make_ai_provider
-from talentq.integrations.ai_agents import (
+from talentq.db.tables import AgentTask, Brand, Deal, Talent, TaskStatus, User
+from talentq.domain.agents import (
     AgentContext,
     AgentPlan,
     AgentTaskRefused,
@@ -27,16 +26,18 @@ from talentq.integrations.ai_agents import (
     ManagerFacts,
     TalentFacts,
     dump_steps,
+    queue_for,
 )
-from talentq.jobs import JobContext, uses_tables
-from talentq.queues import TaskRef
+from talentq.errors import PermanentJobError
+from talentq.jobs import JobContext, is_last_try, uses_tables
+from talentq.queues import CATALOGUE, TaskRef
 
 QUEUE = "ai-agent"
 
 
 @uses_tables(AgentTask, Deal, Talent, Brand, User)
 async def handle(ctx: JobContext, payload: TaskRef) -> dict[str, Any]:
-    async with locked_task(ctx, payload.task_id, QUEUE) as task:
+    async with locked_task(ctx["sessions"], payload.task_id, QUEUE) as task:
         if task.status == TaskStatus.DONE:
             return {"taskId": task.id, "status": "already_done"}
         decided = task.steps is not None
@@ -48,7 +49,9 @@ async def handle(ctx: JobContext, payload: TaskRef) -> dict[str, Any]:
         handed_on = task.status != TaskStatus.FAILED and await _hand_on(ctx, task)
         return {"taskId": task.id, "status": "steps_already_decided", "handedOn": handed_on}
 
-    async with failures_recorded(ctx, payload.task_id, QUEUE):
+    async with failures_recorded(
+        ctx["sessions"], payload.task_id, QUEUE, job_try=ctx["job_try"], last_try=is_last_try(ctx, QUEUE)
+    ):
         plan = await _plan(ctx, task)
         stored = await _store(ctx, task, plan)
     if plan.steps and stored:
@@ -68,7 +71,7 @@ async def _plan(ctx: JobContext, task: AgentTask) -> AgentPlan:
         context = await _context(session, task)
     # Planned with no session open: the provider may be a remote model that takes seconds.
     try:
-        return await make_ai_provider(ctx["settings"], ctx["http"]).plan_agent_steps(context)
+        return await ctx["ai"].plan_agent_steps(context)
     except AgentTaskRefused as exc:
         raise PermanentJobError(str(exc)) from exc
 
@@ -93,7 +96,7 @@ async def _hand_on(ctx: JobContext, task: AgentTask) -> bool:
     assert task.id is not None
     queue = queue_for(task.kind, has_steps=True)
     job = await ctx["producer"].enqueue(
-        queue, {"taskId": task.id}, job_id=task_job_id(queue, task.id, task.attempts)
+        CATALOGUE[queue], TaskRef(task_id=task.id), job_id=job_ids.agent_task(queue, task.id, task.attempts)
     )
     return job is not None
 

@@ -5,6 +5,12 @@ Reads ``contracts`` (a drafting one), its deal, talent, brand and manager; write
 records the terms and draft it was made from. Safe to re-run: the same terms and brand draft
 are not drafted or reviewed again, and a result whose terms or brand draft changed while it was
 made is not written (``DealChanged``: the retry works on what the contract says now).
+
+The contract's terms may set the rules deliverable-review holds the talent's content to
+(``requiredHandle``, ``requiredLinks``, ``approvedClaims``, ``forbiddenClaims``, validated like
+every other term). They are part of the terms a draft states and a review records, and of the
+fingerprint, so a change to them drafts again; ai-contract never writes the terms, so a re-draft
+keeps them for contract_finalisation and content review.
 """
 
 from __future__ import annotations
@@ -17,11 +23,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from talentq.db.domain import Brand, Contract, ContractStatus, Deal, DealStage, Talent, User
-from talentq.deals import DealChanged, contract_terms, load_deal, read_terms, require_stage
+from talentq.db.deals import DealChanged, contract_terms, load_deal, require_stage
+from talentq.db.tables import Brand, Contract, ContractStatus, Deal, Talent, User
+from talentq.domain.contracts import ContractTerms, read_terms
+from talentq.domain.vocabulary import DealStage
 from talentq.errors import PermanentJobError
-from talentq.integrations.ai import AIProvider, make_ai_provider
-from talentq.integrations.ai_deals import ContractTerms
 from talentq.jobs import JobContext, uses_tables
 from talentq.queues import ContractRef
 
@@ -36,7 +42,7 @@ async def handle(ctx: JobContext, payload: ContractRef) -> dict[str, Any]:
         mode = "review" if brand_draft else "draft"
         if (contract.review or {}).get("basis") == basis:
             return {"contractId": contract.id, "mode": mode, "status": "unchanged"}
-    ai = _ai(ctx)
+    ai = ctx["ai"]
     values: dict[str, Any]
     notes = {"mode": mode, "basis": basis, "provider": ctx["settings"].ai_provider, "terms": terms.as_json()}
     if brand_draft:
@@ -93,7 +99,3 @@ def _basis(terms: ContractTerms, brand_draft: str) -> str:
     """A fingerprint of what the draft or review is made from."""
     made_from = json.dumps({"terms": terms.as_json(), "brand_draft": brand_draft}, sort_keys=True)
     return hashlib.sha256(made_from.encode()).hexdigest()
-
-
-def _ai(ctx: JobContext) -> AIProvider:
-    return make_ai_provider(ctx["settings"], ctx["http"])

@@ -1,9 +1,10 @@
-"""ai-negotiation: draft the agency's next message in a negotiation session, for a human to approve.
+"""ai-negotiation: draft the agency's next message in a negotiation session, for a person to approve.
 
 Reads ``negotiation_sessions`` (the thread) and the deal with its insights (priced and stored
 first when it has none), talent, brand and manager; writes one ``approvals`` row per thread
 state, keyed ``negotiation:{session}:{messages}`` (``...:r2``, ``...:r3`` once an earlier draft
-expired or was rejected). Nothing is sent. Safe to re-run: a pending or approved draft for the
+expired or was rejected). Nothing is sent: approving the row sends the reply to the brand
+(``talentq.approvals``). Safe to re-run: a pending or approved draft for the
 thread state is found by its key and nothing new is drafted.
 """
 
@@ -19,31 +20,21 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from talentq.db.domain import (
-    Approval,
-    ApprovalStatus,
-    Brand,
-    Deal,
-    DealStage,
-    NegotiationSession,
-    Talent,
-    User,
-)
-from talentq.db.models import utcnow
-from talentq.deals import (
+from talentq.db.deals import (
     DealChanged,
     DealParties,
     comparable_deals,
     content_of,
     load_deal,
-    price_deal,
     pricing_facts,
     require_stage,
     with_insights,
 )
-from talentq.errors import PermanentJobError
-from talentq.integrations.ai import AIProvider, extract_deal, make_ai_provider
-from talentq.integrations.ai_deals import (
+from talentq.db.models import utcnow
+from talentq.db.tables import Approval, ApprovalStatus, Brand, Deal, NegotiationSession, Talent, User
+from talentq.domain.mail import extract_deal
+from talentq.domain.money import format_minor
+from talentq.domain.pricing import (
     ComparableDeal,
     NegotiationFacts,
     NegotiationInsights,
@@ -51,10 +42,10 @@ from talentq.integrations.ai_deals import (
     PricingFacts,
     StoredInsights,
     ThreadMessage,
-    from_hundredths,
 )
+from talentq.domain.vocabulary import DealStage
+from talentq.errors import PermanentJobError
 from talentq.jobs import JobContext, uses_tables
-from talentq.money import format_minor
 from talentq.queues import SessionRef
 
 OPEN: Final = "open"
@@ -82,7 +73,7 @@ class _Step:
 
 @uses_tables(NegotiationSession, Deal, Talent, Brand, User, Approval)
 async def handle(ctx: JobContext, payload: SessionRef) -> dict[str, Any]:
-    ai = _ai(ctx)
+    ai = ctx["ai"]
     async with ctx["sessions"]() as session:
         step = await _read(session, payload.session_id)
     if isinstance(step, dict):
@@ -92,7 +83,7 @@ async def handle(ctx: JobContext, payload: SessionRef) -> dict[str, Any]:
     priced: NegotiationInsights | None = None
     stored = step.stored
     if step.pricing is not None:
-        priced = await price_deal(ai, *step.pricing)
+        priced = await ai.negotiation_insights(*step.pricing)
         stored = StoredInsights.model_validate(priced.as_json())
     assert stored is not None  # read with the deal, or priced just now
     facts = _facts(payload.session_id, step.parties, stored, step.thread)
@@ -244,10 +235,10 @@ def _thread(chat: NegotiationSession, currency: str) -> tuple[ThreadMessage, ...
         body = str(raw.get("body") or "")
         fee = raw.get("fee_minor", raw.get("feeMinor"))
         if not isinstance(fee, int) or isinstance(fee, bool) or fee <= 0:
-            # The offer's own rules read the amount a message names; one in another currency is no offer.
+            # The offer's own rules read the amount a message names; one in another currency, or in
+            # none (never guessed), is no offer.
             terms = extract_deal("", body)
-            named = terms.fee_minor is not None and terms.currency in (None, currency)
-            fee = from_hundredths(terms.fee_minor, currency) if named and terms.fee_minor else None
+            fee = terms.fee_minor if terms.currency == currency and terms.fee_minor else None
         messages.append(ThreadMessage("brand" if sender == "brand" else "agency", body, fee))
     return tuple(messages)
 
@@ -295,7 +286,17 @@ def _subject(facts: NegotiationFacts, reply: NegotiationReply) -> str:
 def _approval_payload(
     parties: DealParties, facts: NegotiationFacts, reply: NegotiationReply, key: str
 ) -> dict[str, Any]:
+    # What approving sends (talentq.approvals): the reply, to the brand's contact, answers to the manager.
+    assert parties.manager is not None  # _read refused a deal without one
+    brand = parties.brand
+    email = {
+        "to": (brand.contact_email or "").strip() if brand is not None else "",
+        "subject": f"Re: {facts.talent_name} x {facts.brand_name or 'your brand'}",
+        "body": reply.message,
+        "replyTo": parties.manager.email,
+    }
     return {
+        "email": email,
         "session_id": facts.session_id,
         "deal_id": parties.deal_id,
         "thread_length": len(facts.thread),  # the thread this reply answers
@@ -307,7 +308,3 @@ def _approval_payload(
         "reasons": reply.reasons,
         "source_key": key,
     }
-
-
-def _ai(ctx: JobContext) -> AIProvider:
-    return make_ai_provider(ctx["settings"], ctx["http"])

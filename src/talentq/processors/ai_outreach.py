@@ -8,32 +8,26 @@ are written, and the unique index on pending (talent, brand) refuses a second op
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any, Final
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from talentq.db.domain import Brand, Deal, OutreachAction, OutreachStatus, Talent, User
 from talentq.db.models import utcnow
+from talentq.db.tables import Brand, Deal, OutreachAction, OutreachStatus, Talent, User
+from talentq.domain.outreach import (
+    AGENCY_RECENT,
+    OPEN_PITCH_HOLDS_FOR,
+    TALENT_RECENT,
+    OutreachBrand,
+    OutreachDraft,
+    OutreachTalent,
+)
 from talentq.errors import PermanentJobError
-from talentq.integrations.ai import make_ai_provider
-from talentq.integrations.ai_outreach import OutreachBrand, OutreachDraft, OutreachTalent
 from talentq.jobs import JobContext, uses_tables
 from talentq.queues import TalentRef
 
-#: A brand any of the agency's talents pitched (drafted or sent), or that replied, this recently is
-#: not pitched again: one brand must not hear from several of the agency's talents in one week.
-AGENCY_RECENT: Final = timedelta(days=30)
-#: A pending pitch holds its brand (no other talent of the agency pitches it) only while it can go
-#: out: its talent is active with a daily cap above 0, and it was drafted this recently. Past that it
-#: is stuck (its sends failed and rotation found no other talent), and a pitch that can never be sent
-#: (talent paused, cap 0) must not keep the brand from the whole agency forever. Drafts younger than
-#: AGENCY_RECENT hold their brand anyway, whatever their state.
-OPEN_PITCH_HOLDS_FOR: Final = timedelta(days=60)
-#: A brand this talent pitched this recently is not pitched by them again ("not twice a quarter").
-TALENT_RECENT: Final = timedelta(days=90)
 #: weekly-outreach drafts once a week and daily-outreach-plan sends up to ``daily_outreach_cap``
 #: a day: a run drafts at most a working week's sending, less the drafts still pending, so
 #: repeated runs never pile up a backlog; and never more than MAX_DRAFTS_PER_RUN.
@@ -49,9 +43,11 @@ BRAND_LOCK: Final = 0xA10E8
 
 # A brand ``b`` the talent may pitch: it has an address; no pitch to it is open and able to go out
 # (see OPEN_PITCH_HOLDS_FOR; whoever's), none was drafted, sent or answered within AGENCY_RECENT
-# (whoever's) nor drafted or sent by this talent within TALENT_RECENT (rotated-away and failed drafts
-# included: they are this talent's history); and the talent has no open deal with it (it is being
-# worked on). Read with the facts, and again, under the locks, in the statement that writes the drafts.
+# (whoever's) nor drafted or sent by this talent within TALENT_RECENT (rotated-away, failed and
+# rejected drafts included: they are this talent's history); and the talent has no open deal with it
+# (it is being worked on). A draft whose approval expired holds nothing, and a rejected one holds
+# only its talent: the brand never heard of either. Read with the facts, and again, under the locks,
+# in the statement that writes the drafts.
 _ELIGIBLE: Final = """
     coalesce(btrim(b.contact_email), '') <> ''
     AND NOT EXISTS (
@@ -60,9 +56,9 @@ _ELIGIBLE: Final = """
           AND ((oa.status = 'pending' AND oa.created_at >= :open_since
                 AND EXISTS (SELECT 1 FROM talents AS ot
                             WHERE ot.id = oa.talent_id AND ot.active AND ot.daily_outreach_cap > 0))
-               OR oa.created_at >= :agency_since OR oa.sent_at >= :agency_since
-               OR oa.replied_at >= :agency_since
-               OR (oa.talent_id = :talent
+               OR (oa.created_at >= :agency_since AND oa.status NOT IN ('expired', 'rejected'))
+               OR oa.sent_at >= :agency_since OR oa.replied_at >= :agency_since
+               OR (oa.talent_id = :talent AND oa.status <> 'expired'
                    AND (oa.created_at >= :talent_since OR oa.sent_at >= :talent_since))))
     AND NOT EXISTS (
         SELECT 1 FROM deals AS od
@@ -157,7 +153,7 @@ async def handle(ctx: JobContext, payload: TalentRef) -> dict[str, Any]:
         audience_size=talent.audience_size,
         manager_name=manager.name,
     )
-    drafts = await make_ai_provider(ctx["settings"], ctx["http"]).draft_outreach(profile, brands, limit=limit)
+    drafts = await ctx["ai"].draft_outreach(profile, brands, limit=limit)
     if not drafts:
         return summary
     async with ctx["sessions"].begin() as session:

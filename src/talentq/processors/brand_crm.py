@@ -7,35 +7,22 @@ Safe to re-run: the record is recomputed from scratch and replaced, so a retry w
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Final
 
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from talentq.brands import brand_mail_sql
-from talentq.db.domain import Brand, BrandCrmRecord, Deal, InboxMessage, OutreachAction, Talent, User
+from talentq.db.brands import brand_mail_sql
 from talentq.db.models import utcnow
+from talentq.db.tables import Brand, BrandCrmRecord, Deal, InboxMessage, OutreachAction, Talent, User
+from talentq.domain.brand_crm import OPEN_STAGES, BrandFacts, replies_of, score_of, stage_of
+from talentq.domain.money import totals_by_currency
 from talentq.errors import PermanentJobError
 from talentq.jobs import JobContext, uses_tables
-from talentq.money import totals_by_currency
 from talentq.queues import BrandCrm
 
-#: Stages from the furthest along down; each has a weight in the score.
-STAGE_WEIGHTS: Final = {
-    "active": 1.0,  # a contracted deal is running
-    "negotiating": 0.7,  # a draft or negotiating deal is open
-    "client": 0.8,  # deals delivered, none open
-    "engaged": 0.5,  # the brand has written or replied
-    "contacted": 0.2,  # outreach sent, no answer yet
-    "lost": 0.1,  # only lost deals, no contact since
-    "prospect": 0.0,  # nothing yet
-}
-OPEN_STAGES: Final = ("draft", "negotiating", "contracted")
-#: Days over which the recency part of the score falls from 1 to 0.
-RECENCY_DAYS: Final = 90
 #: The brand's mail counts (replies, last contact) when received this recently: matching a sender
 #: is a regular expression per message, and a manager's whole inbox grows without end.
 MAIL_WINDOW: Final = timedelta(days=365)
@@ -50,7 +37,7 @@ _OUTREACH: Final = text(
      WHERE t.manager_id = :user AND oa.brand_id = :brand
     """
 )
-# The brand's mail in the manager's inbox within MAIL_WINDOW, by talentq.brands' rule (its contact
+# The brand's mail in the manager's inbox within MAIL_WINDOW, by talentq.db.brands' rule (its contact
 # address, its domain or a subdomain), as brand-crm-daily and outreach-follow-ups match it.
 _INBOX: Final = text(
     "SELECT count(*) AS mails, max(received_at) AS last_mail FROM ("
@@ -69,21 +56,6 @@ _DEALS: Final = text(
      GROUP BY d.stage, d.currency
     """
 )
-
-
-@dataclass
-class BrandFacts:
-    """What the database says about one manager and one brand."""
-
-    last_sent: datetime | None = None
-    last_replied: datetime | None = None
-    last_mail: datetime | None = None
-    sent: int = 0
-    replied_actions: int = 0
-    mails: int = 0
-    #: stage -> number of deals; and the open deals' (currency, fee) pairs.
-    deals: dict[str, int] = field(default_factory=dict)
-    open_values: list[tuple[str, int]] = field(default_factory=list)
 
 
 @uses_tables(User, Brand, Talent, OutreachAction, InboxMessage, Deal, BrandCrmRecord)
@@ -134,49 +106,3 @@ async def _facts(session: AsyncSession, user_id: int, brand: Brand) -> BrandFact
         if row["stage"] in OPEN_STAGES and row["value"]:
             facts.open_values.append((row["currency"], int(row["value"])))
     return facts
-
-
-def replies_of(facts: BrandFacts) -> int:
-    """How often the brand wrote back: its mails in the manager's inbox (MAIL_WINDOW), or the pitches
-    marked replied (ever).
-
-    Not their sum: outreach-follow-ups marks a pitch replied *from* one of those mails, so with the
-    manager's mailbox connected the mails already include every reply (and the brand's unprompted
-    mail too). The replied pitches count alone only where mail is missing (no mailbox connected,
-    or a reply recorded by hand), so the larger of the two never counts one mail twice.
-    """
-    return max(facts.mails, facts.replied_actions)
-
-
-def stage_of(facts: BrandFacts) -> str:
-    """The furthest stage the facts support (see STAGE_WEIGHTS)."""
-    if facts.deals.get("contracted"):
-        return "active"
-    if facts.deals.get("draft") or facts.deals.get("negotiating"):
-        return "negotiating"
-    if facts.deals.get("delivered"):
-        return "client"
-    if replies_of(facts):
-        return "engaged"
-    if facts.sent:
-        return "contacted"
-    return "lost" if facts.deals.get("lost") else "prospect"
-
-
-def score_of(facts: BrandFacts, last_contact: datetime | None, now: datetime) -> float:
-    """How warm the relationship is, 0..1: 0.4 * stage + 0.25 * recency + 0.2 * response + 0.15 * wins.
-
-    - stage: STAGE_WEIGHTS of ``stage_of``;
-    - recency: 1 for contact today, falling linearly to 0 at RECENCY_DAYS (0 with no contact);
-    - response: replies per outreach sent, at most 1 (1 when the brand wrote unprompted);
-    - wins: contracted and delivered deals, a third each, at most 1.
-    """
-    stage = STAGE_WEIGHTS[stage_of(facts)]
-    recency = 0.0
-    if last_contact is not None:
-        days = max(0.0, (now - last_contact).total_seconds() / 86_400)
-        recency = max(0.0, 1 - days / RECENCY_DAYS)
-    replies = replies_of(facts)
-    response = min(1.0, replies / facts.sent) if facts.sent else (1.0 if replies else 0.0)
-    wins = min(1.0, (facts.deals.get("contracted", 0) + facts.deals.get("delivered", 0)) / 3)
-    return round(0.4 * stage + 0.25 * recency + 0.2 * response + 0.15 * wins, 3)

@@ -17,11 +17,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from talentq.db.domain import Brand, Campaign, Deal, DealStage, Deliverable, DeliverableStatus, Talent, User
+from talentq.db.deals import DealParties, content_of, load_deal, require_stage, require_talent
 from talentq.db.models import utcnow
-from talentq.deals import DealParties, content_of, load_deal, midnight, require_stage, require_talent
+from talentq.db.tables import Brand, Campaign, Deal, Deliverable, DeliverableStatus, Talent, User
+from talentq.domain.time import midnight
+from talentq.domain.vocabulary import ContentLine, DealStage, platform_label
 from talentq.errors import PermanentJobError
-from talentq.integrations.ai_deals import ContentLine, platform_label
 from talentq.jobs import JobContext, uses_tables
 from talentq.queues import DealDraftRef
 

@@ -6,6 +6,11 @@ Reads ``contracts``, ``deals``, ``talents``, ``brands`` and ``users``; writes th
 talent's manager with a job id of the contract's. Safe to re-run: a contract already finalised
 on the same terms is left as it is and its email is enqueued under the same id, which email-send
 never sends twice.
+
+The terms may also set the rules deliverable-review holds the talent's content to
+(``requiredHandle``, ``requiredLinks``, ``approvedClaims``, ``forbiddenClaims``): they are
+stored with the other terms and stated in the final text. A rule the payload does not state is
+kept from the contract's own terms, where it was set while the contract was drafted.
 """
 
 from __future__ import annotations
@@ -20,24 +25,25 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from talentq.db.domain import (
-    Brand,
-    Contract,
-    ContractStatus,
-    Deal,
-    DealStage,
-    Invoice,
-    InvoiceStatus,
-    Talent,
-    User,
-)
+from talentq import job_ids
+from talentq.db.deals import DealParties, contract_terms, load_deal
 from talentq.db.models import utcnow
-from talentq.deals import DealParties, contract_terms, load_deal, midnight, read_terms, stored_terms
+from talentq.db.tables import Brand, Contract, ContractStatus, Deal, Invoice, InvoiceStatus, Talent, User
+from talentq.domain.addresses import named_address
+from talentq.domain.content_review import RULE_TERMS
+from talentq.domain.contracts import (
+    ContractTerms,
+    payment_schedule,
+    read_terms,
+    render_contract,
+    stored_terms,
+)
+from talentq.domain.money import format_minor
+from talentq.domain.time import midnight
+from talentq.domain.vocabulary import DealStage, describe_content
 from talentq.errors import PermanentJobError
-from talentq.integrations.ai_deals import ContractTerms, describe_content, payment_schedule, render_contract
 from talentq.jobs import JobContext, uses_tables
-from talentq.money import format_minor
-from talentq.queues import ContractFinalisation
+from talentq.queues import EMAIL_SEND, ContractFinalisation, EmailSend
 
 #: Terms finalisation cannot do without (plus ``contractId``); usage and payment default when absent.
 REQUIRED_TERMS: Final = ("feeMinor", "currency", "deliverables", "startsOn", "endsOn")
@@ -60,14 +66,16 @@ async def handle(ctx: JobContext, payload: ContractFinalisation) -> dict[str, An
         done = await _finalise(session, payload.user_id, agreed)
     # After the commit: an email never announces a contract that a rollback undid. A crash
     # right here is healed by the retry, which finds the contract finalised and enqueues again.
-    email_job = f"email-send:contract:{done.contract_id}"
+    email_job = job_ids.contract_finalised_email(done.contract_id)
     await ctx["producer"].enqueue(
-        "email-send",
-        {
-            "to": f"{done.manager.name} <{done.manager.email}>",
-            "subject": f"Contract finalised: {done.terms.talent_name} x {done.terms.brand_name}",
-            "body": _email_body(done),
-        },
+        EMAIL_SEND,
+        EmailSend(
+            # Quoted: a comma in "Reyes, Daniel" would make two addresses of one; a name too long
+            # to fit the 320 characters of "to" leaves the bare address rather than no email.
+            to=named_address(done.manager.name, done.manager.email),
+            subject=f"Contract finalised: {done.terms.talent_name} x {done.terms.brand_name}",
+            body=_email_body(done),
+        ),
         job_id=email_job,
     )
     return {
@@ -101,6 +109,7 @@ async def _finalise(session: AsyncSession, user_id: int, agreed: dict[str, Any])
             f"terms.dealId {agreed['dealId']} does not match contract {contract_id}, which is deal "
             f"{contract.deal_id}'s"
         )
+    agreed = _with_kept_rules(contract, agreed)
     parties = await load_deal(session, contract.deal_id, field=f"deal of contract {contract_id}", lock=True)
     manager = await _manager(session, user_id, parties)
     terms = contract_terms(contract, parties, agreed)
@@ -134,6 +143,28 @@ async def _finalise(session: AsyncSession, user_id: int, agreed: dict[str, Any])
     await _schedule_invoices(session, parties, terms, signed_at=now)
     invoices = await _invoices(session, parties.deal_id)
     return Finalised(contract_id, parties.deal_id, False, invoices, terms, manager)
+
+
+def _with_kept_rules(contract: Contract, agreed: dict[str, Any]) -> dict[str, Any]:
+    """``agreed`` with each review rule it does not state taken from the contract's own terms.
+
+    The rules are the brand's brief, set on the contract while it was drafted (and drafted into
+    its text by ai-contract). A finalisation that states only the commercial terms must not drop
+    them silently: content review would fall back to the brand's handle and the built-in rules,
+    and pass posts the brand's brief forbids. Stating a rule, even as null or [], replaces it.
+    """
+    own = {
+        key: value
+        for key, value in contract.terms.items()
+        if (name := to_camel(key) if "_" in key else key) in RULE_TERMS and name not in agreed
+    }
+    kept, problems = read_terms(own, prefix=f"contract {contract.id} terms.")
+    if problems:
+        raise PermanentJobError(
+            f"contract {contract.id}'s own review rules are not valid: {'; '.join(problems)} "
+            "(state the rule in the finalisation's terms to replace it)"
+        )
+    return {**kept, **agreed}
 
 
 async def _manager(session: AsyncSession, user_id: int, parties: DealParties) -> User:

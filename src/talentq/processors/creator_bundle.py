@@ -13,7 +13,8 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
-from talentq.db.domain import (
+from talentq.db.models import utcnow
+from talentq.db.tables import (
     Brand,
     CreatorBundle,
     CreatorFitScore,
@@ -22,17 +23,10 @@ from talentq.db.domain import (
     StrategyPrediction,
     Talent,
 )
-from talentq.db.models import utcnow
+from talentq.domain.money import format_minor
+from talentq.domain.outreach import DEFAULT_CURRENCY, DEFAULT_SPEND_MINOR, BundleCandidate, estimated_fee
 from talentq.errors import PermanentJobError
-from talentq.integrations.ai import make_ai_provider
-from talentq.integrations.ai_outreach import (
-    DEFAULT_CURRENCY,
-    DEFAULT_SPEND_MINOR,
-    BundleCandidate,
-    estimated_fee,
-)
 from talentq.jobs import JobContext, uses_tables
-from talentq.money import format_minor
 from talentq.queues import CreatorBundle as CreatorBundleRef
 
 # Every active talent of the agency with the platforms they have delivered on, their median
@@ -90,7 +84,7 @@ async def handle(ctx: JobContext, payload: CreatorBundleRef) -> dict[str, Any]:
             basis = "no strategy prediction: the default budget"
         rows = await session.execute(_CANDIDATES, {"currency": currency, "brand_name": brand.name.lower()})
         candidates = [_candidate(row, currency) for row in rows.mappings()]
-    bundle = await make_ai_provider(ctx["settings"], ctx["http"]).build_bundle(
+    bundle = await ctx["ai"].build_bundle(
         brand.name, brand.category, candidates, budget_minor=budget, currency=currency
     )
     values = {

@@ -16,14 +16,13 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
-from talentq.brands import find_brand
-from talentq.db.domain import Brand, CreatorFitScore, Deal, Deliverable, StrategyPrediction, Talent, User
+from talentq.db.brands import find_brand
 from talentq.db.models import utcnow
+from talentq.db.tables import Brand, CreatorFitScore, Deal, Deliverable, StrategyPrediction, Talent, User
+from talentq.domain.money import is_currency
+from talentq.domain.outreach import AVAILABILITY_DAYS, FitBrand, FitTalent
 from talentq.errors import PermanentJobError
-from talentq.integrations.ai import make_ai_provider
-from talentq.integrations.ai_outreach import AVAILABILITY_DAYS, FitBrand, FitTalent
 from talentq.jobs import JobContext, uses_tables
-from talentq.money import is_currency
 from talentq.queues import CreatorFit
 
 # The manager's active talents with their history with the brand (:brand, may be NULL) and its
@@ -98,7 +97,7 @@ async def handle(ctx: JobContext, payload: CreatorFit) -> dict[str, Any]:
     if not talents:
         return {"userId": payload.user_id, "brand": brand_name, "scored": 0}
     target = FitBrand(brand_name, category, facts.predicted_spend_minor, facts.currency)
-    fits = await make_ai_provider(ctx["settings"], ctx["http"]).score_creator_fit(target, talents)
+    fits = await ctx["ai"].score_creator_fit(target, talents)
     async with ctx["sessions"].begin() as session:
         # Read here, not with the facts: strategy-engine may have stored or replaced it meanwhile.
         prediction_id = await session.scalar(

@@ -1,4 +1,6 @@
-"""deliverable-reminders: email the talent's manager about a deliverable due soon or overdue.
+"""deliverable-reminders: email the talent (the manager in copy) about a deliverable due soon or overdue.
+
+To the manager alone when the talent has no email on file.
 
 Reads ``deliverables``, ``talents``, ``deals``, ``brands`` and ``users``; writes
 ``deliverables.reminded_at`` and enqueues ``email-send``. Safe to re-run: under a row lock it
@@ -9,28 +11,25 @@ enqueues the email (job id keyed by the reminder it replaces) before it commits
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import col
 
-from talentq.clock import local_text, zone_or
-from talentq.db.domain import Brand, Deal, DealStage, Deliverable, DeliverableStatus, Talent, User
-from talentq.db.models import utcnow
-from talentq.deliverables import locked_deliverable
-from talentq.integrations.mail import named_address
+from talentq import job_ids
+from talentq.db.deliverables import locked_deliverable
+from talentq.db.models import pk, utcnow
+from talentq.db.tables import Brand, Deal, Deliverable, DeliverableStatus, Talent, User
+from talentq.domain.addresses import named_address
+from talentq.domain.deliverables import (
+    CLOSED_DEAL_STAGES,
+    DUE_SOON,
+    REMIND_EVERY,
+    REMIND_OVERDUE_FOR,
+)
+from talentq.domain.time import local_text, zone_or
 from talentq.jobs import JobContext, uses_tables
-from talentq.queues import DeliverableRef
-
-#: No second reminder for one deliverable within this long.
-REMIND_EVERY: Final = timedelta(hours=24)
-#: A deliverable due further out than this is not reminded of yet.
-DUE_SOON: Final = timedelta(hours=48)
-#: Reminders stop this long after the due date: past two weeks of daily emails about one piece
-#: of work a reminder is noise; the deliverable stays ``overdue`` until a person settles it.
-REMIND_OVERDUE_FOR: Final = timedelta(days=14)
-#: Work for a deal in these stages is not chased: the deal is over.
-CLOSED_DEAL_STAGES: Final = (DealStage.LOST.value, DealStage.DELIVERED.value)
+from talentq.queues import EMAIL_SEND, DeliverableRef, EmailSend
 
 
 @uses_tables(Deliverable, Talent, Deal, Brand, User)
@@ -42,6 +41,7 @@ async def handle(ctx: JobContext, payload: DeliverableRef) -> dict[str, Any]:
         found = await locked_deliverable(session, payload.deliverable_id)
         deliverable, stage = found.deliverable, found.deal_stage
         talent, manager_id, manager = found.talent_name, found.manager_id, found.manager_name
+        talent_email = found.talent_email
         manager_email, zone_name, brand = found.manager_email, found.manager_zone, found.brand_name
         reference = {"deliverableId": deliverable.id, "status": deliverable.status}
         if deliverable.status == DeliverableStatus.APPROVED:
@@ -61,14 +61,20 @@ async def handle(ctx: JobContext, payload: DeliverableRef) -> dict[str, Any]:
 
         # Keyed by the reminder this one replaces: a retry after a crash before the commit
         # finds the same key (and the queued or sent email), the next reminder gets a new one.
-        email_job = f"email-send:deliverable-reminder:{deliverable.id}:{reminder_key(last)}"
+        email_job = job_ids.reminder_email(pk(deliverable), last)
         overdue = deliverable.due_at <= now
+        # To the talent, who does the work, the manager in copy; to the manager alone when the
+        # talent has no email on file.
+        to_talent = talent_email is not None
         await ctx["producer"].enqueue(
-            "email-send",
-            {
-                "to": named_address(manager, manager_email),
-                "subject": _subject(deliverable.title, talent, overdue),
-                "body": _body(
+            EMAIL_SEND,
+            EmailSend(
+                to=named_address(talent, talent_email)
+                if talent_email
+                else named_address(manager, manager_email),
+                cc=[named_address(manager, manager_email)] if to_talent else [],
+                subject=_subject(deliverable.title, talent, overdue),
+                body=_body(
                     deliverable,
                     talent,
                     brand,
@@ -76,19 +82,21 @@ async def handle(ctx: JobContext, payload: DeliverableRef) -> dict[str, Any]:
                     local_text(deliverable.due_at, zone_or(zone_name, owner=f"user {manager_id}")),
                     overdue,
                     now,
+                    to_talent=to_talent,
                 ),
-            },
+            ),
             job_id=email_job,
         )
         await session.execute(
             update(Deliverable).where(col(Deliverable.id) == deliverable.id).values(reminded_at=now)
         )
-    return {**reference, "result": "reminded", "overdue": overdue, "emailJobId": email_job}
-
-
-def reminder_key(reminded_at: datetime | None) -> str:
-    """The key of the reminder after ``reminded_at`` (the last one): job ids of reminders carry it."""
-    return "first" if reminded_at is None else str(round(reminded_at.timestamp() * 1_000_000))
+    return {
+        **reference,
+        "result": "reminded",
+        "overdue": overdue,
+        "emailJobId": email_job,
+        "to": "talent" if to_talent else "manager",
+    }
 
 
 def _subject(title: str, talent: str, overdue: bool) -> str:
@@ -104,18 +112,24 @@ def _body(
     due: str,
     overdue: bool,
     now: datetime,
+    *,
+    to_talent: bool,
 ) -> str:
     gap = _span(abs(deliverable.due_at - now))
     when = f"was due {due} ({gap} ago)" if overdue else f"is due {due} (in {gap})"
     status = deliverable.status.replace("_", " ")
+    reader = talent if to_talent else manager
+    whose = "Your" if to_talent else f"{talent}'s"
     lines = [
-        f"Hi {manager.split()[0] if manager.split() else 'there'},",
+        f"Hi {reader.split()[0] if reader.split() else 'there'},",
         "",
-        f'{talent}\'s deliverable "{deliverable.title}"{f" for {brand}" if brand else ""} {when}.',
+        f'{whose} deliverable "{deliverable.title}"{f" for {brand}" if brand else ""} {when}.',
         f"Platform: {deliverable.platform or 'not set'}. Status: {status}.",
     ]
     if deliverable.status == DeliverableStatus.CHANGES_REQUESTED:
         lines.append("The last review asked for changes; the revised content has not come in yet.")
+    if to_talent:
+        lines.append(f"{manager}, your manager, is in copy.")
     lines += ["", f"Deliverable {deliverable.id}. The next reminder comes in 24 hours at the earliest."]
     return "\n".join(lines)
 

@@ -17,9 +17,10 @@ from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from talentq.clock import local_text, tick_ms, zone_or
-from talentq.content_review import ContentReview, Finding, requirements, review
-from talentq.db.domain import (
+from talentq import job_ids
+from talentq.db.deliverables import locked_deliverable
+from talentq.db.models import pk, utcnow
+from talentq.db.tables import (
     Brand,
     Contract,
     ContractStatus,
@@ -29,12 +30,12 @@ from talentq.db.domain import (
     Talent,
     User,
 )
-from talentq.db.models import utcnow
-from talentq.deliverables import locked_deliverable
+from talentq.domain.addresses import named_address
+from talentq.domain.content_review import ContentReview, Finding, requirements, review
+from talentq.domain.time import local_text, tick_ms, zone_or
 from talentq.errors import PermanentJobError
-from talentq.integrations.mail import named_address
 from talentq.jobs import JobContext, uses_tables
-from talentq.queues import DeliverableReview
+from talentq.queues import EMAIL_SEND, DeliverableReview, EmailSend
 
 #: The email quotes this much of the content; the stored review has the rest.
 EMAIL_EXCERPT_CHARS: Final = 280
@@ -89,7 +90,7 @@ async def handle(ctx: JobContext, payload: DeliverableReview) -> dict[str, Any]:
         outcome = review(payload.content, rules)
         # Keyed by the submission: a retry finds its job, a later submission (even of content
         # reviewed before) notifies again.
-        email_job = f"email-send:deliverable-review:{deliverable.id}:{tick_ms(submitted)}:{digest[:16]}"
+        email_job = job_ids.review_email(pk(deliverable), tick_ms(submitted), digest)
         await session.execute(
             update(Deliverable)
             .where(col(Deliverable.id) == deliverable.id)
@@ -113,11 +114,11 @@ async def handle(ctx: JobContext, payload: DeliverableReview) -> dict[str, Any]:
         # retry's enqueue of the same job id adds nothing. A stored review always has its email.
         verdict = "Approved" if outcome.verdict == "approved" else "Changes requested"
         await ctx["producer"].enqueue(
-            "email-send",
-            {
-                "to": named_address(manager, manager_email),
-                "subject": f"{verdict}: {deliverable.title}"[:300],
-                "body": _email_body(
+            EMAIL_SEND,
+            EmailSend(
+                to=named_address(manager, manager_email),
+                subject=f"{verdict}: {deliverable.title}"[:300],
+                body=_email_body(
                     deliverable,
                     talent,
                     brand,
@@ -127,7 +128,7 @@ async def handle(ctx: JobContext, payload: DeliverableReview) -> dict[str, Any]:
                     manager,
                     local_text(deliverable.due_at, zone_or(zone_name, owner=f"user {manager_id}")),
                 ),
-            },
+            ),
             job_id=email_job,
         )
     return _result("reviewed", payload, outcome.verdict, outcome.findings, email_job)

@@ -15,12 +15,13 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
-from talentq.db.domain import InboxMessage, MailConnection
+from talentq import job_ids
 from talentq.db.models import utcnow
+from talentq.db.tables import InboxMessage, MailConnection
 from talentq.errors import ConfigError, PermanentJobError
-from talentq.integrations.mailbox import GmailClient, MailboxRejected
+from talentq.integrations.mailbox import MailboxRejected
 from talentq.jobs import JobContext, uses_tables
-from talentq.queues import GmailIngest
+from talentq.queues import INBOX, GmailIngest, MessageRef
 
 
 @uses_tables(MailConnection, InboxMessage)
@@ -40,8 +41,9 @@ async def handle(ctx: JobContext, payload: GmailIngest) -> dict[str, Any]:
             f"mail connection {connection.id} has no refresh token: reconnect the mailbox"
         )
     try:
-        client = GmailClient(ctx["http"], ctx["settings"], connection.refresh_token)
-        fetched = await client.fetch_new(connection.sync_cursor, full_sync=payload.full_sync)
+        fetched = await ctx["gmail"].fetch_new(
+            connection.refresh_token, connection.sync_cursor, full_sync=payload.full_sync
+        )
     except (ConfigError, MailboxRejected) as exc:
         raise PermanentJobError(f"mail connection {connection.id}: {exc}") from exc
 
@@ -76,8 +78,9 @@ async def handle(ctx: JobContext, payload: GmailIngest) -> dict[str, Any]:
             .where(col(MailConnection.id) == connection.id)
             .values(sync_cursor=fetched.cursor, last_synced_at=utcnow())
         )
-        unrouted = list(
-            (
+        unrouted = [
+            message_id
+            for message_id in (
                 await session.execute(
                     select(col(InboxMessage.id))
                     .where(
@@ -87,9 +90,10 @@ async def handle(ctx: JobContext, payload: GmailIngest) -> dict[str, Any]:
                     .order_by(col(InboxMessage.id))
                 )
             ).scalars()
-        )
+            if message_id is not None  # a stored row's id, always; the type cannot say so
+        ]
     enqueued = await ctx["producer"].enqueue_many(
-        "inbox", [{"messageId": i} for i in unrouted], job_ids=[f"inbox:{i}" for i in unrouted]
+        INBOX, [MessageRef(message_id=i) for i in unrouted], job_ids=[job_ids.inbox(i) for i in unrouted]
     )
     return {
         "fetched": len(fetched.messages),

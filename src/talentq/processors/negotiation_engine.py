@@ -10,17 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from talentq.db.domain import Brand, Deal, DealStage, Talent, User
-from talentq.deals import (
+from talentq.db.deals import (
     comparable_deals,
     load_deal,
-    price_deal,
     pricing_facts,
     require_priced_facts,
     require_stage,
     with_insights,
 )
-from talentq.integrations.ai import AIProvider, make_ai_provider
+from talentq.db.tables import Brand, Deal, Talent, User
+from talentq.domain.vocabulary import DealStage
 from talentq.jobs import JobContext, uses_tables
 from talentq.queues import DealDraftRef
 
@@ -36,7 +35,7 @@ async def handle(ctx: JobContext, payload: DealDraftRef) -> dict[str, Any]:
         comparables = await comparable_deals(session, parties.deal)
     # Priced with no session open: the provider may be a remote model that takes seconds, and a
     # connection (or a row lock) held that long would starve every other job.
-    insights = await price_deal(_ai(ctx), facts, comparables)
+    insights = await ctx["ai"].negotiation_insights(facts, comparables)
     async with ctx["sessions"].begin() as session:
         parties = await load_deal(session, payload.deal_draft_id, field=FIELD, lock=True)
         require_stage(parties.deal, DealStage.DRAFT, field=FIELD)  # it may have moved meanwhile
@@ -55,7 +54,3 @@ async def handle(ctx: JobContext, payload: DealDraftRef) -> dict[str, Any]:
         "recommendation": insights.recommendation,
         "sources": sorted({rate.source for rate in insights.platforms}),
     }
-
-
-def _ai(ctx: JobContext) -> AIProvider:
-    return make_ai_provider(ctx["settings"], ctx["http"])

@@ -1,8 +1,11 @@
-"""outreach: send one pending outreach action through email-send and mark it sent.
+"""outreach: put one due outreach action (a pitch or follow-up the AI drafted) before its approver.
 
-Reads ``outreach_actions``, ``brands``, ``talents``, ``users``, ``inbox_messages`` (and ``outbound_emails``);
-writes the action's status, ``sent_at``, ``to_address`` or ``error``. Safe to re-run: the email job's id is
-the action's, so a retry never mails twice; an action that can never be sent is closed as failed.
+Reads ``outreach_actions``, ``brands``, ``talents``, ``users``, ``inbox_messages``; writes an
+``approvals`` row holding the email and the action's ``approval_id`` and ``to_address``, or its
+``error``. Nothing is sent here: approving sends it (``talentq.approvals``), unless
+``APPROVAL_AUTO_SEND`` allows the kind (a follow-up only when a person approved its pitch). Safe
+to re-run: the approval is keyed by the action, so a retry finds it; an action that can never be
+sent is closed as failed.
 """
 
 from __future__ import annotations
@@ -10,23 +13,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from arq.constants import job_key_prefix, result_key_prefix
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from talentq.brands import brand_mail_sql
-from talentq.db.domain import (
+from talentq import approvals
+from talentq.db.brands import brand_mail_sql
+from talentq.db.models import pk, utcnow
+from talentq.db.tables import (
+    Approval,
+    ApprovalStatus,
     Brand,
     InboxMessage,
-    OutboundEmail,
     OutreachAction,
     OutreachKind,
     OutreachStatus,
     Talent,
     User,
 )
-from talentq.db.models import utcnow
 from talentq.errors import PermanentJobError
 from talentq.integrations.mail import MailRejected, check_address
 from talentq.jobs import JobContext, uses_tables
@@ -40,15 +44,9 @@ _FIRST_REPLY = text(
 )
 
 
-def email_job_id(action_id: int) -> str:
-    """The email-send job of an action: one per action, whichever outreach job sends it."""
-    return f"email-send:outreach:{action_id}"
-
-
-@uses_tables(OutreachAction, Brand, Talent, User, OutboundEmail, InboxMessage)
+@uses_tables(OutreachAction, Brand, Talent, User, InboxMessage, Approval)
 async def handle(ctx: JobContext, payload: ActionRef) -> dict[str, Any]:
     action_id = payload.action_id
-    email_job = email_job_id(action_id)
     async with ctx["sessions"].begin() as session:
         # The lock makes two outreach jobs for one action take turns: the second sees 'sent'.
         row = (
@@ -65,14 +63,9 @@ async def handle(ctx: JobContext, payload: ActionRef) -> dict[str, Any]:
             raise PermanentJobError(f"outreach action {action_id} not found")
         action, brand, talent, manager = row
         if action.status != OutreachStatus.PENDING:
-            # A retry of the job that sent it (it died after committing, before arq saw the result):
-            # the email job exists, so the mail is on its way or out; nothing is left to do.
-            if (
-                action.status == OutreachStatus.SENT
-                and ctx["job_try"] > 1
-                and await _email_job_exists(ctx, session, email_job)
-            ):
-                return {"status": "already_sent", "actionId": action_id, "emailJobId": email_job}
+            if action.status == OutreachStatus.SENT and action.approval_id is not None:
+                # Approved (or auto-sent) since this job was queued: its approval sent it.
+                return {"status": "already_sent", "actionId": action_id, "approvalId": action.approval_id}
             raise PermanentJobError(f"outreach action {action_id} is {action.status!r}, not 'pending'")
         if action.kind == OutreachKind.FOLLOW_UP and action.follow_up_of_id is not None:
             replied_at = await _reply_to(session, action.follow_up_of_id, talent.manager_id, action.brand_id)
@@ -84,6 +77,9 @@ async def handle(ctx: JobContext, payload: ActionRef) -> dict[str, Any]:
                 )
                 action.status, action.error = OutreachStatus.FAILED.value, reason
                 return {"status": "not_needed", "actionId": action_id, "reason": reason}
+        if action.approval_id is not None:
+            # Its approval was asked for by an earlier job: a person decides now, not this job.
+            return {"status": "awaiting_approval", "actionId": action_id, "approvalId": action.approval_id}
         to = action.to_address or brand.contact_email
         problem = _unsendable(action_id, to, action, brand)
         if problem is not None:
@@ -91,25 +87,53 @@ async def handle(ctx: JobContext, payload: ActionRef) -> dict[str, Any]:
             # rotation stops moving it; the dead letter (raised below) carries the same reason.
             action.status, action.error = OutreachStatus.FAILED.value, problem
         else:
-            # Enqueued before the commit: if the commit is lost, the retry finds the action still
-            # pending and enqueues the same job id again, which arq (and email-send's outbox) ignores.
-            await ctx["producer"].enqueue(
-                "email-send",
-                {"to": to, "subject": action.subject, "body": action.message, "replyTo": manager.email},
-                job_id=email_job,
+            assert to is not None  # _unsendable refuses an action without an address
+            follow_up = action.kind == OutreachKind.FOLLOW_UP
+            kind = approvals.OUTREACH_FOLLOW_UP if follow_up else approvals.OUTREACH_PITCH
+            approval_id, _ = await approvals.request(
+                session,
+                ctx["producer"],
+                kind=kind,
+                source_key=f"outreach:{action_id}",
+                approver_id=pk(manager),
+                subject=f"{'Follow-up' if follow_up else 'Pitch'} to {brand.name} for {talent.name}: "
+                f"{action.subject}",
+                email={"to": to, "subject": action.subject, "body": action.message, "replyTo": manager.email},
+                extra={"outreach_action_id": action_id, "talent_id": talent.id, "brand_id": brand.id},
+                auto_send=await _auto_send(ctx, session, action, kind),
             )
-            action.status = OutreachStatus.SENT.value
-            action.sent_at = utcnow()
-            action.to_address = to
+            action.approval_id, action.to_address = approval_id, to
+            approval = await session.get(Approval, approval_id)
+            if approval is not None and approval.status == ApprovalStatus.APPROVED:  # auto-sent
+                action.status, action.sent_at = OutreachStatus.SENT.value, utcnow()
     if problem is not None:
         raise PermanentJobError(problem)
     return {
-        "status": "sent",
+        "status": "sent" if action.status == OutreachStatus.SENT else "awaiting_approval",
         "actionId": action_id,
+        "approvalId": action.approval_id,
         "talent": talent.handle,
         "to": to,
-        "emailJobId": email_job,
     }
+
+
+async def _auto_send(ctx: JobContext, session: AsyncSession, action: OutreachAction, kind: str) -> str | None:
+    """The rule that lets ``action`` go without a person, or None (the default: a person approves).
+
+    ``APPROVAL_AUTO_SEND`` names the kinds; a follow-up goes only when a person approved its pitch.
+    """
+    if kind not in ctx["settings"].approval_auto_send:
+        return None
+    if kind != approvals.OUTREACH_FOLLOW_UP:
+        return f"APPROVAL_AUTO_SEND names {kind}"
+    original = await session.get(OutreachAction, action.follow_up_of_id)
+    pitch = await session.get(Approval, original.approval_id) if original and original.approval_id else None
+    if pitch is None or pitch.status != ApprovalStatus.APPROVED or pitch.decided_by_id is None:
+        return None  # the thread was never approved by a person: this one is asked for too
+    return (
+        f"APPROVAL_AUTO_SEND names {kind}, and user {pitch.decided_by_id} approved its pitch "
+        f"(approval {pitch.id})"
+    )
 
 
 def _unsendable(action_id: int, to: str | None, action: OutreachAction, brand: Brand) -> str | None:
@@ -148,11 +172,3 @@ async def _reply_to(
         _FIRST_REPLY, {"user": manager_id, "sent_at": original.sent_at, "brand": brand_id}
     )
     return replied_at
-
-
-async def _email_job_exists(ctx: JobContext, session: AsyncSession, job_id: str) -> bool:
-    """Queued or running (arq's job key), done lately (its result), or done long ago (the outbox row)."""
-    if await ctx["redis"].exists(job_key_prefix + job_id, result_key_prefix + job_id):
-        return True
-    found = await session.scalar(select(col(OutboundEmail.id)).where(col(OutboundEmail.job_id) == job_id))
-    return found is not None

@@ -15,12 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import TextClause
 from sqlmodel import col
 
-from talentq.brands import find_brand
-from talentq.db.domain import Brand, Deal, StrategyPrediction, User
+from talentq.db.brands import find_brand
 from talentq.db.models import utcnow
+from talentq.db.tables import Brand, Deal, StrategyPrediction, User
+from talentq.domain.outreach import DealFact
 from talentq.errors import PermanentJobError
-from talentq.integrations.ai import make_ai_provider
-from talentq.integrations.ai_outreach import DealFact
 from talentq.jobs import JobContext, uses_tables
 from talentq.queues import StrategyEngine
 
@@ -59,9 +58,7 @@ async def handle(ctx: JobContext, payload: StrategyEngine) -> dict[str, Any]:
         category = brand.category if brand else None
         history = await _deals(session, _OWN, brand=brand_id) if brand_id else []
         similar = await _deals(session, _SIMILAR, brand=brand_id, category=category and category.lower())
-    forecast = await make_ai_provider(ctx["settings"], ctx["http"]).predict_strategy(
-        name, category, history, similar, today=read_at.date()
-    )
+    forecast = await ctx["ai"].predict_strategy(name, category, history, similar, today=read_at.date())
     values = {
         "brand_id": brand_id,
         "brand_name": name,

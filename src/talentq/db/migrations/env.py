@@ -11,8 +11,6 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-import talentq.db.domain
-import talentq.db.models  # noqa: F401  (and the core ones)
 from talentq.db.engine import make_engine
 from talentq.settings import get_settings
 

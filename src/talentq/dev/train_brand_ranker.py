@@ -1,0 +1,156 @@
+"""Train the brand ranker's weights (``talentq/domain/mail/brand_model.json``).
+
+A conditional logit over the candidates ``talentq.domain.mail.brands.brand_candidates`` reads from
+each deal offer of the corpus's development part (the test part, ``sha256(id) % 3 == 0``, is never
+read here): it learns the weights under which the labelled brand scores highest among its mail's
+candidates. Full-batch gradient descent in a fixed order, standard library only, so that CI's fresh
+venv can run it and ``--check`` can show the shipped weights are what this script trains::
+
+    python -m talentq.dev.train_brand_ranker            # write the model
+    python -m talentq.dev.train_brand_ranker --check    # exit 1 when the shipped model differs
+    python -m talentq.dev.train_brand_ranker --cv 5     # k-fold accuracy on the development part
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from talentq.domain.mail.brands import MODEL_FILE, Candidate, brand_candidates
+from talentq.domain.mail.extract import offer_text
+from talentq.domain.mail.parties import NAMES_LIMIT
+from talentq.integrations.ai.evaluate import read_labelled, same_name
+
+CORPUS: Final = Path("tests/data/corpus")
+MODEL: Final = Path(__file__).parents[1] / "domain" / "mail" / MODEL_FILE
+#: Shipped weights are rounded to this many decimals; ``--check`` allows a difference of one unit.
+DECIMALS: Final = 4
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What 5-fold cross-validation over the development part chose."""
+
+    l2: float = 3e-4
+    iterations: int = 800
+    learning_rate: float = 0.5
+
+
+SETTINGS: Final = Settings()
+
+
+@dataclass(frozen=True)
+class Mail:
+    """An offer as training reads it: its candidates and which of them name the labelled brand."""
+
+    id: str
+    candidates: list[Candidate]
+    right: frozenset[int]
+
+
+def offers(corpus: Path) -> list[Mail]:
+    """The development part's deal offers, read as ``extract_deal`` reads them."""
+    out = []
+    for message in read_labelled(corpus, "dev"):
+        if message.offer is None:
+            continue
+        subject, current, _ = offer_text(message.subject, message.body)
+        found = brand_candidates(subject, current[:NAMES_LIMIT], message.sender)
+        right = frozenset(k for k, c in enumerate(found) if same_name(c.name, message.offer.get("brand")))
+        out.append(Mail(message.id, found, right))
+    return out
+
+
+def fit(mails: Sequence[Mail], settings: Settings = SETTINGS) -> dict[str, float]:
+    """Weights maximising the labelled brands' likelihood among their mails' candidates, L2-penalised."""
+    learnable = [m for m in mails if m.right]
+    names = sorted({k for m in learnable for c in m.candidates for k in c.features})
+    weights = dict.fromkeys(names, 0.0)
+    for _ in range(settings.iterations):
+        grad = dict.fromkeys(names, 0.0)
+        for mail in learnable:
+            scores = [c.score(weights) for c in mail.candidates]
+            top = max(scores)
+            exp = [math.exp(s - top) for s in scores]
+            total, right = sum(exp), sum(exp[k] for k in mail.right)
+            for k, candidate in enumerate(mail.candidates):
+                # d(-log P(right))/d(score_k) = P(k) - P(k | right)
+                pull = exp[k] / total - (exp[k] / right if k in mail.right else 0.0)
+                for feature, value in candidate.features.items():
+                    grad[feature] += pull * value
+        for feature in names:
+            weights[feature] -= settings.learning_rate * (
+                grad[feature] / len(learnable) + settings.l2 * weights[feature]
+            )
+    return {k: round(v, DECIMALS) for k, v in weights.items() if round(v, DECIMALS) != 0.0}
+
+
+def picks_right(weights: dict[str, float], mail: Mail) -> bool:
+    if not mail.candidates:
+        return False
+    best = max(
+        range(len(mail.candidates)),
+        key=lambda k: (mail.candidates[k].score(weights), -len(mail.candidates[k].name)),
+    )
+    return best in mail.right
+
+
+def cross_validate(mails: Sequence[Mail], folds: int) -> float:
+    """Share of offers whose brand a model trained on the other folds picks (fold = position % k)."""
+    right = 0
+    for fold in range(folds):
+        held = [m for k, m in enumerate(mails) if k % folds == fold]
+        weights = fit([m for k, m in enumerate(mails) if k % folds != fold])
+        right += sum(picks_right(weights, m) for m in held)
+    return right / len(mails)
+
+
+def render(weights: dict[str, float]) -> str:
+    return json.dumps({"weights": dict(sorted(weights.items()))}, indent=1, ensure_ascii=False) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--model", type=Path, default=MODEL)
+    parser.add_argument("--check", action="store_true", help="exit 1 when the shipped model differs")
+    parser.add_argument("--cv", type=int, metavar="K", help="print K-fold accuracy on the development part")
+    args = parser.parse_args(argv)
+    mails = offers(args.corpus)
+    unreachable = [m.id for m in mails if not m.right]
+    print(
+        f"{len(mails)} offers; the labelled brand is among no candidates of {len(unreachable)}: {unreachable}"
+    )
+    if args.cv:
+        print(f"{args.cv}-fold accuracy: {cross_validate(mails, args.cv):.1%}")
+        return 0
+    weights = fit(mails)
+    if args.check:
+        shipped = json.loads(args.model.read_text(encoding="utf-8"))["weights"]
+        unit = 10.0**-DECIMALS
+        differ = sorted(
+            k
+            for k in set(shipped) | set(weights)
+            if abs(shipped.get(k, 0.0) - weights.get(k, 0.0)) > unit * 1.01
+        )
+        if differ:
+            print(
+                f"{args.model} differs from a fresh training in {differ}; run without --check",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"{args.model} is what training gives")
+        return 0
+    args.model.write_text(render(weights), encoding="utf-8")
+    print(f"wrote {args.model}: {len(weights)} weights")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""A message's text as the mail rules read it: HTML made plain, and the part the sender wrote now
+told apart from the thread it quotes and the signature under it.
+
+One home for this: Gmail ingest stores ``plain()`` of an HTML-only message, and classification and
+extraction read ``readable()`` of what is stored (or of a corpus message, HTML or not).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from typing import Final
+
+#: Most characters of markup read; a longer document is cut (its text would be cut anyway).
+MAX_MARKUP_CHARS: Final = 400_000
+
+_LOOKS_HTML: Final = re.compile(r"<(?:html|body|div|p|br|table|span|td|a\s)[\s>/]", re.IGNORECASE)
+# "On Fri, 8 Nov 2024 at 09:14, Grace <grace@x.com> wrote:", "Am 12.03.2024 um 11:40 schrieb …:",
+# "Le 3 mars 2024 à 10:00, … a écrit :", "El … escribió:", "Il giorno … ha scritto:", "Op … schreef …:",
+# "Em … escreveu:", and Outlook's "-----Original Message-----" / "From: … Sent: …" block.
+_QUOTE_HEADER: Final = re.compile(
+    r"^(?:>?\s*)(?:"
+    r"On\b.{0,200}\bwrote:|Am\b.{0,200}\bschrieb\b.{0,200}:|Le\b.{0,200}\ba écrit\s?:|"
+    r"El\b.{0,200}\bescribió:|Il\b.{0,200}\bha scritto:|Op\b.{0,200}\bschreef\b.{0,200}:|"
+    r"Em\b.{0,200}\bescreveu:|-{2,}\s*(?:Original Message|Ursprüngliche Nachricht|Message d'origine|"
+    r"Mensaje original|Messaggio originale|Forwarded message|Weitergeleitete Nachricht)\s*-{2,}|"
+    r"(?:From|Von|De|Da)\s?:\s.{1,200}\n(?:Sent|Gesendet|Envoyé|Enviado|Inviato|Date|Datum)\s?:)",
+    re.IGNORECASE | re.MULTILINE,
+)
+# The usual signature delimiter, and lines that open a legal footer.
+_SIGNATURE: Final = re.compile(
+    r"^(?:-- ?$|_{5,}$|(?:This (?:e-?mail|message) (?:and any attachments )?(?:is|may be) confidential|"
+    r"Diese E-Mail (?:ist|enthält) vertraulich|Ce message (?:est|et ses pièces jointes sont) confidentiel|"
+    r"Questo messaggio .{0,40}riservat|Este (?:mensaje|correo) .{0,40}confidencial))",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+@dataclass(frozen=True)
+class Readable:
+    """A message split for reading: what the sender wrote now, and the thread it quotes."""
+
+    current: str
+    quoted: str = ""
+
+    @property
+    def whole(self) -> str:
+        return f"{self.current}\n{self.quoted}" if self.quoted else self.current
+
+
+def looks_like_html(body: str) -> bool:
+    """True when ``body`` is an HTML document or fragment rather than plain text."""
+    return bool(_LOOKS_HTML.search(body[:5000]))
+
+
+def html_to_text(markup: str) -> str:
+    """The text of an HTML body: scripts and styles dropped, block ends as line breaks."""
+    markup = _drop_blocks(markup[:MAX_MARKUP_CHARS], "script", "style")
+    markup = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</li>|</tr>|</h\d>|<blockquote[^>]*>", "\n", markup)
+    text = html.unescape(re.sub(r"<[^>]+>", " ", markup))
+    text = re.sub(r"[ \t\u00a0]+", " ", text)
+    return re.sub(r"\n\s*\n+", "\n\n", re.sub(r" *\n *", "\n", text)).strip()
+
+
+def plain(body: str) -> str:
+    """``body`` as plain text, whether it came as HTML or not."""
+    return html_to_text(body) if looks_like_html(body) else body
+
+
+def readable(body: str) -> Readable:
+    """What the sender wrote now (quoted lines, the quoted thread and the signature's legal footer
+    cut off), and the quoted thread apart."""
+    text = plain(body)
+    quoted = ""
+    if header := _QUOTE_HEADER.search(text):
+        text, quoted = text[: header.start()], text[header.start() :]
+    # Lines quoted with ">" inline (a reply written between them keeps its own lines).
+    lines = text.split("\n")
+    own = [line for line in lines if not line.lstrip().startswith(">")]
+    if len(own) < len(lines):
+        quoted = "\n".join(line for line in lines if line.lstrip().startswith(">")) + "\n" + quoted
+    text = "\n".join(own)
+    if footer := _SIGNATURE.search(text):
+        text = text[: footer.start()]
+    return Readable(current=text.strip(), quoted=quoted.strip())
+
+
+def _drop_blocks(markup: str, *tags: str) -> str:
+    """Remove <script>/<style> blocks in one pass (a regex backtracks badly on unclosed tags)."""
+    lower = markup.lower()
+    out: list[str] = []
+    position = 0
+    while True:
+        starts = [i for i in (lower.find(f"<{tag}", position) for tag in tags) if i >= 0]
+        if not starts:
+            return "".join(out) + markup[position:]
+        start = min(starts)
+        tag = next(t for t in tags if lower.startswith(f"<{t}", start))
+        end = lower.find(f"</{tag}>", start)
+        out.append(markup[position:start])
+        if end < 0:  # unclosed: the rest is the block
+            return "".join(out)
+        position = end + len(tag) + 3

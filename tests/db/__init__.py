@@ -1,0 +1,1 @@
+"""Tests of talentq.db: migrations and the tables."""

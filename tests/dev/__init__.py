@@ -1,0 +1,1 @@
+"""Tests of talentq.dev: the sample agency and the embedded services."""

@@ -1,0 +1,81 @@
+"""The brand ranker: candidates read from the mail, the shipped weights, and their training."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from talentq.dev import train_brand_ranker
+from talentq.domain.mail.brands import brand_candidates, brand_core, brand_model, find_brand
+
+ROOT = Path(__file__).parents[2]
+CORPUS = ROOT / "tests" / "data" / "corpus"
+
+AGENCY_MAIL = (
+    "Media x Lina - spring launch",
+    "Hi Jonas,\n\nI'm writing on behalf of our client Velora Skincare, who would love 1 Instagram Reel with "
+    "Lina for their spring launch. Budget is €2,000.\n\nBest,\nMia Brandt\nNorthpeak Media",
+    "Mia Brandt <mia@northpeak-media.com>",
+)
+
+
+def test_an_agency_writing_for_its_client_gives_the_client_and_names_itself() -> None:
+    brand, agency = find_brand(*AGENCY_MAIL)
+    assert brand is not None
+    assert brand.name == "Velora Skincare"
+    assert "named as the client" in brand.why
+    assert agency == "Northpeak Media"
+
+
+def test_every_way_the_mail_names_a_candidate_is_a_feature() -> None:
+    found = {c.name: c for c in brand_candidates(*AGENCY_MAIL)}
+    assert {"src:client", "client_named"} <= set(found["Velora Skincare"].features)
+    assert "agency_word" in found["Northpeak Media"].features
+    assert "sender_person" in found["Mia Brandt"].features
+
+
+def test_the_weights_decide_between_the_candidates() -> None:
+    """The same mail under weights that trust only the sender's domain answers the agency."""
+    domain_only = {"src:domain": 10.0}
+    brand, agency = find_brand(*AGENCY_MAIL, weights=domain_only)
+    assert brand is not None
+    assert brand.name == "Northpeak Media"
+    assert agency is None
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "same"),
+    [
+        ("Harvest", "Harvest Foods", True),
+        ("Harvest Foods Ltd", "harvest", True),
+        ("Röstwerk GmbH", "Röstwerk Coffee", True),
+        ("Tea Co", "Tea", False),  # a name of trade words only keeps them
+        ("Tea Company", "Tea", False),
+        ("Harvest", "Harvest Moon", False),
+    ],
+)
+def test_a_brand_is_matched_by_its_core_name(one: str, other: str, same: bool) -> None:
+    assert (brand_core(one) == brand_core(other)) is same
+
+
+def test_a_mail_with_no_name_at_all_answers_nothing() -> None:
+    assert find_brand("", "", "") == (None, None)
+
+
+def test_shipped_model_is_what_training_gives() -> None:
+    """``python -m talentq.dev.train_brand_ranker --check`` on the shipped weights."""
+    assert train_brand_ranker.main(["--corpus", str(CORPUS), "--check"]) == 0
+
+
+def test_check_refuses_weights_training_would_not_give(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    changed = dict(brand_model())
+    changed["src:client"] = changed.get("src:client", 0.0) + 1.0
+    model = tmp_path / "brand_model.json"
+    model.write_text(train_brand_ranker.render(changed), encoding="utf-8")
+    assert train_brand_ranker.main(["--corpus", str(CORPUS), "--model", str(model), "--check"]) == 1
+    assert "src:client" in capsys.readouterr().err
+    assert json.loads(model.read_text(encoding="utf-8"))["weights"]["src:client"] == changed["src:client"]

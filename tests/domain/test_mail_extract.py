@@ -1,0 +1,332 @@
+"""Offer extraction: money in every notation, the fee the agency means, deliverables, brand and talent;
+measured on the development part of the labelled corpus (the test part is measured apart, once)."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from talentq.domain.mail.amounts import find_amounts, parse_number, to_minor
+from talentq.domain.mail.extract import extract_deal
+from talentq.domain.mail.terms import Deliverable, Fee
+from talentq.integrations.ai.evaluate import evaluate, read_labelled, render
+from talentq.integrations.ai.rules import RulesProvider
+
+CORPUS = Path(__file__).parents[1] / "data" / "corpus"
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "currency"),
+    [
+        ("2.500 €", "2500", "EUR"),
+        ("€3.000,00", "3000.00", "EUR"),
+        ("1 200,50 €", "1200.50", "EUR"),
+        ("CHF 1'500.\u2013", "1500", "CHF"),
+        ("$2,500.00", "2500.00", "USD"),
+        ("$2.5k", "2500", "USD"),
+        ("£1,200", "1200", "GBP"),
+        ("¥300,000", "300000", "JPY"),
+        ("3.000 Euro", "3000", "EUR"),
+        ("2500 dollars", "2500", "USD"),
+        ("R$ 8.000,00", "8000.00", "BRL"),
+        ("3 500 $ CA", "3500", "CAD"),
+        ("25 000 SEK", "25000", "SEK"),
+        ("COP 3.800.000", "3800000", "COP"),
+    ],
+)
+def test_amounts_are_read_in_every_notation(text: str, value: str, currency: str) -> None:
+    (amount,) = find_amounts(f"the fee is {text} net")
+    assert (amount.value, amount.currency) == (Decimal(value), currency)
+
+
+def test_numbers_without_currency_and_ranges() -> None:
+    assert parse_number("12.50") == Decimal("12.50")
+    assert parse_number("1.500") == Decimal("1500")
+    (joined,) = find_amounts("between €2,000 and €3,000")
+    assert (joined.value, joined.high, joined.currency) == (Decimal(2000), Decimal(3000), "EUR")
+    (short,) = find_amounts("budget 2\u20133k EUR")
+    assert (short.value, short.high) == (Decimal(2000), Decimal(3000))
+    assert to_minor(Decimal(350000), "JPY") == 350000
+    assert to_minor(Decimal("1200.50"), "EUR") == 120050
+
+
+@pytest.mark.parametrize(
+    ("body", "fee"),
+    [
+        ("We can offer $800 per post, 3 Instagram posts.", Fee("exact", "USD", minor=240000)),
+        ("We can't do 5.500 €, but we can go to 4.500 € for 1 Reel.", Fee("exact", "EUR", minor=450000)),
+        ("Her rate card says £2,000 per Reel. We have £1,500 for 1 Reel.", Fee("exact", "GBP", minor=150000)),
+        (
+            "Last year we paid 1.500 €; this year we offer 1.800 € for 1 TikTok.",
+            Fee("exact", "EUR", minor=180000),
+        ),
+        (
+            "Budget between €2,000 and €3,000 for 1 YouTube video.",
+            Fee("range", "EUR", min_minor=200000, max_minor=300000),
+        ),
+        (
+            "Commission only: 20% per sale, top creators earn up to $5,000.",
+            Fee("none", why="commission_only"),
+        ),
+        ("We'd love to gift you our kit, no payment involved, 1 story.", Fee("none", why="gifted")),
+        ("Our budget is 2.500 for 1 Reel and 2 stories.", Fee("unstated")),
+        ("Could you share her rates for 2 Reels?", Fee("unstated")),
+        ("Il compenso è di 650 € per ciascun Reel: 4 Reel su Instagram.", Fee("exact", "EUR", minor=260000)),
+        ("Wir bieten 3 Reels à 800 € an.", Fee("exact", "EUR", minor=240000)),
+        ("We'd send the serum (retail $89) and pay $1,000 for 1 Reel.", Fee("exact", "USD", minor=100000)),
+        # the code after a bare "$" says whose dollar, across a range too
+        (
+            "Presupuesto de entre $25,000 y $35,000 MXN para 1 video de YouTube.",
+            Fee("range", "MXN", min_minor=2500000, max_minor=3500000),
+        ),
+        # "por todo" is the total, not a price per "todo"
+        ("Pagamos US$ 2.000 por todo: 2 TikToks y 1 YouTube Short.", Fee("exact", "USD", minor=200000)),
+        (
+            "Fee: USD 12K for the full term, paid in monthly instalments of $2,000. 1 TikTok per month.",
+            Fee("exact", "USD", minor=1200000),
+        ),
+        ("No hay honorarios fijos: 10 % de comisión por venta. 1 Reel.", Fee("none", why="commission_only")),
+        (
+            "Un petit cadeau : notre coffret, sans aucune contrepartie. Une story si vous aimez.",
+            Fee("none", why="gifted"),
+        ),
+    ],
+)
+def test_the_fee_is_what_the_brand_offers_now(body: str, fee: Fee) -> None:
+    got = extract_deal("Offer", body).fee
+    assert (got.kind, got.currency, got.minor, got.min_minor, got.max_minor, got.why) == (
+        fee.kind, fee.currency, fee.minor, fee.min_minor, fee.max_minor, fee.why,
+    )  # fmt: skip
+
+
+def test_the_current_text_wins_over_the_quoted_thread() -> None:
+    body = (
+        "Hi Leo,\nWe can increase our offer to $4,500 for the same package (1 YouTube video).\nRachel\n\n"
+        "On Mon, 2 Mar 2026 at 16:40, Leo <leo@northstar.com> wrote:\n> Sam's rate would be $6,000.\n"
+        "> We'd like to offer Sam $3,500 for 1 YouTube video."
+    )
+    terms = extract_deal("Re: offer", body)
+    assert (terms.fee.minor, terms.fee.currency) == (450000, "USD")
+    assert any("fee" in reason for reason in terms.reasons)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "Deliverables: 1x Instagram Reel, 3x IG Stories",
+            {("instagram_reel", 1, False), ("instagram_story", 3, False)},
+        ),
+        ("2 posts on X and 1 LinkedIn post", {("x_post", 2, False), ("linkedin_post", 1, False)}),
+        ("zwei Reels und drei Stories", {("instagram_reel", 2, False), ("instagram_story", 3, False)}),
+        ("une vidéo YouTube et deux publications sur X", {("youtube_video", 1, False), ("x_post", 2, False)}),
+        ("dos publicaciones en Instagram", {("instagram_post", 2, False)}),
+        ("un post su Instagram", {("instagram_post", 1, False)}),
+        ("2 stories a month for 3 months", {("instagram_story", 6, False)}),
+        ("host-read ads in 3 episodes", {("podcast", 3, False)}),
+        (
+            "3 TikToks.\nOptional: 1 Pinterest pin if she likes",
+            {("tiktok", 3, False), ("pinterest_pin", 1, True)},
+        ),
+        (
+            "2 Twitch streams; 1 Threads post (nice to have)",
+            {("twitch_stream", 2, False), ("threads_post", 1, True)},
+        ),
+        (
+            "Instagram Reel 2x Juni\nTikTok (optional) 1x Juli",
+            {("instagram_reel", 2, False), ("tiktok", 1, True)},
+        ),
+        (
+            "1 article sur son blog et 5 épingles Pinterest",
+            {("blog_post", 1, False), ("pinterest_pin", 5, False)},
+        ),
+        (
+            "un article de blog et 2 épingles Pinterest",
+            {("blog_post", 1, False), ("pinterest_pin", 2, False)},
+        ),
+        ("pour une vidéo TikTok et un post LinkedIn", {("tiktok", 1, False), ("linkedin_post", 1, False)}),
+        # "une publication fin avril" is publishing, not a post
+        ("1 Reel Instagram, pour une publication fin avril", {("instagram_reel", 1, False)}),
+        ("in one of your YouTube videos as an integration", {("youtube_video", 1, False)}),
+        (
+            "Wir bieten 1 Reel. Eine zusätzliche Story wäre schön, ist aber optional.",
+            {
+                ("instagram_reel", 1, False),
+                ("instagram_story", 1, True),
+            },
+        ),
+        ("a 2-hour Twitch stream and 2 TikToks", {("twitch_stream", 1, False), ("tiktok", 2, False)}),
+        ("Ok per 1.600 €, Reel + 2 storie.", {("instagram_reel", 1, False), ("instagram_story", 2, False)}),
+        (
+            "3-month ambassadorship.\n\nPer month:\n- 1 Instagram Reel\n- 2 Instagram Stories",
+            {("instagram_reel", 3, False), ("instagram_story", 6, False)},
+        ),
+        (
+            "Term: 6 months.\n- 1 TikTok per month\n- 1 Instagram Reel every three months",
+            {("tiktok", 6, False), ("instagram_reel", 2, False)},
+        ),
+        (
+            "Instagram Stories with link sticker 3x\nTwitch-Stream (2 Std.) im Titan Pro 1x",
+            {("instagram_story", 3, False), ("twitch_stream", 1, False)},
+        ),
+        (
+            "si le apetece enseñarla en una story, ¡nos haría ilusión! Totalmente opcional.",
+            {("instagram_story", 1, True)},
+        ),
+        # months of usage rights are not the campaign's months
+        (
+            "3 TikTok, uno por semana. Derechos de uso orgánicos, 6 meses.",
+            {("tiktok", 3, False)},
+        ),
+    ],
+)
+def test_deliverables_are_read_with_counts(body: str, expected: set[tuple[str, int, bool]]) -> None:
+    got = extract_deal("Offer", body).deliverables
+    assert {(d.platform, d.count, d.optional) for d in got} == expected
+
+
+def test_brand_is_the_advertiser_not_its_agency() -> None:
+    terms = extract_deal(
+        "Partnership for Liam Carter",
+        "Hi Sarah,\nI'm reaching out from Meridian PR on behalf of our client Solace Sleep, the mattress "
+        "brand. "
+        "Solace would like to partner with Liam Carter: 1 Instagram Reel. Fee: $5,000 total.\nAmy Walsh",
+        sender="Amy Walsh <amy.walsh@meridianpr.com>",
+    )
+    assert terms.brand == "Solace Sleep"
+    assert terms.talent == "Liam Carter"
+    assert any("agency" in reason for reason in terms.reasons)
+
+
+def test_brand_and_talent_from_a_brand_writing_itself() -> None:
+    terms = extract_deal(
+        "Kooperationsanfrage \u2013 Bergquelle x Lena Hoffmann",
+        "Hallo,\nich bin Katharina von Bergquelle Naturkosmetik aus München und würde gerne mit "
+        "Lena Hoffmann "
+        "zusammenarbeiten: 2x Instagram Reels. Budget 2.500 € netto.\nKatharina Seidl",
+        sender="Katharina Seidl <k.seidl@bergquelle-kosmetik.de>",
+    )
+    assert (terms.brand, terms.talent) == ("Bergquelle Naturkosmetik", "Lena Hoffmann")
+    assert terms.deliverables == [Deliverable("instagram_reel", 2)]
+
+
+@pytest.mark.parametrize(
+    ("sender", "body", "brand"),
+    [
+        (
+            "Ana Ruiz <ana@brisacomunicacion.es>",
+            "Hola Marta,\nte escribo en nombre de nuestro cliente Olivar del Sur: 2 Reels por 1.500 €.\n"
+            "Ana Ruiz\nBrisa Comunicación",
+            "Olivar del Sur",
+        ),
+        (
+            "Paola Conti <paola@agenziaventi.it>",
+            "Ciao Giulia,\nti scrivo a nome del nostro cliente Dolciaria Fiorentini: un Reel, 900 €.\nPaola",
+            "Dolciaria Fiorentini",
+        ),
+        (
+            "Claire Dubois <claire@agence-ciel.fr>",
+            "Bonjour,\nje vous contacte pour le compte de notre cliente Maison Verlaine : 1 vidéo YouTube.\n"
+            "Claire\nAgence Ciel",
+            "Maison Verlaine",
+        ),
+        (
+            "Tim Berger <tim@wolke-agentur.de>",
+            "Hallo Kim,\nim Namen unserer Kundin Kaffeerösterei Brandt fragen wir Luisa an: 2 Reels.\nTim",
+            "Kaffeerösterei Brandt",
+        ),
+    ],
+)
+def test_an_agency_writes_for_its_client_in_every_language(sender: str, body: str, brand: str) -> None:
+    assert extract_deal("Kooperation", body, sender=sender).brand == brand
+
+
+@pytest.mark.parametrize(
+    ("sender", "body", "brand"),
+    [
+        # The domain is the brand's name written together; the mail spells the part it uses.
+        (
+            "Lea Park <lea@brightgrovefoods.com>",
+            "We're planning a push for our Brightgrove oat bars. Rates for 2 TikToks?\nLea",
+            "Brightgrove Foods",
+        ),
+        (
+            "Nina Hart <nina@cloudhopperkids.com>",
+            "We would like to offer $900 for 1 Reel.\nNina",
+            "Cloudhopper Kids",
+        ),
+        # The domain names the parent group; the brand is the one the mail introduces.
+        (
+            "Marco Riva <m.riva@riva-group.it>",
+            "Ciao,\nsiamo Pastificio Riva e vorremmo 1 Reel.\nMarco\nPastificio Riva | Riva Group S.p.A.",
+            "Pastificio Riva",
+        ),
+        (
+            "Sam Lee <sam@lumosaudio.com>",
+            "Hi Jo,\nThe Lumos team would love 1 YouTube video with Nia.\nSam",
+            "Lumos",
+        ),
+    ],
+)
+def test_brand_read_with_the_senders_domain(sender: str, body: str, brand: str) -> None:
+    assert extract_deal("Rates?", body, sender=sender).brand == brand
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "Wir können 3.200 € für das YouTube-Video plus 2 YouTube Shorts anbieten.",
+            {("youtube_video", 1, False), ("youtube_short", 2, False)},
+        ),
+        (
+            "Nos gustaría el Reel de Instagram y dos historias.",
+            {("instagram_reel", 1, False), ("instagram_story", 2, False)},
+        ),
+        ("We loved the Reel Ella did last spring! This time: 2 TikToks.", {("tiktok", 2, False)}),
+        (
+            "To recap: 2 TikToks and 1 Story. In total: 2 TikToks, 1 Story.",
+            {("tiktok", 2, False), ("instagram_story", 1, False)},
+        ),
+        (
+            "1 Reel, plus une story si elle le souhaite (optionnel).",
+            {("instagram_reel", 1, False), ("instagram_story", 1, True)},
+        ),
+        ("1 Reel and optionally a Story", {("instagram_reel", 1, False), ("instagram_story", 1, True)}),
+        ("Optional: a Reel and a story", {("instagram_reel", 1, True), ("instagram_story", 1, True)}),
+    ],
+)
+def test_items_named_without_a_count(body: str, expected: set[tuple[str, int, bool]]) -> None:
+    got = extract_deal("Offer", body).deliverables
+    assert {(d.platform, d.count, d.optional) for d in got} == expected
+
+
+def test_hostile_input_is_read_in_bounded_time() -> None:
+    for body in (
+        "9" * 1_000_000 + " USD",
+        "word " * 200_000,
+        "1," * 500_000,
+        "Anna Berg €2.500 2 Reels. " * 40_000,
+    ):
+        started = time.perf_counter()
+        extract_deal("hi", body, sender="x <a@b.com>")
+        assert time.perf_counter() - started < 2.0
+
+
+async def test_accuracy_on_the_development_part_of_the_corpus() -> None:
+    """Floors a little under what ``talentq ai eval --part dev`` measures (292 offers, 156 of them from
+    the four later batches); the test part is measured apart, and reported."""
+    dev = await evaluate(RulesProvider(), read_labelled(CORPUS, "dev"), name="rules engine")
+    print("\n" + render(dev))
+    assert dev.offers == 292
+    assert dev.fee_exact is not None
+    assert dev.fee_exact >= 0.99
+    assert dev.deliverables_exact is not None
+    assert dev.deliverables_exact >= 0.99
+    assert dev.brand_exact is not None
+    assert dev.brand_exact >= 0.93
+    assert dev.talent_exact is not None
+    assert dev.talent_exact >= 0.93

@@ -1,0 +1,1 @@
+"""Tests of talentq.processors: one queue's job each, on the real Redis and PostgreSQL."""

@@ -1,0 +1,1 @@
+"""Tests of talentq.worker: the loop under faults and the worker's boot."""
