@@ -93,6 +93,15 @@ def test_numbers_without_currency_and_ranges() -> None:
             "Un petit cadeau : notre coffret, sans aucune contrepartie. Une story si vous aimez.",
             Fee("none", why="gifted"),
         ),
+        (
+            "We'd send the bike (retail $2,400) to keep. We don't have a cash budget for this one. 1 video.",
+            Fee("none", why="product_only"),
+        ),
+        ("C'est un cadeau, sans aucune obligation de publication.", Fee("none", why="gifted")),
+        (
+            "We sturen je een koptelefoon in ruil voor 1 TikTok. Geen geld, alleen het product.",
+            Fee("none", why="product_only"),
+        ),
     ],
 )
 def test_the_fee_is_what_the_brand_offers_now(body: str, fee: Fee) -> None:
@@ -181,6 +190,11 @@ def test_the_current_text_wins_over_the_quoted_thread() -> None:
             "3 TikTok, uno por semana. Derechos de uso orgánicos, 6 meses.",
             {("tiktok", 3, False)},
         ),
+        ("1 TikTok a la semana durante 4 semanas, con recetas.", {("tiktok", 4, False)}),
+        ("Include a 60-90 second integration in your next video.", {("youtube_video", 1, False)}),
+        ("In exchange for one honest YouTube review video.", {("youtube_video", 1, False)}),
+        # a range of minutes says nothing of what the episode is
+        ("A 10-14 minute episode: 1 dedicated YouTube video.", {("youtube_video", 1, False)}),
     ],
 )
 def test_deliverables_are_read_with_counts(body: str, expected: set[tuple[str, int, bool]]) -> None:
@@ -297,6 +311,11 @@ def test_brand_read_with_the_senders_domain(sender: str, body: str, brand: str) 
         ),
         ("1 Reel and optionally a Story", {("instagram_reel", 1, False), ("instagram_story", 1, True)}),
         ("Optional: a Reel and a story", {("instagram_reel", 1, True), ("instagram_story", 1, True)}),
+        (
+            "Nous pouvons monter à 3 200 € pour la vidéo YouTube et le Short.",
+            {("youtube_video", 1, False), ("youtube_short", 1, False)},
+        ),
+        ("We loved the short clip you did.", set()),
     ],
 )
 def test_items_named_without_a_count(body: str, expected: set[tuple[str, int, bool]]) -> None:
@@ -317,16 +336,18 @@ def test_hostile_input_is_read_in_bounded_time() -> None:
 
 
 async def test_accuracy_on_the_development_part_of_the_corpus() -> None:
-    """Floors a little under what ``talentq ai eval --part dev`` measures (292 offers, 156 of them from
-    the four later batches); the test part is measured apart, and reported."""
+    """Floors a little under what ``talentq ai eval --part dev`` measures (329 offers, 193 of them from
+    the five later batches); the test part is measured apart, and reported."""
     dev = await evaluate(RulesProvider(), read_labelled(CORPUS, "dev"), name="rules engine")
     print("\n" + render(dev))
-    assert dev.offers == 292
+    assert dev.offers == 329
     assert dev.fee_exact is not None
     assert dev.fee_exact >= 0.99
     assert dev.deliverables_exact is not None
     assert dev.deliverables_exact >= 0.99
+    assert dev.brand_named is not None
+    assert dev.brand_named >= 0.97
     assert dev.brand_exact is not None
-    assert dev.brand_exact >= 0.93
+    assert dev.brand_exact >= 0.92
     assert dev.talent_exact is not None
-    assert dev.talent_exact >= 0.93
+    assert dev.talent_exact >= 0.92

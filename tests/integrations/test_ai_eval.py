@@ -19,23 +19,19 @@ from typer.testing import CliRunner
 from talentq.cli import app
 from talentq.domain.vocabulary import CATEGORIES
 from talentq.errors import LabelledSetError
-from talentq.integrations.ai.evaluate import evaluate, in_test_part, read_labelled, render
+from talentq.integrations.ai.evaluate import evaluate, in_test_part, read_labelled, render, same_brand
 from talentq.integrations.ai.rules import RulesProvider
 
 CORPUS = Path(__file__).parents[1] / "data" / "corpus"
 
-#: Floors on the test part (350 messages, 154 offers, with the four later batches): what the engine
+#: Floors on the test part (392 messages, 177 offers, with the five later batches): what the engine
 #: measures there, to the percent below. The issue's targets are beside them.
-TRIAGE_FLOOR = 0.95  # measured 95.7 %, target 95 %
-SPAM_RECALL_FLOOR = 0.96  # measured 96.2 % (50 of 52), target 95 %
-FEE_FLOOR = 0.90  # measured 90.3 %, target 90 %
-DELIVERABLES_FLOOR = 0.87  # measured 87.7 %, target 85 %
-BRAND_FLOOR = 0.85  # measured 85.1 %, target 95 %
-#: Target 0. The first 186 messages of the test part (the files written before the later batches) hold
-#: it; one offer among the later batches' is answered spam, and is counted here so that a second
-#: one fails the test.
-OFFERS_MARKED_SPAM_MOST = 1
-EARLIER_FILES = ("en.jsonl", "de_it.jsonl", "fr_es.jsonl", "hard.jsonl", "fresh.jsonl")
+TRIAGE_FLOOR = 0.96  # measured 96.2 %, target 95 %
+SPAM_RECALL_FLOOR = 0.95  # measured 95.2 % (59 of 62), target 95 %
+FEE_FLOOR = 0.90  # measured 91.0 %, target 90 %
+DELIVERABLES_FLOOR = 0.89  # measured 89.8 %, target 85 %
+BRAND_FLOOR = 0.90  # named (short or long form): measured 91.0 %, target 95 %
+BRAND_EXACT_FORM_FLOOR = 0.82  # in the label's own form: measured 82.5 %
 
 
 def test_the_corpus_is_split_once_by_a_fixed_rule() -> None:
@@ -52,9 +48,7 @@ def test_the_corpus_is_split_once_by_a_fixed_rule() -> None:
 async def test_the_rules_engine_holds_its_floors_on_the_test_part() -> None:
     test_part = await evaluate(RulesProvider(), read_labelled(CORPUS, "test"), name="rules engine")
     print("\n" + render(test_part))
-    assert test_part.offers_marked_spam <= OFFERS_MARKED_SPAM_MOST
-    earlier = [m for name in EARLIER_FILES for m in read_labelled(CORPUS / name, "test")]
-    assert (await evaluate(RulesProvider(), earlier, name="rules engine")).offers_marked_spam == 0
+    assert test_part.offers_marked_spam == 0  # the target: no deal offer is answered spam
     assert test_part.accuracy >= TRIAGE_FLOOR
     assert test_part.spam_recall is not None
     assert test_part.spam_recall >= SPAM_RECALL_FLOOR
@@ -62,8 +56,42 @@ async def test_the_rules_engine_holds_its_floors_on_the_test_part() -> None:
     assert test_part.fee_exact >= FEE_FLOOR
     assert test_part.deliverables_exact is not None
     assert test_part.deliverables_exact >= DELIVERABLES_FLOOR
+    assert test_part.brand_named is not None
+    assert test_part.brand_named >= BRAND_FLOOR
     assert test_part.brand_exact is not None
-    assert test_part.brand_exact >= BRAND_FLOOR
+    assert test_part.brand_exact >= BRAND_EXACT_FORM_FLOOR
+
+
+@pytest.mark.parametrize(
+    ("read", "labelled"),
+    [
+        ("Griffig", "Griffig Boulder Equipment"),
+        ("Nuvo Drinks", "nuvo"),
+        ("Jardin de Colette", "Le Jardin de Colette"),
+        ("HaldenOutdoor", "Halden Outdoor"),
+        ("Radwerk GmbH", "radwerk"),
+        ("Crème Brûlée Co.", "creme brulee"),
+    ],
+)
+def test_a_brand_in_its_short_or_long_form_is_named_right(read: str, labelled: str) -> None:
+    assert same_brand(read, labelled)
+    assert same_brand(labelled, read)
+
+
+@pytest.mark.parametrize(
+    ("read", "labelled"),
+    [
+        ("Glowing", "Glow"),  # words, not letters
+        ("Cw Drinks", "Coldwire"),
+        ("Side Hustle Hour", "Pennywise"),
+        ("Boulder Equipment", "Griffig Boulder Equipment"),  # the brand's own word leads
+        ("The", "The Ordinary"),
+        (None, "Glow"),
+        ("Glow", None),
+    ],
+)
+def test_another_name_is_not_the_brand(read: str | None, labelled: str | None) -> None:
+    assert not same_brand(read, labelled)
 
 
 def _line(**fields: Any) -> str:
@@ -190,5 +218,6 @@ async def test_a_model_is_measured_the_same_way(tmp_path: Path) -> None:
     path.write_text(_line() + "\n")
     async with httpx.AsyncClient(transport=httpx.MockTransport(model)) as http:
         report = await evaluate(OpenAICompatibleProvider(http, settings), read_labelled(path), name="m")
-    assert (report.accuracy, report.fee_exact, report.deliverables_exact, report.brand_exact) == (1, 1, 1, 1)
+    assert (report.accuracy, report.fee_exact, report.deliverables_exact, report.brand_named) == (1, 1, 1, 1)
+    assert report.brand_exact == 1
     assert report.talent_exact == 1

@@ -147,12 +147,14 @@ _NO_CASH: Final = _rx(
     r"nessun compenso in denaro|compenso sarà in prodotti|non (?:possiamo|riusciamo a) pagare|"
     r"n['\u2019]avons pas de budget|geen budget|sem remuneração|reines geschenk|ohne gegenleistung|"
     r"sans (?:aucune )?contrepartie|sin (?:ningún )?compromiso|senza (?:alcun )?(?:impegno|obbligo)|"
-    r"no strings attached"
+    r"no strings attached|(?:don['\u2019]?t|do not) have (?:a |any )?(?:cash )?budget|"
+    r"sans (?:aucune )?obligation|"
+    r"geen vergoeding|vergoeding in geld zit er[^.\n]{0,30}niet|alleen het product"
 )
 _GIFT: Final = _rx(r"\bgift|geschenk|regal[oa]|regalar|offert[e]? à|cadeau|omaggio|presente para")
 _PRODUCT_ONLY: Final = _rx(
     r"product[- ]only|uniquement en produits|in prodotti|productos, sin|sin remuneración|licen[cs]e|"
-    r"can['\u2019]?t pay a cash fee|ne (?:pouvons|peut) pas rémunérer"
+    r"can['\u2019]?t pay a cash fee|ne (?:pouvons|peut) pas rémunérer|alleen het product"
 )
 _RATE_BREAK: Final = re.compile(r",\s*(?:so|but|donc|also|pero|ma|mais|aber)\b|\bbut\b", re.IGNORECASE)
 _COMMISSION: Final = _rx(
@@ -160,7 +162,7 @@ _COMMISSION: Final = _rx(
 )
 _IN_EXCHANGE: Final = _rx(
     r"in exchange for|in return for|im austausch (?:für|gegen)|im gegenzug|en échange|en contrepartie|"
-    r"a cambio|in cambio"
+    r"a cambio|in cambio|in ruil voor"
 )
 _CLAUSE_BREAK: Final = re.compile(
     r"[.!?;:]\s|\n|\bbut\b|\baber\b|\bmais\b|\bpero\b|\bma\b|\u2013|\u2014", re.IGNORECASE

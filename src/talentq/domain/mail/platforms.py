@@ -42,7 +42,10 @@ _FILLER: Final = (
     r"sponsorizzat[oaie]|dedicad[oa]s?|dedicat[oa]|dédiée?s?|sponsored|gesponserte[n]?|"
     r"patrocinad[oa]s|sponsoris[ée]e?s|ausführliche[nm]?|kurze[n]?|short|full|extra|additional|organic|"
     r"review|recipe|feed|carousel|native|live|separate|eigene[n]?|weitere[n]?|"
+    r"honest|ehrliche[nmrs]?|honnêtes?|eerlijke|onest[oaie]|honest[oa]s?|sincer[oa]s?|"
     r"\d{1,3}[- ]?(?:seconds?|second|sec|s|minutes?|min|sekunden|secondes|segundos|secondi)|"
+    # "a 60-90 second integration"; not minutes, which a range gives an episode of anything
+    r"\d{1,3}[-\u2013]\d{1,3}[- ]?(?:seconds?|second|sec|sekunden|secondes|segundos|secondi)|"
     r"\d{1,2}[- ]?(?:hours?|h|stunden|std\.?|heures?|horas?|ore)|"
     r"\d{1,3}-(?:second|minute))\s+){0,2}"
 )
@@ -132,7 +135,8 @@ _BARE: Final = re.compile(
 _DEFINITE: Final = re.compile(
     r"\b(?P<lead>for|für|pour|para|per|plus|and|und|et|y|e)?[ \t]*"
     r"\b(?:the|das|den|die|le|la|l['\u2019]|el|il|lo)[ \t]*"
-    rf"(?P<what>tik ?tok[- ]video|vid[eé]o youtube|{_NAMED_ITEM}){_NOT_PRICED}",
+    # "et le Short": a Short only when capitalised, as the platform's item is written
+    rf"(?P<what>tik ?tok[- ]video|vid[eé]o youtube|(?-i:Shorts?)|{_NAMED_ITEM}){_NOT_PRICED}",
     re.IGNORECASE,
 )
 _ASK: Final = re.compile(
@@ -160,7 +164,7 @@ _OPTIONAL: Final = re.compile(
 _PERIOD_UNIT: Final = r"(?P<unit>month|mois|monat|mese|mes|maand|week|semaine|woche|settimana|semana|mês)"
 # "a month", "per week", "pro Monat", "par semaine", "al mese", "por semana"
 _PER_PERIOD: Final = re.compile(
-    rf"\b(?:a|per|each|every|pro|par|al|por|je|à la|each)\s+{_PERIOD_UNIT}\b", re.IGNORECASE
+    rf"\b(?:a|a la|per|each|every|pro|par|al|por|je|à la)\s+{_PERIOD_UNIT}\b", re.IGNORECASE
 )
 _MONTHS_OR_WEEKS: Final = (
     r"(?P<unit2>months?|mois|monate?n?|mesi|meses|maanden|weeks?|semaines|wochen|settimane|semanas)\b"

@@ -5,8 +5,12 @@ with its category and, for a deal offer, its fee, deliverables, brand and talent
 (the rules engine or any OpenAI-compatible model, as ``AI_PROVIDER`` says) classifies every
 message and extracts every labelled offer; the report gives accuracy, per-category precision and
 recall, the confusion matrix, spam recall and the offers marked spam, and the rates at which
-fee and currency, deliverables, brand and talent come out exactly right. An agency runs it on
-its own mail before switching providers.
+fee and currency, deliverables, brand and talent come out right. An agency runs it on its own
+mail before switching providers.
+
+A brand is *named* right when the answer names the same brand as the label, in its short or its
+long form ("Griffig" for "Griffig Boulder Equipment", see ``same_brand``): a mail calls a brand by
+both, and labellers pick either. The stricter *exact form* rate is reported beside it.
 
 The corpus is split once by a fixed rule (``in_test_part``): the engine is developed on the
 development part, and the test part is only measured.
@@ -37,6 +41,10 @@ _FEE_FIELDS: Final = {
     "range": ("min_minor", "max_minor", "currency"),
     "none": ("why",),
 }
+# A leading article is part of neither form: "Le Jardin de Colette" is "Jardin de Colette".
+_ARTICLES: Final = frozenset(
+    {"the", "le", "la", "les", "l", "die", "der", "das", "il", "lo", "el", "los", "las"}
+)
 # Legal forms a brand's name may carry or drop: "Radwerk GmbH" is Radwerk.
 _LEGAL_FORMS: Final = re.compile(
     r"\b(gmbh|ag|inc|llc|ltd|limited|co|corp|sa|sas|sarl|srl|spa|s\.?p\.?a|bv|nv|plc|kg|oy|ab)\b\.?$"
@@ -159,6 +167,9 @@ class Report:
     offers_marked_spam: int
     fee_exact: float | None
     deliverables_exact: float | None
+    #: the same brand, in its short or long form (``same_brand``)
+    brand_named: float | None
+    #: the brand's name in the label's own form (case, accents, punctuation and legal form aside)
     brand_exact: float | None
     talent_exact: float | None
     ms_per_message: float
@@ -174,7 +185,7 @@ async def evaluate(provider: AIProvider, messages: Sequence[LabelledMessage], *,
         raise LabelledSetError("no labelled messages to measure (an empty file, or an empty part)")
     confusion = {true: dict.fromkeys(CATEGORIES, 0) for true in CATEGORIES}
     misses: list[str] = []
-    fee_right = content_right = brand_right = talent_right = 0
+    fee_right = content_right = brand_named = brand_exact = talent_right = 0
     started = time.perf_counter()
     for message in messages:
         verdict = await provider.classify_message(message.subject, message.body, sender=message.sender)
@@ -193,8 +204,9 @@ async def evaluate(provider: AIProvider, messages: Sequence[LabelledMessage], *,
             content_right += 1
         else:
             misses.append(f"{message.id}: deliverables {_labelled_content(label)} read as {_content(terms)}")
-        if same_name(terms.brand, label.get("brand")):
-            brand_right += 1
+        brand_exact += same_name(terms.brand, label.get("brand"))
+        if same_brand(terms.brand, label.get("brand")):
+            brand_named += 1
         else:
             misses.append(f"{message.id}: brand {label.get('brand')!r} read as {terms.brand!r}")
         talent_right += same_name(terms.talent, label.get("talent"))
@@ -212,7 +224,8 @@ async def evaluate(provider: AIProvider, messages: Sequence[LabelledMessage], *,
         offers_marked_spam=confusion["deal_offer"]["spam"],
         fee_exact=_rate(fee_right, len(offers)),
         deliverables_exact=_rate(content_right, len(offers)),
-        brand_exact=_rate(brand_right, len(offers)),
+        brand_named=_rate(brand_named, len(offers)),
+        brand_exact=_rate(brand_exact, len(offers)),
         talent_exact=_rate(talent_right, len(offers)),
         ms_per_message=elapsed * 1000 / (total + len(offers)),
         misses=misses,
@@ -275,6 +288,24 @@ def same_name(read: object, labelled: object) -> bool:
     return _name(read) == _name(labelled)
 
 
+def same_brand(read: object, labelled: object) -> bool:
+    """The same brand, named in its short or long form: one name's words begin the other's.
+
+    "Griffig" and "Griffig Boulder Equipment", "nuvo" and "Nuvo Drinks", "Le Jardin de Colette" and
+    "Jardin de Colette", "Halden Outdoor" and "HaldenOutdoor" name one brand; "Glow" and "Glowing",
+    "Coldwire" and "Cw Drinks", a brand and its podcast do not. Whole words only, compared as
+    ``_name`` compares them.
+    """
+    if same_name(read, labelled):
+        return True
+    words = [_name(name).split() for name in (read, labelled)]
+    words = [w[1:] if len(w) > 1 and w[0] in _ARTICLES else w for w in words]
+    short, long = sorted(words, key=len)
+    if not short:
+        return False
+    return long[: len(short)] == short or "".join(short) == "".join(long)
+
+
 def _name(name: object) -> str:
     """A brand or person compared as a reader would: case, accents, punctuation and legal form aside."""
     if not isinstance(name, str):
@@ -297,7 +328,8 @@ def render(report: Report, *, misses: int = 0) -> str:
         f"offers marked spam     {report.offers_marked_spam}",
         f"fee + currency exact   {_pct(report.fee_exact)}",
         f"deliverables exact     {_pct(report.deliverables_exact)}",
-        f"brand exact            {_pct(report.brand_exact)}",
+        f"brand named            {_pct(report.brand_named)}",
+        f"brand exact form       {_pct(report.brand_exact)}",
         f"talent exact           {_pct(report.talent_exact)}",
         f"time per answer        {report.ms_per_message:.2f} ms",
         "",
