@@ -36,6 +36,62 @@ def test_every_way_the_mail_names_a_candidate_is_a_feature() -> None:
     assert "sender_person" in found["Mia Brandt"].features
 
 
+@pytest.mark.parametrize(
+    ("body", "sender", "name", "has", "lacks"),
+    [
+        # a person said to be from a company names the company
+        (
+            "Ciao! Sono Davide di Vetta Outdoor.",
+            "Davide <dav@gmail.com>",
+            "Vetta Outdoor",
+            {"person_from"},
+            set(),
+        ),
+        # an owner introduces the brand
+        (
+            "Sou o Rui, dono d'A Padaria do Porto.",
+            "Rui <rui@gmail.com>",
+            "A Padaria do Porto",
+            {"src:we_are"},
+            set(),
+        ),
+        # the sender introducing themself is not the brand introducing itself
+        ("Soy Pau, llevo La Huerta.", "Pau Ribera <pau@gmail.com>", "Pau", {"sender_person"}, {"src:we_are"}),
+        # a web address in the signature spells the brand when the sender writes from another domain
+        (
+            "We'd love a Reel.\n\nRachel Osei\nHollow Oak Candles\nhollowoakcandles.com",
+            "Rachel <rachel@hoc-studio.com>",
+            "Hollow Oak Candles",
+            {"src:site_word"},
+            set(),
+        ),
+        # an affiliate network writes for the brands whose programmes it runs
+        (
+            "Desde Red Afiliados Sol os escribimos.",
+            "Sol <a@redafiliadossol.es>",
+            "Red Afiliados Sol",
+            {"agency_word"},
+            set(),
+        ),
+        # "de la" joins a name
+        (
+            "Nous sommes la Biscuiterie de la Baie.",
+            "Anne <anne@gmail.com>",
+            "Biscuiterie de la Baie",
+            set(),
+            set(),
+        ),
+    ],
+)
+def test_how_a_mail_gives_a_candidate(
+    body: str, sender: str, name: str, has: set[str], lacks: set[str]
+) -> None:
+    found = {c.name: c for c in brand_candidates("Collab", body, sender)}
+    assert name in found, sorted(found)
+    assert has <= set(found[name].features)
+    assert not lacks & set(found[name].features)
+
+
 def test_the_weights_decide_between_the_candidates() -> None:
     """The same mail under weights that trust only the sender's domain answers the agency."""
     domain_only = {"src:domain": 10.0}

@@ -24,14 +24,14 @@ from talentq.integrations.ai.rules import RulesProvider
 
 CORPUS = Path(__file__).parents[1] / "data" / "corpus"
 
-#: Floors on the test part (392 messages, 177 offers, with the five later batches): what the engine
+#: Floors on the test part (431 messages, 194 offers, with the six later batches): what the engine
 #: measures there, to the percent below. The issue's targets are beside them.
-TRIAGE_FLOOR = 0.96  # measured 96.2 %, target 95 %
-SPAM_RECALL_FLOOR = 0.95  # measured 95.2 % (59 of 62), target 95 %
-FEE_FLOOR = 0.90  # measured 91.0 %, target 90 %
-DELIVERABLES_FLOOR = 0.89  # measured 89.8 %, target 85 %
-BRAND_FLOOR = 0.90  # named (short or long form): measured 91.0 %, target 95 %
-BRAND_EXACT_FORM_FLOOR = 0.82  # in the label's own form: measured 82.5 %
+TRIAGE_FLOOR = 0.96  # measured 96.3 %, target 95 %
+SPAM_RECALL_FLOOR = 0.95  # measured 95.8 % (68 of 71), target 95 %
+FEE_FLOOR = 0.91  # measured 91.8 %, target 90 %
+DELIVERABLES_FLOOR = 0.90  # measured 90.7 %, target 85 %
+BRAND_FLOOR = 0.90  # named (short or long form): measured 90.7 %, target 95 %
+BRAND_EXACT_FORM_FLOOR = 0.82  # in the label's own form: measured 83.0 %
 
 
 def test_the_corpus_is_split_once_by_a_fixed_rule() -> None:

@@ -63,11 +63,19 @@ _SIGN_OFF: Final = frozenset(
 #: with one is the one writing, rarely the brand it writes for.
 _AGENCY_WORDS: Final = re.compile(
     r"(?i)(?:\bpr\b|pr$|media|agency|agentur|agence|agencia|agenzia|influence|communications?|comunicaci[oó]n|"
-    r"comunicazione|kommunikation|talent|bureau|büro|consulting|partners|relations|network)"
+    r"comunicazione|kommunikation|talent|bureau|büro|consulting|partners|relations|network|netzwerk|"
+    # affiliate networks write for the brands whose programmes they run
+    r"affiliat|afiliad|affiliazion)"
 )
 #: A given name and the space after it: what follows is a surname ("Alessandro Bruno").
 _GIVEN_NAME: Final = re.compile(
     rf"(?<!\w)(?:{'|'.join(sorted(GIVEN_NAMES, key=len, reverse=True))})\s+", re.IGNORECASE
+)
+#: "Davide di Vetta Outdoor", "Ronja von Griffig", "Sam from Kelpie Labs": a given name, then whom it is from.
+_PERSON_FROM: Final = re.compile(r"(?P<who>[^\W\d]+) (?:di|de|da|von|from|at|bei|chez) (?P<org>[A-ZÀ-Þ].*)")
+#: A web address written in the mail: "hollowoakcandles.com", "www.vetta-outdoor.it/shop".
+_WEB_ADDRESS: Final = re.compile(
+    r"(?<![@\w.-])(?:www\.)?[a-z0-9][a-z0-9-]{2,}(?:\.[a-z]{2,6}){1,2}\b(?![@.]\w)"
 )
 #: An article written as part of a name, just before it ("Le Jardin de Colette", "L'Atelier").
 _ARTICLE: Final = re.compile(r"(?<!\w)(?:Le|La|Les|El|Il|Lo) $|(?<!\w)L['\u2019] ?$")
@@ -86,6 +94,7 @@ _SOURCES: Final = {
     "signature": "in the signature",
     "domain_word": "spelled like the sender's domain",
     "local_word": "spelled like the sender's address",
+    "site_word": "spelled like a web address the mail gives",
     "domain": "the sender's domain in words",
     "article": "named with its article",
     "name": "a name in the mail",
@@ -116,6 +125,11 @@ def brand_model() -> dict[str, float]:
     """The shipped weights (package data), read once."""
     raw = json.loads(resources.files("talentq.domain.mail").joinpath(MODEL_FILE).read_text("utf-8"))
     return {str(k): float(v) for k, v in raw["weights"].items()}
+
+
+@cache
+def _given_names() -> frozenset[str]:
+    return frozenset(g.lower() for g in GIVEN_NAMES)
 
 
 def find_brand(
@@ -154,9 +168,11 @@ def brand_candidates(subject: str, current: str, sender: str) -> list[Candidate]
     local = re.sub(r"@.*", "", re.sub(r".*<", "", sender)).lower()
     person = display if display and not SHARED_MAILBOX.match(re.split(r"[.\-_]", local)[0]) else ""
     person_first = person.split()[0].lower() if person else ""
+    given = _given_names()
     found: dict[str, Candidate] = {}
 
-    def add(raw: str, source: str, words_read: str = "") -> None:
+    def add(raw: str, source: str, words_read: str = "") -> str | None:
+        """The candidate ``raw`` names, added or found again; None when it names nothing."""
         words = clean_brand(trim_name(raw)).split()
         signed = False
         while words and (words[0].lower() in NOT_NAMES or words[0].lower() in _SIGN_OFF):
@@ -164,11 +180,20 @@ def brand_candidates(subject: str, current: str, sender: str) -> list[Candidate]
             words.pop(0)  # "Propuesta Mar & Monte" → "Mar & Monte", "LG Birte" → "Birte"
         name = " ".join(words)
         if not words or len(name) < 2 or not name[0].isalpha():
-            return
+            return None
         # "Birrificio Orso di Bergamo": the part before a place may be the whole name.
         joined = re.match(r"(.+?) (?:di|de|von|aus|from|of|in) [A-ZÀ-Þ]", name)
         if joined and joined.group(1) != name:
             add(joined.group(1), source, words_read)
+        # "Sono Davide di Vetta Outdoor": a person (a given name, or the sender's) said to be from a
+        # company names the company.
+        came = _PERSON_FROM.fullmatch(name)
+        if came and came.group("who").lower() in given | {person_first}:
+            org = add(came.group("org"), source, words_read)
+            if org:
+                found[org].features["person_from"] = 1.0
+        if source == "we_are" and name.lower() == person_first:
+            source = "name"  # "Soy Pau" from Pau Ribera: the sender introduces themself, not the brand
         candidate = found.setdefault(name, Candidate(name))
         candidate.sources.setdefault(source, words_read)
         if person and (name.lower() == person.lower() or words[0].lower() == person_first):
@@ -177,6 +202,7 @@ def brand_candidates(subject: str, current: str, sender: str) -> list[Candidate]
             candidate.features["legal_form"] = 1.0
         if signed:
             candidate.features["signed_by"] = 1.0  # "LG Birte": who signs, a person
+        return name
 
     for rx, kind in CLIENT_PATTERNS:
         for match in rx.finditer(text):
@@ -203,6 +229,12 @@ def brand_candidates(subject: str, current: str, sender: str) -> list[Candidate]
     # A free-mail sender's address often spells the brand ("tidewellswim@outlook.com",
     # "jonas.fernbrooktea@gmail.com"): its parts stand in for a domain, as "local_word".
     spelled = {squash(domain): "domain_word"} if domain else {}
+    # A web address the mail gives ("hollowoakcandles.com" in a signature) spells a name as the
+    # sender's domain would, when the sender writes from another one (a studio's, a free-mail one).
+    for site in _WEB_ADDRESS.finditer(current):
+        label = sender_domain("@" + site.group(0))
+        if label and len(label) >= 4 and label != domain:
+            spelled.setdefault(squash(label), "site_word")
     if not domain and "@" in sender:
         for piece in re.split(r"[._+-]", local):
             if len(piece) >= 4 and not (person and squash(piece) in {squash(w) for w in person.split()}):
@@ -254,7 +286,7 @@ def _describe(candidates: list[Candidate], subject: str, text: str, domain: str)
     # Does any name the mail writes fit the domain? If none does, the domain itself is the best guess.
     any_fit = any(fits[c.name] >= 2 for c in candidates if set(c.sources) != {"domain"})
     names = {c.name: c for c in candidates}
-    given = {g.lower() for g in GIVEN_NAMES}
+    given = _given_names()
     after_given = {m.end() for m in _GIVEN_NAME.finditer(text)}
     introduced = {"we_are", "acts", "team", "client", "works_for"}
     agency_domain = bool(_AGENCY_WORDS.search(domain))

@@ -39,6 +39,10 @@ def _rx(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.IGNORECASE)
 
 
+#: Where a sentence begins: after its stop and space, or a new line.
+_SENTENCE_BREAK: Final = re.compile(r"(?<=[.!?])\s+|\n")
+#: What joins a price to the item it prices: "$1,200 for a Short", "600 € per una storia".
+_PRICED_ITEM: Final = re.compile(r"\s*(?:per|for|pour|für|por|para|a|à|al)\s+", re.IGNORECASE)
 # Cues in the words before an amount (same clause) that make it something other than the offer.
 _SKIP_BEFORE: Final = [
     ("rate card", _rx(
@@ -65,7 +69,9 @@ _SKIP_BEFORE: Final = [
         r"no llegamos|no podemos|non possiamo|non riusciamo|können (?:leider )?nicht|first mentioned|"
         r"originally|"
         r"initially|you (?:asked|quoted|proposed|requested)|your (?:ask|quote|counter)|asked for|offer of|"
-        r"thanks for the offer|merci pour (?:la|votre) proposition|danke für das angebot"
+        r"thanks for the offer|merci pour (?:la|votre) proposition|danke für das angebot|"
+        r"contre-proposition (?:de|d['\u2019])|counter-?(?:offer|proposal) (?:of|from)|"
+        r"gegenangebot (?:von|über)|contrapropuesta de|controproposta di"
     )),
     ("a product's price", _rx(
         r"worth|valued?|retail|\brrp\b|\bpvp\b|valore|im wert|wert von|valeur|\bcosts?\b|\bprix\b|\bpreis|"
@@ -122,6 +128,11 @@ _PER_AFTER: Final = _rx(
     rf"{_UNIT})"
 )
 _PER_BEFORE: Final = _rx(r"(?:(?<!\w)à|\bat|\bje|zu je|@)\s*$")
+# "Pro Video bieten wir 1.200 €", "Per post we offer $500": the unit opens the sentence the price closes.
+_PER_LEAD: Final = _rx(
+    r"(?:^|[.!?:]\s+|\n)(?:pro|per|par|por|je|for each|each|ogni|chaque|cada|für jede[ns]?)\s+"
+    rf"{_UNIT}[^.!?\n\d]{{0,30}}$"
+)
 _PERIOD_WORD: Final = _rx(r"^(?:month|mois|monat|mese|mes|maand|mês|week|semaine|woche|settimana|semana)")
 _EPISODE_WORD: Final = _rx(r"^(?:episod|épisode|folge|puntata|show)")
 _MONTHS: Final = _rx(
@@ -134,7 +145,8 @@ _COMMISSION_ONLY: Final = _rx(
     r"commission[- ]only|commission[- ]based|only commission|solo (?:a )?commission|"
     r"à la commission uniquement|"
     r"no (?:fixed|flat|upfront) fee|pas de (?:cachet|rémunération) fixe|nessun compenso fisso|"
-    r"non è previsto un compenso fisso|sin (?:pagos?|honorarios?|fijo)|no hay (?:pagos?|honorarios?) fijos?|"
+    r"non è previsto un compenso fisso|sin (?:pagos?|honorarios?|fijo)|"
+    r"no hay (?:(?:pagos?|honorarios?) )?fijos?|"
     r"kein(?:e|en)? (?:festes honorar|fixum|fixhonorar|fixe vergütung)|nur provision|affiliate[- ]only|"
     r"pas de rémunération fixe|senza compenso fisso|il n['\u2019]y a pas de rémunération fixe|"
     r"affiliate programme only"
@@ -181,9 +193,9 @@ def extract_deal(subject: str, body: str, *, sender: str = "", reference: date |
     subject, current, quoted = offer_text(subject, body)
     reasons: list[str] = []
 
-    mentions = find_mentions(f"{subject}\n{current}")
+    mentions = _asked(f"{subject}\n{current}", find_mentions(f"{subject}\n{current}"))
     if not mentions and quoted:
-        mentions = find_mentions(quoted)
+        mentions = _asked(quoted, find_mentions(quoted))
         if mentions:
             reasons.append("content read from the quoted thread")
     content = deliverables(mentions)
@@ -251,6 +263,24 @@ def _fee(
             reasons.append(f"fee {amount.text!r} names no currency: unstated")
             return Fee("unstated", text=amount.text)
     return Fee("unstated")
+
+
+def _asked(text: str, mentions: list[Mention]) -> list[Mention]:
+    """The mentions that ask for something: not the items a quoted rate card prices ("his rate card
+    lists $3,000 for a dedicated YouTube video and $1,200 for a Short")."""
+    rate_card = _SKIP_BEFORE[0][1]
+    amounts = find_amounts(text)
+    asked = []
+    for mention in mentions:
+        opens = max((m.end() for m in _SENTENCE_BREAK.finditer(text, 0, mention.start)), default=0)
+        cue = rate_card.search(text, opens, mention.start)
+        priced = cue is not None and any(
+            cue.end() <= amount.start and _PRICED_ITEM.fullmatch(text, amount.end, mention.start)
+            for amount in amounts
+        )
+        if not priced:
+            asked.append(mention)
+    return asked
 
 
 def _pick(
@@ -327,25 +357,29 @@ def _units(text: str, amount: Amount, content: list[Deliverable], mentions: list
     if per := _PER_AFTER.match(after):
         if per.group("each"):
             return _nearest_count(text, amount, required)
-        unit = per.group("unit")
-        if _PERIOD_WORD.match(unit):
-            months = _MONTHS.search(text)
-            if months:
-                raw = months.group("count").lower()
-                return int(raw) if raw.isdigit() else NUMBER_WORDS.get(raw)
-            return None
-        if _EPISODE_WORD.match(unit):
-            return required.get("podcast")
-        for size in (2, 1):
-            platform = platform_of(" ".join(unit.split()[:size]))
-            if platform is not None:
-                return required.get(platform)
-        if re.match(
-            r"(?:video|vidéo|vídeo|stream|directo|diretta|post|contenu|content|piece|pièce)", unit, re.I
-        ):
-            return _nearest_count(text, amount, required)
-        return None
+        return _count_of_unit(per.group("unit"), text, amount, required)
     if _PER_BEFORE.search(text[max(0, amount.start - 6) : amount.start]):
+        return _nearest_count(text, amount, required)
+    if lead := _PER_LEAD.search(text, max(0, amount.start - 60), amount.start):
+        return _count_of_unit(lead.group("unit"), text, amount, required)
+    return None
+
+
+def _count_of_unit(unit: str, text: str, amount: Amount, required: dict[str, int]) -> int | None:
+    """How many of ``unit`` (the words a price is "per") the offer asks, or None when it is no item."""
+    if _PERIOD_WORD.match(unit):
+        months = _MONTHS.search(text)
+        if months:
+            raw = months.group("count").lower()
+            return int(raw) if raw.isdigit() else NUMBER_WORDS.get(raw)
+        return None
+    if _EPISODE_WORD.match(unit):
+        return required.get("podcast")
+    for size in (2, 1):
+        platform = platform_of(" ".join(unit.split()[:size]))
+        if platform is not None:
+            return required.get(platform)
+    if re.match(r"(?:video|vidéo|vídeo|stream|directo|diretta|post|contenu|content|piece|pièce)", unit, re.I):
         return _nearest_count(text, amount, required)
     return None
 

@@ -23,7 +23,11 @@ from typing import Final
 _UPPER: Final = r"A-ZÀ-ÖØ-Þ"
 # A name token: capitalised ("Röstwerk", "L'Atelier", "O'Neil") or an ampersand joining two.
 _TOKEN: Final = rf"(?:[{_UPPER}][\w'\u2019-]*(?:(?<=Co)\.)?|[a-zà-ÿ]+[{_UPPER}][\w'\u2019-]*)"
-_JOIN: Final = r"(?:de|des|du|del|della|di|da|do|la|le|van|von|der|y|et|and|&|e|of|dei)"
+# Two-word joins first ("Biscuiterie de la Baie", "Huis van der Berg").
+_JOIN: Final = (
+    r"(?:de la|de las|de los|van der|von der|van de|"
+    r"de|des|du|del|della|di|da|do|la|le|van|von|der|y|et|and|&|e|of|dei)"
+)
 NAME: Final = (
     rf"(?P<name>(?:L['\u2019]|l['\u2019])?{_TOKEN}"
     rf"(?:[ \u00a0]+(?:{_JOIN}[ \u00a0]+)?(?:{_TOKEN}|&[ \u00a0]+{_TOKEN})){{0,4}})"
@@ -47,6 +51,8 @@ _CLIENT: Final = [
     rf"(?i:(?:influencer marketing|influencer activity|influencer campaigns|social-media-kampagnen|"
     rf"campagnes d['\u2019]influence|activation influence|creator programme|creator program|"
     rf"creator partnerships|creator strategy|influencer partnerships|influencer strategy|"
+    rf"influencer relations|relations influenceurs|relaciones con influencers|"
+    rf"relazioni con (?:gli )?influencer|"
     rf"estrategia de creadores|estrategia de influencers|stratégie (?:créateurs|influence)|"
     rf"strategia (?:creator|influencer)|"
     rf"partner ?programm\w*|affiliate program\w*|programa de afiliados|programme d['\u2019]affiliation|"
@@ -71,6 +77,13 @@ _INTRO: Final = [
         rf"souhaiterait|"
         rf"bringt|ouvre|will|ha|has)\b",
         "acts",
+    ),
+    (
+        # "Sou o Rui, dono d'A Padaria do Porto", "founder of Kelpie Labs": a person introduces the brand
+        rf"(?i:\b(?:owner|founder|co-founder|dono|dona|fundador|fundadora|fondateur|fondatrice|fondatore|"
+        rf"gründer|gründerin|inhaber|inhaberin|titolare|propietari[oa]|eigenaar|oprichter) "
+        rf"(?:(?:of|de|di|von|der|des|du|do|da|van)\s+(?:the\s+)?|d['\u2019]\s?))(?-i:{NAME})",
+        "we_are",
     ),
     (
         rf"(?i:\bthe) {NAME} (?i:team)\b",
@@ -241,6 +254,7 @@ NOT_NAMES: Final = _CONTENT_WORDS | frozenset(
         "proposta",
         "propuesta",
         "proposition",
+        "parceria",
         "kooperation",
         "collaboration",
         "collaborazione",

@@ -265,6 +265,10 @@ def find_mentions(text: str) -> list[Mention]:
             spans.append((item.start("what"), item.end(), "1", item.group("what")))
     spans.sort()
     tiktok_only = re.search(r"tik ?tok", text, re.I) and not re.search(r"youtube|\byt\b", text, re.I)
+    # Episodes are a podcast's only where the mail is about one (its words, its ad slots, its listeners).
+    podcast_mail = re.search(
+        r"podcast|host[- ]read|(?:pre|mid|post)[- ]roll|listen|hör|écout|escuch|ascolt", text, re.I
+    )
     for start, end, raw_count, what in spans:
         platform = platform_of(what)
         if platform is None:
@@ -309,6 +313,8 @@ def find_mentions(text: str) -> list[Mention]:
             continue
         if platform == "youtube_short" and not re.search(r"youtube|yt|Short|shorts", what):
             continue  # "a short thread" is no YouTube Short
+        if platform == "podcast" and podcast_mail is None and not re.search(r"podcast|roll|host", what, re.I):
+            continue  # "one episode" of a YouTube series is no podcast; the mail says when it is
         # A period belongs to the item it follows up to the next comma, or opens the line it leads.
         tail = re.split(r",|\bthen\b|\bpuis\b|\bdann\b|\bpoi\b|\bluego\b", after, maxsplit=1)[0]
         per = _PER_PERIOD.search(tail) or _PER_PERIOD.search(text[left:start])
