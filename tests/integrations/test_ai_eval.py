@@ -26,12 +26,12 @@ CORPUS = Path(__file__).parents[1] / "data" / "corpus"
 
 #: Floors on the test part (431 messages, 194 offers, with the six later batches): what the engine
 #: measures there, to the percent below. The issue's targets are beside them.
-TRIAGE_FLOOR = 0.96  # measured 96.3 %, target 95 %
+TRIAGE_FLOOR = 0.96  # measured 96.1 %, target 95 %
 SPAM_RECALL_FLOOR = 0.95  # measured 95.8 % (68 of 71), target 95 %
 FEE_FLOOR = 0.91  # measured 91.8 %, target 90 %
 DELIVERABLES_FLOOR = 0.90  # measured 90.7 %, target 85 %
-BRAND_FLOOR = 0.90  # named (short or long form): measured 90.7 %, target 95 %
-BRAND_EXACT_FORM_FLOOR = 0.82  # in the label's own form: measured 83.0 %
+BRAND_FLOOR = 0.91  # named (short or long form): measured 91.2 %, target 95 %
+BRAND_EXACT_FORM_FLOOR = 0.83  # in the label's own form: measured 83.5 %
 
 
 def test_the_corpus_is_split_once_by_a_fixed_rule() -> None:

@@ -1,8 +1,10 @@
-"""Email addresses: the one check of an address, used by producers and workers alike.
+"""Email addresses: the one check of an address, used by producers and workers alike, and what a
+sender's domain says of who writes.
 
 The client checks ``email-send``'s ``to`` with it before anything reaches Redis, the worker checks
 the payload again, and the mail transport parses with it: an address refused anywhere is
-refused everywhere, with the same reason.
+refused everywhere, with the same reason. Mail reading (brand, scam screen) and deal-extraction
+take a sender's organisation (``registrable_domain``) and free-mail providers from here.
 """
 
 from __future__ import annotations
@@ -12,6 +14,16 @@ from email.message import EmailMessage
 from email.utils import formataddr
 from typing import Final
 
+#: Mail providers anyone can sign up with, by their domain's label ("gmx" for gmx.de and gmx.net): a
+#: sender there writes as a person, whatever name it shows.
+FREE_MAIL_PROVIDERS: Final = frozenset(
+    {
+        "gmail", "googlemail", "outlook", "hotmail", "live", "yahoo", "icloud", "me", "aol", "gmx", "web",
+        "t-online", "orange", "free", "libero", "proton", "protonmail",
+    }
+)  # fmt: skip
+#: Second-level labels that belong to a country's public suffix: "co.uk", "com.au", "org.uk", "ac.jp".
+_SECOND_LEVEL: Final = frozenset({"co", "com", "org", "net", "ac", "gov", "edu", "or", "ne"})
 #: The longest "to" an outbound email takes (email-send's payload and ``outbound_emails.to_address``).
 MAX_ADDRESS_CHARS: Final = 320
 
@@ -40,3 +52,16 @@ def named_address(name: str, email: str) -> str:
     """``"Maya Okafor <maya@agency.test>"``, or the bare address when the named form would not fit."""
     named = formataddr((name, email))
     return named if len(named) <= MAX_ADDRESS_CHARS else email
+
+
+def registrable_domain(domain: str) -> str:
+    """The organisation's domain, its subdomains aside: "mail.hellofresh.com" → "hellofresh.com",
+    "news.brand.co.uk" → "brand.co.uk", "brand.de" → "brand.de"."""
+    labels = domain.lower().strip(".").split(".")
+    suffix = 2 if len(labels) >= 3 and labels[-2] in _SECOND_LEVEL and len(labels[-1]) == 2 else 1
+    return ".".join(labels[-(suffix + 1) :])
+
+
+def is_free_mail(domain: str) -> bool:
+    """Whether ``domain`` is a free-mail provider's (gmail.com, gmx.de, yahoo.co.uk, proton.me)."""
+    return registrable_domain(domain).split(".")[0] in FREE_MAIL_PROVIDERS

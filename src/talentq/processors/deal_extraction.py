@@ -38,6 +38,7 @@ from sqlmodel import col
 
 from talentq.db.inbox import MessageChanged
 from talentq.db.tables import Brand, Deal, InboxMessage, Talent
+from talentq.domain.addresses import is_free_mail, registrable_domain
 from talentq.domain.mail import DealTerms, Fee
 from talentq.domain.mail.brands import brand_core
 from talentq.domain.mail.parties import writes_for_itself
@@ -46,13 +47,6 @@ from talentq.domain.vocabulary import ContentLine, MessageCategory
 from talentq.errors import PermanentJobError
 from talentq.jobs import JobContext, uses_tables
 from talentq.queues import MessageRef
-
-#: Mail providers: a sender there is a person, not a brand's domain.
-_FREEMAIL = frozenset({"gmail.com", "outlook.com", "hotmail.com", "yahoo.com", "icloud.com", "proton.me"})
-#: Public suffixes of two labels, so "brand.co.uk" is a brand and not every UK brand "co.uk".
-_TWO_PART_SUFFIXES = frozenset(
-    {"co.uk", "org.uk", "ac.uk", "com.au", "net.au", "co.nz", "co.jp", "com.br", "com.mx", "co.za", "com.sg"}
-)
 
 
 @dataclass(frozen=True)
@@ -230,11 +224,9 @@ def stored_fee(fee: Fee) -> StoredFee:
 async def _brand(session: AsyncSession, sender: str, named: str | None) -> int | None:
     """The offer's brand: the one it names (by name), else the sender's domain's."""
     domain = parseaddr(sender)[1].rpartition("@")[2].lower()
-    personal = not domain or domain in _FREEMAIL
+    personal = not domain or is_free_mail(domain)
     # partnerships@mail.hellofresh.com -> hellofresh.com; news@brand.co.uk -> brand.co.uk
-    labels = domain.split(".")
-    keep = 3 if ".".join(labels[-2:]) in _TWO_PART_SUFFIXES else 2
-    registrable = ".".join(labels[-keep:])
+    registrable = registrable_domain(domain)
     if named and named.strip():
         named = named.strip()[:200]
         found = await _brand_named(session, named)

@@ -26,6 +26,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Final
 
+from talentq.domain.addresses import is_free_mail, registrable_domain
 from talentq.domain.mail.text import readable
 
 #: Characters of subject and body read; the cues of a message are in its first screens.
@@ -334,26 +335,6 @@ _BRANDS: Final[dict[str, tuple[str, ...]]] = {
     "klarna": ("klarna.com",),
     "adyen": ("adyen.com",),
 }
-_FREE_MAIL: Final = frozenset(
-    [
-        "gmail.com",
-        "googlemail.com",
-        "outlook.com",
-        "hotmail.com",
-        "yahoo.com",
-        "icloud.com",
-        "gmx.de",
-        "gmx.net",
-        "web.de",
-        "orange.fr",
-        "free.fr",
-        "libero.it",
-        "proton.me",
-        "protonmail.com",
-        "aol.com",
-        "live.com",
-    ]
-)
 # Words a phishing domain dresses itself in.
 _SECURITY_WORDS: Final = _rx(
     r"secur|verif|login|support|sicherheit|securite|seguridad|assistenza|kontopruef|auszahlung|"
@@ -387,11 +368,11 @@ def sender_cues(sender: str) -> set[str]:
         return cues
     name = _ascii(match.group("name"))
     domain = match.group("address").rsplit("@", 1)[-1].lower().strip(".")
-    if domain in _FREE_MAIL:
+    if is_free_mail(domain):
         cues.add("sender: free mail address")
     labels = domain.split(".")
     # The label before the public suffix ("paypa1-secure" of paypa1-secure.com).
-    stem = labels[-3] if len(labels) >= 3 and labels[-2] in {"co", "com"} else labels[-2:][0]
+    stem = registrable_domain(domain).split(".")[0]
     flat = stem.replace("-", "")
     name_words = [w for w in _WORD.findall(name) if len(w) >= 4 or w in _BRANDS]
     swapped = flat.translate(_HOMOGLYPHS)

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
 
+from talentq.domain.addresses import is_free_mail, registrable_domain
+
 _UPPER: Final = r"A-ZÀ-ÖØ-Þ"
 # A name token: capitalised ("Röstwerk", "L'Atelier", "O'Neil") or an ampersand joining two.
 _TOKEN: Final = rf"(?:[{_UPPER}][\w'\u2019-]*(?:(?<=Co)\.)?|[a-zà-ÿ]+[{_UPPER}][\w'\u2019-]*)"
@@ -109,25 +111,6 @@ LEGAL: Final = re.compile(
 SHARED_MAILBOX: Final = re.compile(
     r"^(?:hello|hi|hey|hola|ciao|info|team|marketing|partner\w*|collab\w*|kooperation\w*|studio|contact|"
     r"affiliates?|campa\w+|press|pr|social|brand|creators?|influence\w*|atelier|office|mail)$"
-)
-_FREE_MAIL: Final = frozenset(
-    [
-        "gmail",
-        "googlemail",
-        "gmx",
-        "web",
-        "yahoo",
-        "hotmail",
-        "outlook",
-        "icloud",
-        "live",
-        "aol",
-        "proton",
-        "protonmail",
-        "t-online",
-        "orange",
-        "free",
-    ]
 )
 #: Content words: never a brand's or a person's name, nor the end of one.
 _CONTENT_WORDS: Final = frozenset(
@@ -410,17 +393,12 @@ def loose(text: str) -> str:
 
 
 def sender_domain(sender: str) -> str:
-    """The sender's organisation label: "k.seidl@bergquelle-kosmetik.de" → "bergquelle-kosmetik"."""
+    """The sender's organisation label: "k.seidl@bergquelle-kosmetik.de" → "bergquelle-kosmetik",
+    "news@mail.hellofresh.com" → "hellofresh"; "" for a free-mail sender."""
     match = re.search(r"@([\w.-]+)", sender)
-    if not match:
+    if not match or is_free_mail(match.group(1)):
         return ""
-    parts = match.group(1).lower().split(".")
-    # Drop the public suffix ("co.jp", "com.ar"), keep the organisation ("hoshino-group").
-    generic = {"com", "co", "org", "net", "ac", "gov"}
-    while len(parts) > 1 and (parts[-1] in generic or (len(parts) > 2 and len(parts[-1]) == 2)):
-        parts.pop()
-    label = parts[-2] if len(parts) >= 2 else parts[0]
-    return "" if label in _FREE_MAIL else label
+    return registrable_domain(match.group(1)).split(".")[0]
 
 
 def display_name(sender: str) -> str:
