@@ -19,6 +19,9 @@ from talentq.domain.mail.parties import sender_domain
         ("student.ucl.ac.uk", "ucl.ac.uk"),
         ("yerbapampa.com.ar", "yerbapampa.com.ar"),
         ("Brand.COM.", "brand.com"),
+        ("brand.gob.es", "brand.gob.es"),
+        ("brand.go.jp", "brand.go.jp"),
+        ("smith.me.uk", "smith.me.uk"),
         ("localhost", "localhost"),
     ],
 )
@@ -37,6 +40,9 @@ def test_the_organisation_of_a_domain_leaves_its_subdomains_aside(domain: str, o
         ("proton.me", True),
         ("mail.hellofresh.com", False),
         ("gmail-partners.com", False),
+        ("orange.fr", True),
+        ("orange.com", False),  # the company, not its free mail
+        ("smith.me.uk", False),
     ],
 )
 def test_free_mail_is_known_by_its_provider_in_any_country(domain: str, free: bool) -> None:

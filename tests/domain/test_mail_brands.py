@@ -78,9 +78,11 @@ def test_every_way_the_mail_names_a_candidate_is_a_feature() -> None:
             "Nous sommes la Biscuiterie de la Baie.",
             "Anne <anne@gmail.com>",
             "Biscuiterie de la Baie",
-            set(),
+            {"src:we_are"},
             set(),
         ),
+        # the founder of a brand named as "the brand X": X
+        ("Ich bin Gründerin der Marke Sonnenhof.", "Lea <lea@gmail.com>", "Sonnenhof", {"src:we_are"}, set()),
     ],
 )
 def test_how_a_mail_gives_a_candidate(
@@ -90,6 +92,16 @@ def test_how_a_mail_gives_a_candidate(
     assert name in found, sorted(found)
     assert has <= set(found[name].features)
     assert not lacks & set(found[name].features)
+
+
+def test_a_file_or_a_platform_link_spells_no_brand() -> None:
+    body = (
+        "The Moodboard is attached (Moodboard.pdf). Book a slot on Calendly: calendly.com/sam-kelpie\n"
+        "Kelpie Labs\nkelpielabs.com"
+    )
+    found = {c.name: c for c in brand_candidates("Collab", body, "Sam <sam@hoc-studio.com>")}
+    site_words = {name for name, c in found.items() if "src:site_word" in c.features}
+    assert site_words == {"Kelpie Labs"}, site_words
 
 
 def test_the_weights_decide_between_the_candidates() -> None:

@@ -111,6 +111,11 @@ def test_numbers_without_currency_and_ranges() -> None:
             "pour 1 Reel Instagram et 3 stories.",
             Fee("exact", "EUR", minor=260000),
         ),
+        # a sentence that opens with "each" is no unit price unless one clause runs to the price
+        (
+            "We'd like 3 TikToks. Each TikTok should be short, we offer $2,000.",
+            Fee("exact", "USD", minor=200000),
+        ),
         # the unit opens the sentence that the price closes
         (
             "Wir würden gern 3 YouTube-Videos umsetzen. Pro Video bieten wir 1.200 €.",
@@ -225,12 +230,20 @@ def test_the_current_text_wins_over_the_quoted_thread() -> None:
             "un Reel Instagram.",
             {("instagram_reel", 1, False)},
         ),
+        # the rate card's own clause only: what follows "but" is asked
+        ("We can't meet her fee, but we can offer $1,500 for a Reel.", {("instagram_reel", 1, False)}),
+        ("Her rate card is above our budget, so we offer $1,500 for a Reel.", {("instagram_reel", 1, False)}),
         # an episode is a podcast's only where the mail is about one
         (
             "Be the partner in one episode of her YouTube series. Deliverables: 1 YouTube video.",
             {("youtube_video", 1, False)},
         ),
         ("We'd sponsor two episodes: a host-read ad in each, $1,500 per episode.", {("podcast", 2, False)}),
+        (
+            "Wir haben viel von dir gehört. Wir wünschen uns eine Folge deiner YouTube-Serie: "
+            "1 YouTube-Video.",
+            {("youtube_video", 1, False)},
+        ),
     ],
 )
 def test_deliverables_are_read_with_counts(body: str, expected: set[tuple[str, int, bool]]) -> None:
@@ -353,7 +366,6 @@ def test_brand_read_with_the_senders_domain(sender: str, body: str, brand: str) 
             "Nous pouvons monter à 3 200 € pour la vidéo YouTube et le Short.",
             {("youtube_video", 1, False), ("youtube_short", 1, False)},
         ),
-        ("We loved the short clip you did.", set()),
     ],
 )
 def test_items_named_without_a_count(body: str, expected: set[tuple[str, int, bool]]) -> None:

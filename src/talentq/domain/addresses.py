@@ -18,12 +18,19 @@ from typing import Final
 #: sender there writes as a person, whatever name it shows.
 FREE_MAIL_PROVIDERS: Final = frozenset(
     {
-        "gmail", "googlemail", "outlook", "hotmail", "live", "yahoo", "icloud", "me", "aol", "gmx", "web",
-        "t-online", "orange", "free", "libero", "proton", "protonmail",
+        "gmail", "googlemail", "outlook", "hotmail", "yahoo", "icloud", "aol", "gmx", "t-online",
+        "libero", "proton", "protonmail",
     }
 )  # fmt: skip
-#: Second-level labels that belong to a country's public suffix: "co.uk", "com.au", "org.uk", "ac.jp".
-_SECOND_LEVEL: Final = frozenset({"co", "com", "org", "net", "ac", "gov", "edu", "or", "ne"})
+#: Free mail whose label is also a company's or a word (orange.com is the company): whole domains.
+_FREE_MAIL_DOMAINS: Final = frozenset({"orange.fr", "free.fr", "web.de", "live.com", "me.com", "mac.com"})
+#: Second-level labels that belong to a country's public suffix: "co.uk", "com.au", "gob.es", "go.jp".
+_SECOND_LEVEL: Final = frozenset(
+    {
+        "co", "com", "org", "net", "ac", "gov", "edu", "or", "ne", "go", "gob", "gouv", "ltd", "plc", "nic",
+        "mil", "sch", "nhs", "me",
+    }
+)  # fmt: skip
 #: The longest "to" an outbound email takes (email-send's payload and ``outbound_emails.to_address``).
 MAX_ADDRESS_CHARS: Final = 320
 
@@ -64,4 +71,5 @@ def registrable_domain(domain: str) -> str:
 
 def is_free_mail(domain: str) -> bool:
     """Whether ``domain`` is a free-mail provider's (gmail.com, gmx.de, yahoo.co.uk, proton.me)."""
-    return registrable_domain(domain).split(".")[0] in FREE_MAIL_PROVIDERS
+    organisation = registrable_domain(domain)
+    return organisation in _FREE_MAIL_DOMAINS or organisation.split(".")[0] in FREE_MAIL_PROVIDERS

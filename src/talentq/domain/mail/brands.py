@@ -75,7 +75,15 @@ _GIVEN_NAME: Final = re.compile(
 _PERSON_FROM: Final = re.compile(r"(?P<who>[^\W\d]+) (?:di|de|da|von|from|at|bei|chez) (?P<org>[A-ZÀ-Þ].*)")
 #: A web address written in the mail: "hollowoakcandles.com", "www.vetta-outdoor.it/shop".
 _WEB_ADDRESS: Final = re.compile(
-    r"(?<![@\w.-])(?:www\.)?[a-z0-9][a-z0-9-]{2,}(?:\.[a-z]{2,6}){1,2}\b(?![@.]\w)"
+    r"(?<![@\w.-])(?:www\.)?[a-z0-9][a-z0-9-]{2,}(?:\.[a-z]{2,6}){1,2}\b(?![@.]\w)", re.IGNORECASE
+)
+#: What a web-address-shaped word may be instead: a file ("brief.pdf"), or a platform's or a link
+#: shortener's site, which names no brand.
+_NOT_A_SITE: Final = re.compile(
+    r"\.(?:pdf|docx?|xlsx?|pptx?|csv|txt|zip|png|jpe?g|gif|mp4|mov|key|pages)$|"
+    r"^(?:www\.)?(?:instagram|tiktok|youtube|youtu|facebook|twitter|x|threads|linkedin|pinterest|twitch|"
+    r"linktr|bit|lnkd|calendly|wetransfer|dropbox|google|drive|docs|zoom|teams)\.",
+    re.IGNORECASE,
 )
 #: An article written as part of a name, just before it ("Le Jardin de Colette", "L'Atelier").
 _ARTICLE: Final = re.compile(r"(?<!\w)(?:Le|La|Les|El|Il|Lo) $|(?<!\w)L['\u2019] ?$")
@@ -232,6 +240,8 @@ def brand_candidates(subject: str, current: str, sender: str) -> list[Candidate]
     # A web address the mail gives ("hollowoakcandles.com" in a signature) spells a name as the
     # sender's domain would, when the sender writes from another one (a studio's, a free-mail one).
     for site in _WEB_ADDRESS.finditer(current):
+        if _NOT_A_SITE.search(site.group(0)):
+            continue
         label = sender_domain("@" + site.group(0))
         if label and len(label) >= 4 and label != domain:
             spelled.setdefault(squash(label), "site_word")

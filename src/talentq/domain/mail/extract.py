@@ -131,7 +131,8 @@ _PER_BEFORE: Final = _rx(r"(?:(?<!\w)à|\bat|\bje|zu je|@)\s*$")
 # "Pro Video bieten wir 1.200 €", "Per post we offer $500": the unit opens the sentence the price closes.
 _PER_LEAD: Final = _rx(
     r"(?:^|[.!?:]\s+|\n)(?:pro|per|par|por|je|for each|each|ogni|chaque|cada|für jede[ns]?)\s+"
-    rf"{_UNIT}[^.!?\n\d]{{0,30}}$"
+    # one clause from unit to price: "Each TikTok should be short, we offer $2,000" is no unit price
+    rf"{_UNIT}[^.!?\n\d,;]{{0,30}}$"
 )
 _PERIOD_WORD: Final = _rx(r"^(?:month|mois|monat|mese|mes|maand|mês|week|semaine|woche|settimana|semana)")
 _EPISODE_WORD: Final = _rx(r"^(?:episod|épisode|folge|puntata|show)")
@@ -272,7 +273,9 @@ def _asked(text: str, mentions: list[Mention]) -> list[Mention]:
     amounts = find_amounts(text)
     asked = []
     for mention in mentions:
+        # The cue's own clause: "her fee is above our budget, but we offer $1,500 for a Reel" asks.
         opens = max((m.end() for m in _SENTENCE_BREAK.finditer(text, 0, mention.start)), default=0)
+        opens = max((m.end() for m in _RATE_BREAK.finditer(text, opens, mention.start)), default=opens)
         cue = rate_card.search(text, opens, mention.start)
         priced = cue is not None and any(
             cue.end() <= amount.start and _PRICED_ITEM.fullmatch(text, amount.end, mention.start)

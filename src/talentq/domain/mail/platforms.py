@@ -267,7 +267,10 @@ def find_mentions(text: str) -> list[Mention]:
     tiktok_only = re.search(r"tik ?tok", text, re.I) and not re.search(r"youtube|\byt\b", text, re.I)
     # Episodes are a podcast's only where the mail is about one (its words, its ad slots, its listeners).
     podcast_mail = re.search(
-        r"podcast|host[- ]read|(?:pre|mid|post)[- ]roll|listen|hör|écout|escuch|ascolt", text, re.I
+        r"podcast|host[- ]read|(?:pre|mid|post)[- ]roll|\blisten(?:ers?|ing)\b|hörer|zuhör|auditeur|"
+        r"auditrice|oyentes|ascoltator",
+        text,
+        re.I,
     )
     for start, end, raw_count, what in spans:
         platform = platform_of(what)

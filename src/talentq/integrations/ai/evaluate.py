@@ -293,8 +293,9 @@ def same_brand(read: object, labelled: object) -> bool:
 
     "Griffig" and "Griffig Boulder Equipment", "nuvo" and "Nuvo Drinks", "Le Jardin de Colette" and
     "Jardin de Colette", "Halden Outdoor" and "HaldenOutdoor" name one brand; "Glow" and "Glowing",
-    "Coldwire" and "Cw Drinks", a brand and its podcast do not. Whole words only, compared as
-    ``_name`` compares them.
+    "Coldwire" and "Cw Drinks", a brand and a show it sponsors ("Pennywise", "Side Hustle Hour") do
+    not. Whole words only, compared as ``_name`` compares them. The rule cannot tell a short form from
+    another brand that begins with the same words ("Glow" and "Glow Recipe"), so it is lenient there.
     """
     if same_name(read, labelled):
         return True
