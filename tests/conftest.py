@@ -38,7 +38,7 @@ from sqlmodel import SQLModel
 import talentq.db.tables  # noqa: F401  (every table on SQLModel.metadata, for ALL_TABLES)
 from talentq import approvals
 from talentq.client import Producer, create_redis
-from talentq.cron import CronEntry
+from talentq.cron import CRONS, CronEntry
 from talentq.db.engine import make_engine, make_sessionmaker
 from talentq.db.migrate import upgrade, upgrade_async
 from talentq.db.tables import Approval
@@ -352,3 +352,8 @@ async def approve_all(
         assert approval.requested_by_id is not None
         await approvals.approve(sessions, producer, approval.id, by=approval.requested_by_id)
     return waiting
+
+
+def shipped_cron(name: str) -> CronEntry:
+    """The cron entry cron.py ships under ``name``: tests run it, not a copy that could drift."""
+    return next(entry for entry in CRONS if entry.name == name)

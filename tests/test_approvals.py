@@ -23,8 +23,7 @@ from typer.testing import CliRunner
 from talentq import approvals
 from talentq.cli import app
 from talentq.client import Producer
-from talentq.cron import CronEntry, run_cron_job
-from talentq.crons import outreach as crons
+from talentq.cron import run_cron_job
 from talentq.db.models import pk
 from talentq.db.tables import Approval, Brand, OutboundEmail, OutreachAction, Talent, User
 from talentq.dev.sample_agency import seed
@@ -35,7 +34,7 @@ from talentq.queues import CATALOGUE, ActionRef, QueueSpec, RetryPolicy
 from talentq.registry import Binding
 from talentq.settings import ApprovalKind, get_settings
 
-from .conftest import MakeWorker, service_settings
+from .conftest import MakeWorker, service_settings, shipped_cron
 from .processors.test_email_send import Recorder, smtp, smtp_settings  # noqa: F401  (smtp: a fixture)
 from .processors.test_outreach import direct_ctx
 
@@ -104,7 +103,7 @@ async def test_an_ai_pitch_goes_out_once_approved_and_never_once_rejected(
     assert len(drafts) == 3
     # When the daily plan finds them due and a worker runs their outreach jobs
     now = datetime.now(UTC)
-    entry = CronEntry("daily-outreach-plan", "0 9 * * *", crons.daily_outreach_plan, enqueues=("outreach",))
+    entry = shipped_cron("daily-outreach-plan")
     ctx: Any = {**direct_ctx(sessions, redis, settings, f"daily-outreach-plan:{tick_ms(now)}")}
     ctx["producer"] = Producer(redis, catalogue=FAST)
     plan = await run_cron_job(entry)(ctx)

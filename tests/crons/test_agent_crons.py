@@ -22,8 +22,6 @@ from talentq.crons.agents import (
     RECOVERY_BATCH,
     RETRY_BACKOFF_BASE,
     RETRY_BATCH,
-    ai_agent_recovery,
-    ai_agent_retry,
 )
 from talentq.db.models import FailedJob
 from talentq.db.tables import AgentTask, Approval, Deal, InboxMessage, OutboundEmail
@@ -33,13 +31,12 @@ from talentq.processors import agent_tasks, ai_agent, deal_extraction, email_sen
 from talentq.queues import CATALOGUE, RetryPolicy
 from talentq.registry import Binding
 
-from ..conftest import MakeWorker, service_settings
+from ..conftest import MakeWorker, service_settings, shipped_cron
 
 pytestmark = pytest.mark.integration
 
-TARGETS = ("ai-agent", "agent-tasks", "inbox-triage")
-RECOVERY = CronEntry("ai-agent-recovery", "*/10 * * * *", ai_agent_recovery, enqueues=TARGETS)
-RETRY = CronEntry("ai-agent-retry", "*/30 * * * *", ai_agent_retry, enqueues=TARGETS)
+RECOVERY = shipped_cron("ai-agent-recovery")
+RETRY = shipped_cron("ai-agent-retry")
 #: The tick of the statement counts, which do not depend on the hour.
 TICK = datetime(2025, 11, 28, 8, 0, tzinfo=UTC)
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel, col
 
 from talentq.client import Producer
-from talentq.cron import CronEntry, run_cron_job
+from talentq.cron import CRONS, run_cron_job
 from talentq.crons import outreach
 from talentq.db.brands import brand_mail_sql
 from talentq.db.models import pk
@@ -39,19 +39,11 @@ pytestmark = pytest.mark.integration
 #: The tick of the tests that do not depend on the hour (who is pitched, how many statements).
 TICK = datetime(2025, 11, 28, 8, 0, tzinfo=UTC)
 WEEK = timedelta(days=7)
-#: The entries as cron.py is to list them: the seed's names and schedules.
+#: The shipped entries of the outreach crons (cron.py's, not a copy that could drift from them).
 ENTRIES = {
     entry.name: entry
-    for entry in (
-        CronEntry("outreach-rotation", "0 8 * * 2", outreach.outreach_rotation),
-        CronEntry("weekly-outreach", "0 9 * * 1", outreach.weekly_outreach, enqueues=("ai-outreach",)),
-        CronEntry("daily-outreach-plan", "0 9 * * *", outreach.daily_outreach_plan, enqueues=("outreach",)),
-        CronEntry("outreach-follow-ups", "0 */6 * * *", outreach.outreach_follow_ups),
-        CronEntry("brand-crm-daily", "0 3 * * *", outreach.brand_crm_daily, enqueues=("brand-crm",)),
-        CronEntry(
-            "strategy-predictions", "0 4 * * *", outreach.strategy_predictions, enqueues=("strategy-engine",)
-        ),
-    )
+    for entry in CRONS
+    if entry.run is not None and entry.run.__module__ == outreach.__name__
 }
 BRANDS = [
     ("Glossier", "glossier.com", "beauty"),

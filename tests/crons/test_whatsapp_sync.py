@@ -13,16 +13,16 @@ from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from talentq.cron import CRONS, run_cron_job
+from talentq.cron import run_cron_job
 from talentq.db.models import CronRun, pk
 from talentq.db.tables import User, WhatsAppMessage, WhatsAppNumber
 from talentq.settings import Settings
 
-from ..conftest import clients, service_settings
+from ..conftest import clients, service_settings, shipped_cron
 
 pytestmark = pytest.mark.integration
 
-WHATSAPP_SYNC = next(entry for entry in CRONS if entry.name == "whatsapp-sync")
+WHATSAPP_SYNC = shipped_cron("whatsapp-sync")
 
 
 class FakeProvider:

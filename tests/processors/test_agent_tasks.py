@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 from sqlmodel import SQLModel, col
 
 from talentq.client import Producer
-from talentq.cron import CronEntry, run_cron_job
+from talentq.cron import run_cron_job
 from talentq.crons import agents
 from talentq.db import agent_tasks as task_rows
 from talentq.db.engine import make_sessionmaker
@@ -37,7 +37,7 @@ from talentq.queues import CATALOGUE, RetryPolicy, TaskRef
 from talentq.registry import Binding
 from talentq.settings import Settings, normalise_database_url
 
-from ..conftest import MakeWorker, approve_all, clients, service_settings
+from ..conftest import MakeWorker, approve_all, clients, service_settings, shipped_cron
 from .test_email_send import Recorder, smtp, smtp_settings  # noqa: F401  (smtp: the fixture)
 
 FAST = {
@@ -377,9 +377,7 @@ async def test_a_task_whose_worker_died_is_recovered_and_resumed(
             .where(col(AgentTask.id) == task_id)
             .values(started_at=now - timedelta(seconds=stuck.timeout_s + 1))
         )
-    entry = CronEntry(
-        "ai-agent-recovery", "*/10 * * * *", agents.ai_agent_recovery, enqueues=("agent-tasks",)
-    )
+    entry = shipped_cron("ai-agent-recovery")
     result = await run_cron_job(entry)({**ctx, "job_id": f"ai-agent-recovery:{tick_ms(now)}"})
     assert (result["count"], result["requeued"], result["enqueued"]) == (1, [task_id], 1)
 
@@ -550,7 +548,7 @@ async def test_a_transient_failure_on_the_last_try_fails_the_task_and_the_retry_
             .where(col(AgentTask.id) == task_id)
             .values(finished_at=now - agents.RETRY_BACKOFF_BASE - timedelta(seconds=1))
         )
-    entry = CronEntry("ai-agent-retry", "*/30 * * * *", agents.ai_agent_retry, enqueues=("agent-tasks",))
+    entry = shipped_cron("ai-agent-retry")
     ctx = {
         "sessions": sessions,
         "producer": Producer(redis, catalogue=FAST),
@@ -704,9 +702,7 @@ async def test_a_job_past_its_timeout_records_it_and_leaves_the_task_to_recovery
             .where(col(AgentTask.id) == task_id)
             .values(started_at=now - timedelta(seconds=task.timeout_s + 1))
         )
-    recovery = CronEntry(
-        "ai-agent-recovery", "*/10 * * * *", agents.ai_agent_recovery, enqueues=("agent-tasks",)
-    )
+    recovery = shipped_cron("ai-agent-recovery")
     ctx = {"job_id": f"ai-agent-recovery:{tick_ms(now)}", "job_try": 1, "redis": redis, "sessions": sessions,
            "producer": Producer(redis, catalogue=FAST)}  # fmt: skip
     result = await run_cron_job(recovery)(ctx)

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from talentq.client import Producer
-from talentq.cron import CRONS, run_cron_job
+from talentq.cron import run_cron_job
 from talentq.db.models import FailedJob
 from talentq.db.tables import Deal, InboxMessage, MailConnection
 from talentq.dev.sample_agency import seed
@@ -30,12 +30,12 @@ from talentq.queues import CATALOGUE, RetryPolicy
 from talentq.registry import Binding
 from talentq.settings import Settings
 
-from ..conftest import MakeWorker, service_settings
+from ..conftest import MakeWorker, service_settings, shipped_cron
 
 pytestmark = pytest.mark.integration
 
 FAST = RetryPolicy(3, 0.05, 0.2)
-GMAIL_SYNC = next(entry for entry in CRONS if entry.name == "gmail-sync")
+GMAIL_SYNC = shipped_cron("gmail-sync")
 QUEUES = {
     name: dataclasses.replace(CATALOGUE[name], retry=FAST)
     for name in ("gmail-ingest", "inbox", "inbox-triage", "deal-extraction")

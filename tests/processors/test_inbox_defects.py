@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from talentq.client import Producer
-from talentq.cron import CRONS, run_cron_job
+from talentq.cron import run_cron_job
 from talentq.crons.agents import RETRY_BACKOFF_BASE
 from talentq.db.models import FailedJob
 from talentq.db.tables import AgentTask, Brand, Deal, InboxMessage
@@ -43,7 +43,7 @@ from talentq.registry import Binding
 from talentq.settings import Settings
 from talentq.worker.loop import Worker
 
-from ..conftest import MakeWorker, service_settings
+from ..conftest import MakeWorker, service_settings, shipped_cron
 
 pytestmark = pytest.mark.integration
 
@@ -57,7 +57,7 @@ BINDINGS: list[Binding] = [
     ("inbox-triage", inbox_triage.handle),
     ("deal-extraction", deal_extraction.handle),
 ]
-AI_AGENT_RETRY = next(entry for entry in CRONS if entry.name == "ai-agent-retry")
+AI_AGENT_RETRY = shipped_cron("ai-agent-retry")
 
 
 def openai_settings(**overrides: Any) -> Settings:

@@ -22,8 +22,7 @@ from sqlmodel import col
 
 from talentq import approvals
 from talentq.client import Producer
-from talentq.cron import CronEntry, run_cron_job
-from talentq.crons import outreach as crons
+from talentq.cron import run_cron_job
 from talentq.db.models import FailedJob, pk, utcnow
 from talentq.db.tables import (
     Approval,
@@ -45,7 +44,7 @@ from talentq.queues import CATALOGUE, ActionRef, QueueSpec, RetryPolicy, TalentR
 from talentq.registry import Binding
 from talentq.settings import Settings
 
-from ..conftest import MakeWorker, clients, service_settings
+from ..conftest import MakeWorker, clients, service_settings, shipped_cron
 from ..test_jobs import result_of
 from .test_email_send import Recorder, smtp, smtp_settings  # noqa: F401  (smtp: a fixture)
 
@@ -323,12 +322,8 @@ async def test_failed_actions_are_neither_queued_again_nor_rotated(
         await outreach.handle(ctx, ActionRef(action_id=pk(stuck)))
 
     # When the daily plan and the rotation run
-    plan = await run_cron_job(CronEntry("daily-outreach-plan", "0 9 * * *", crons.daily_outreach_plan))(
-        {**ctx, "job_id": "daily-outreach-plan:1"}
-    )
-    rotation = await run_cron_job(CronEntry("outreach-rotation", "0 8 * * 2", crons.outreach_rotation))(
-        {**ctx, "job_id": "outreach-rotation:1"}
-    )
+    plan = await run_cron_job(shipped_cron("daily-outreach-plan"))({**ctx, "job_id": "daily-outreach-plan:1"})
+    rotation = await run_cron_job(shipped_cron("outreach-rotation"))({**ctx, "job_id": "outreach-rotation:1"})
 
     # Then it is not queued (the seed's one pending pitch is due later today) and not moved
     assert (plan["count"], plan["due"]) == (0, 0)
@@ -405,7 +400,7 @@ async def test_a_follow_up_is_not_sent_when_the_brand_replied_meanwhile(
     assert (original.status, original.replied_at) == ("sent", None)
 
     # And the next outreach-follow-ups run marks the pitch replied, making no second follow-up
-    entry = CronEntry("outreach-follow-ups", "0 */6 * * *", crons.outreach_follow_ups)
+    entry = shipped_cron("outreach-follow-ups")
     done = await run_cron_job(entry)({**ctx, "job_id": "outreach-follow-ups:1"})
     assert (done["replied"], done["closed"], done["count"]) == (1, 0, 0)
     async with sessions() as session:
@@ -441,7 +436,7 @@ async def test_a_follow_up_and_the_follow_up_cron_at_the_same_moment_do_not_dead
 
     monkeypatch.setattr(outreach, "_reply_to", once_the_cron_waits)
     ctx = direct_ctx(sessions, redis, service_settings(), "outreach:follow-up")
-    entry = CronEntry("outreach-follow-ups", "0 */6 * * *", crons.outreach_follow_ups)
+    entry = shipped_cron("outreach-follow-ups")
 
     async def cron_soon() -> dict[str, Any]:
         await asyncio.sleep(0.1)  # outreach takes the follow-up's lock first
