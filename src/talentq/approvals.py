@@ -14,7 +14,7 @@ The web API calls ``approve``, ``reject``, ``pending`` and ``get``; the command 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -58,6 +58,11 @@ class Decision:
     status: str
     email_job_id: str | None
     already: bool = False
+
+
+def auto_send_rule(auto_send_kinds: Collection[str], kind: str) -> str | None:
+    """Why ``kind`` goes without a person (``APPROVAL_AUTO_SEND`` names it), or None: a person approves."""
+    return f"APPROVAL_AUTO_SEND names {kind}" if kind in auto_send_kinds else None
 
 
 async def request(
@@ -135,7 +140,7 @@ async def approve(
             f"approval {approval_id}: only {', '.join(EDITABLE)} can be edited, not {', '.join(unknown)}"
         )
     async with sessions.begin() as session:
-        approval = await _locked(session, approval_id)
+        approval = await get(session, approval_id, lock=True)
         if approval.status == APPROVED:
             return Decision(approval_id, APPROVED, approval.email_job_id, already=True)
         await _decidable(session, approval, by)
@@ -174,7 +179,7 @@ async def reject(
     if not reason.strip():
         raise ApprovalError(f"approval {approval_id}: a rejection needs a reason")
     async with sessions.begin() as session:
-        approval = await _locked(session, approval_id)
+        approval = await get(session, approval_id, lock=True)
         if approval.status == REJECTED:
             return Decision(approval_id, REJECTED, None, already=True)
         approver = await _decidable(session, approval, by)
@@ -203,16 +208,10 @@ async def pending(
     return list((await session.execute(query)).scalars())
 
 
-async def get(session: AsyncSession, approval_id: int) -> Approval:
-    """One approval; ``ApprovalError`` naming the id when there is none."""
-    approval = await session.get(Approval, approval_id)
-    if approval is None:
-        raise ApprovalError(f"no approval {approval_id} (see `talentq approvals list`)")
-    return approval
-
-
-async def _locked(session: AsyncSession, approval_id: int) -> Approval:
-    approval = await session.get(Approval, approval_id, with_for_update=True)
+async def get(session: AsyncSession, approval_id: int, *, lock: bool = False) -> Approval:
+    """One approval (row-locked with ``lock``, to decide it); ``ApprovalError`` naming the id when there
+    is none."""
+    approval = await session.get(Approval, approval_id, with_for_update=lock)
     if approval is None:
         raise ApprovalError(f"no approval {approval_id} (see `talentq approvals list`)")
     return approval

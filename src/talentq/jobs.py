@@ -261,7 +261,7 @@ async def _dead_letter(
     store = ctx.get("dead_letters")
     if store is None:
         raise RuntimeError(
-            "the worker context has no dead-letter store: build the worker with talentq.registry, "
+            "the worker context has no dead-letter store: build the worker with talentq.worker.boot, "
             "whose on_startup provides it"
         )
     now = utcnow()

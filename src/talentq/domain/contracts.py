@@ -8,14 +8,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from decimal import Decimal
 from typing import Any, Final, Literal, TypeGuard
 
 from pydantic.alias_generators import to_camel, to_snake
 
 from talentq.domain.content_review import RULE_TERMS, read_rule_term
 from talentq.domain.mail.terms import DealTerms
-from talentq.domain.money import format_minor, is_currency, minor_units, split_minor
+from talentq.domain.money import format_minor, is_currency, split_minor, to_major
 from talentq.domain.vocabulary import ContentLine, describe_content, parse_content, platform_label
 
 # --- contracts --------------------------------------------------------------------------------
@@ -291,11 +290,6 @@ def _payment_found(draft: str) -> tuple[int | None, int | None]:
     return deposit, (int(net.group(1) or net.group(2)) if net else None)
 
 
-def _major(amount_minor: int, currency: str) -> Decimal:
-    """An amount in major units of its currency (8570.00 for USD 857,000 minor)."""
-    return Decimal(amount_minor).scaleb(-minor_units(currency))
-
-
 def _months(months: int | None) -> str:
     if months is None:
         return "not stated"
@@ -316,7 +310,7 @@ def review_contract(draft: str, terms: ContractTerms, found: DealTerms) -> Contr
         mismatches.append(Mismatch("currency", cur, found_cur))
     if found_fee is None and not stated_verbatim:
         mismatches.append(Mismatch("fee", agreed_fee, "not stated"))
-    elif found_fee is not None and _major(found_fee, found_cur) != _major(terms.fee_minor, cur):
+    elif found_fee is not None and to_major(found_fee, found_cur) != to_major(terms.fee_minor, cur):
         # Across currencies the amounts are compared as written: "EUR 8,570" for "USD 8,570" is
         # the currency finding alone; "EUR 7,500" is a wrong amount as well.
         mismatches.append(Mismatch("fee", agreed_fee, format_minor(found_fee, found_cur)))

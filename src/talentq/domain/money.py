@@ -91,11 +91,14 @@ def to_minor(amount: Decimal | int | str, currency: str) -> int:
     return minor
 
 
+def to_major(amount_minor: int, currency: str) -> Decimal:
+    """An amount in major units of its currency: 857000, "USD" -> 8570.00; 1500, "JPY" -> 1500."""
+    return Decimal(amount_minor).scaleb(-minor_units(currency))
+
+
 def format_minor(amount_minor: int, currency: str) -> str:
     """1250, "EUR" -> "EUR 12.50"; 1500, "JPY" -> "JPY 1,500"."""
-    digits = minor_units(currency)
-    major = Decimal(amount_minor).scaleb(-digits)
-    return f"{currency} {major:,.{digits}f}"
+    return f"{currency} {to_major(amount_minor, currency):,.{minor_units(currency)}f}"
 
 
 def amount_text(amount_minor: int, currency: str) -> str:

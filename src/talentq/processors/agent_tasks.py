@@ -214,7 +214,7 @@ async def _send_email(
         subject=f"Agent email ({task.kind}) to {step.to}: {step.subject}",
         email=mail,
         extra={"agent_task_id": task.id, "step": index, "deal_id": task.deal_id},
-        auto_send=f"APPROVAL_AUTO_SEND names {kind}" if kind in ctx["settings"].approval_auto_send else None,
+        auto_send=approvals.auto_send_rule(ctx["settings"].approval_auto_send, kind),
     )
     return f"approval {approval_id} {'asked' if created else 'already asked'}"
 

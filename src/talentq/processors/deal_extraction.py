@@ -99,7 +99,7 @@ async def _read(session: AsyncSession, message_id: int) -> _Offer | dict[str, An
     message = await session.get(InboxMessage, message_id)
     if message is None or message.id is None:
         raise PermanentJobError(f"inbox message {message_id} not found")
-    existing = await session.scalar(select(col(Deal.id)).where(col(Deal.source_message_id) == message.id))
+    existing = await _deal_of(session, message.id)
     if existing is not None:
         return {"result": "exists", "dealId": existing}
     if message.category is None:
@@ -138,7 +138,7 @@ async def _write(session: AsyncSession, offer: _Offer, terms: DealTerms, fee: St
             "the retry extracts them again"
         )
     # Another run may have stored the deal meanwhile: found before a brand is created for nothing.
-    existing = await session.scalar(select(col(Deal.id)).where(col(Deal.source_message_id) == offer.id))
+    existing = await _deal_of(session, offer.id)
     if existing is not None:
         return {"result": "exists", "dealId": existing}
     brand_id = await _brand(session, offer.sender, terms.brand)
@@ -172,7 +172,7 @@ async def _write(session: AsyncSession, offer: _Offer, terms: DealTerms, fee: St
         .returning(col(Deal.id))
     )
     if deal_id is None:  # a concurrent run inserted it first
-        found = await session.scalar(select(col(Deal.id)).where(col(Deal.source_message_id) == offer.id))
+        found = await _deal_of(session, offer.id)
         return {"result": "exists", "dealId": found}
     result: dict[str, Any] = {
         "result": "draft_deal",
@@ -219,6 +219,14 @@ def stored_fee(fee: Fee) -> StoredFee:
             None, None, written, f"fee {fee.text!r} has no currency: set the deal's fee and currency"
         )
     return StoredFee(None, None)
+
+
+async def _deal_of(session: AsyncSession, message_id: int) -> int | None:
+    """The deal already made from message ``message_id``, if any."""
+    found: int | None = await session.scalar(
+        select(col(Deal.id)).where(col(Deal.source_message_id) == message_id)
+    )
+    return found
 
 
 async def _brand(session: AsyncSession, sender: str, named: str | None) -> int | None:

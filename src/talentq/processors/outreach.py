@@ -122,10 +122,9 @@ async def _auto_send(ctx: JobContext, session: AsyncSession, action: OutreachAct
 
     ``APPROVAL_AUTO_SEND`` names the kinds; a follow-up goes only when a person approved its pitch.
     """
-    if kind not in ctx["settings"].approval_auto_send:
-        return None
-    if kind != approvals.OUTREACH_FOLLOW_UP:
-        return f"APPROVAL_AUTO_SEND names {kind}"
+    rule = approvals.auto_send_rule(ctx["settings"].approval_auto_send, kind)
+    if rule is None or kind != approvals.OUTREACH_FOLLOW_UP:
+        return rule
     original = await session.get(OutreachAction, action.follow_up_of_id)
     pitch = await session.get(Approval, original.approval_id) if original and original.approval_id else None
     if pitch is None or pitch.status != ApprovalStatus.APPROVED or pitch.decided_by_id is None:

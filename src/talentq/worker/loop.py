@@ -431,7 +431,7 @@ class Worker(arq.worker.Worker):
                 envelope.function,
                 lost_by,
             )
-        await self._run(job_id, score, function, envelope, job_try, start_ms)
+        await self._run(job_id, score, function, envelope, job_try)
 
     async def _run(
         self,
@@ -440,7 +440,6 @@ class Worker(arq.worker.Worker):
         function: Function | CronJob,
         envelope: Envelope,
         job_try: int,
-        start_ms: int,
     ) -> None:
         """arq's ``run_job`` from the function call on, with talentq's finish."""
         name, args, kwargs = envelope.function, envelope.args, envelope.kwargs

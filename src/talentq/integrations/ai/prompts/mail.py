@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Final
+from typing import Final, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -115,6 +115,14 @@ EXTRACT_PROMPT: Final = (
     '(never guess one); "2 stories a month for 3 months" is 6.'
 )
 
+_Answer = TypeVar("_Answer", Classification, DealTerms)
+
+
+def _note_first(result: _Answer, note: str) -> _Answer:
+    """The rules' answer with ``note`` (why the rules answered) as its first reason."""
+    return replace(result, reasons=[note, *result.reasons])
+
+
 CLASSIFY_MESSAGE: Final[Capability[Mail, ClassificationAnswer, Classification]] = Capability(
     name="classify_message",
     rules=lambda mail: classify_message(mail.subject, mail.body, sender=mail.sender),
@@ -124,7 +132,7 @@ CLASSIFY_MESSAGE: Final[Capability[Mail, ClassificationAnswer, Classification]] 
     read=lambda answer, _: Classification(answer.category.value, answer.confidence, answer.reasons),
     what=lambda _: "classification",
     falls_back=True,
-    noted=lambda result, note: replace(result, reasons=[note, *result.reasons]),
+    noted=_note_first,
 )
 EXTRACT_DEAL: Final[Capability[Mail, DealAnswer, DealTerms]] = Capability(
     name="extract_deal",
@@ -135,5 +143,5 @@ EXTRACT_DEAL: Final[Capability[Mail, DealAnswer, DealTerms]] = Capability(
     read=lambda answer, _: answer.result(),
     what=lambda _: "deal terms",
     falls_back=True,
-    noted=lambda result, note: replace(result, reasons=[note, *result.reasons]),
+    noted=_note_first,
 )

@@ -11,6 +11,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
+from functools import cached_property
 from typing import Any, Final
 
 from pydantic import BaseModel, Field, field_validator
@@ -46,6 +47,11 @@ class Pitching:
     brands: tuple[OutreachBrand, ...]
     limit: int
 
+    @cached_property
+    def shortlist(self) -> list[OutreachBrand]:
+        """The brands put to the model, and the only ones its answer may name (computed once)."""
+        return outreach_shortlist(self.talent, self.brands)
+
 
 @dataclass(frozen=True)
 class Strategy:
@@ -75,6 +81,11 @@ class Bundling:
     candidates: tuple[BundleCandidate, ...]
     budget_minor: int
     currency: str
+
+    @cached_property
+    def shortlist(self) -> list[BundleCandidate]:
+        """The talents put to the model, and the only ones its answer may name (computed once)."""
+        return bundle_shortlist(self.category, self.candidates)
 
 
 def facts_json(**facts: Any) -> str:
@@ -242,7 +253,7 @@ def bundle_from_answer(
 
 
 def _pitching_request(q: Pitching) -> str:
-    return facts_json(talent=q.talent, brands=outreach_shortlist(q.talent, q.brands), limit=q.limit)
+    return facts_json(talent=q.talent, brands=q.shortlist, limit=q.limit)
 
 
 def _strategy_request(q: Strategy) -> str:
@@ -258,7 +269,7 @@ def _bundling_request(q: Bundling) -> str:
     return facts_json(
         brand={"name": q.brand_name, "category": q.category},
         budget={"minor": q.budget_minor, "currency": q.currency},
-        candidates=bundle_shortlist(q.category, q.candidates),
+        candidates=q.shortlist,
     )
 
 
@@ -268,7 +279,7 @@ DRAFT_OUTREACH: Final[Capability[Pitching, OutreachAnswer, list[OutreachDraft]]]
     prompt=OUTREACH_PROMPT,
     request=_pitching_request,
     answer=OutreachAnswer,
-    read=lambda answer, q: drafts_from_answer(answer, outreach_shortlist(q.talent, q.brands), limit=q.limit),
+    read=lambda answer, q: drafts_from_answer(answer, q.shortlist, limit=q.limit),
     what=lambda _: "outreach drafts",
 )
 PREDICT_STRATEGY: Final[Capability[Strategy, StrategyAnswer, StrategyForecast]] = Capability(
@@ -300,7 +311,7 @@ BUILD_BUNDLE: Final[Capability[Bundling, BundleAnswer, Bundle]] = Capability(
     request=_bundling_request,
     answer=BundleAnswer,
     read=lambda answer, q: bundle_from_answer(
-        answer, bundle_shortlist(q.category, q.candidates), budget_minor=q.budget_minor, currency=q.currency
+        answer, q.shortlist, budget_minor=q.budget_minor, currency=q.currency
     ),
     what=lambda _: "bundle",
 )
