@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Final
 
 from talentq.domain.mail.brands import MODEL_FILE, Candidate, brand_candidates
-from talentq.domain.mail.extract import offer_text
+from talentq.domain.mail.extract import brand_reading, offer_text
 from talentq.domain.mail.parties import NAMES_LIMIT
 from talentq.integrations.ai.evaluate import read_labelled, same_name
 
@@ -60,8 +60,8 @@ def offers(corpus: Path) -> list[Mail]:
     for message in read_labelled(corpus, "dev"):
         if message.offer is None:
             continue
-        subject, current, _ = offer_text(message.subject, message.body)
-        found = brand_candidates(subject, current[:NAMES_LIMIT], message.sender)
+        subject, current, sender = brand_reading(*offer_text(message.subject, message.body), message.sender)
+        found = brand_candidates(subject, current[:NAMES_LIMIT], sender)
         right = frozenset(k for k, c in enumerate(found) if same_name(c.name, message.offer.get("brand")))
         out.append(Mail(message.id, found, right))
     return out

@@ -21,6 +21,7 @@ Each answer says why: the ways the mail gave the name the model weighed most.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -64,6 +65,8 @@ _SIGN_OFF: Final = frozenset(
 _AGENCY_WORDS: Final = re.compile(
     r"(?i)(?:\bpr\b|pr$|media|agency|agentur|agence|agencia|agenzia|influence|communications?|comunicaci[oó]n|"
     r"comunicazione|kommunikation|talent|bureau|büro|consulting|partners|relations|network|netzwerk|"
+    # producers and distributors write for the brands they film or sell; "RP" is French for PR
+    r"\brp\b|rp$|films?\b|productions?\b|distribu|vertrieb|"
     # affiliate networks write for the brands whose programmes they run
     r"affiliat|afiliad|affiliazion)"
 )
@@ -85,6 +88,10 @@ _NOT_A_SITE: Final = re.compile(
     r"linktr|bit|lnkd|calendly|wetransfer|dropbox|google|drive|docs|zoom|teams)\.",
     re.IGNORECASE,
 )
+#: The "x" of "Brand x Creator" in a subject (a capital X is the platform: "posts on X").
+_PAIR: Final = re.compile(r"(?<=\S) [x\u00d7] (?=\S)")
+#: Where one side of such a pair ends: punctuation, a dash, the start of a reply's subject.
+_PAIR_STOP: Final = re.compile(r"[:|()\[\],!?]|\s[\u2013\u2014-]\s|\s/\s")
 #: An article written as part of a name, just before it ("Le Jardin de Colette", "L'Atelier").
 _ARTICLE: Final = re.compile(r"(?<!\w)(?:Le|La|Les|El|Il|Lo) $|(?<!\w)L['\u2019] ?$")
 #: What each way of naming a brand is called in an answer's cues.
@@ -97,6 +104,7 @@ _SOURCES: Final = {
     "from": "the sender is from it",
     "subject": "named in the subject",
     "subject_word": "a word of the subject",
+    "x_side": "paired with the creator in the subject",
     "display": "the sender's name",
     "display_person": "beside the sender's name",
     "signature": "in the signature",
@@ -223,6 +231,17 @@ def brand_candidates(subject: str, current: str, sender: str) -> list[Candidate]
             add(match.group("name"), "subject")
             for token in match.group("name").split():
                 add(token, "subject_word")
+    # "Feldberg x Luisa", "Pablo Ferrer x Brisa", "nomu x Nina": a subject pairs the brand with its
+    # creator; the words beside the "x" name one of them, capitalised or not.
+    for pair in _PAIR.finditer(subject):
+        left = re.split(_PAIR_STOP, subject[: pair.start()])[-1].split()
+        right = re.split(_PAIR_STOP, subject[pair.end() :])[0].split()
+        right = list(itertools.takewhile(lambda w: not w[0].isdigit(), right))
+        for size in (1, 2, 3):
+            if len(left) >= size:
+                add(" ".join(left[-size:]), "x_side")
+            if len(right) >= size:
+                add(" ".join(right[:size]), "x_side")
     if display:
         # "Ilse from nuuk", "Jana & Ole von Velomo", "Marketing | Kelpie"
         for piece in re.split(
@@ -329,9 +348,9 @@ def _describe(candidates: list[Candidate], subject: str, text: str, domain: str)
                 f[f"fit>={threshold}"] = 1.0
         if core:
             f["group_domain"] = 1.0
-            words = c.name.lower().split()
-            if words[0] in GROUP_WORDS or words[-1] in GROUP_WORDS:
-                f["group_word"] = 1.0
+        words = c.name.lower().split()
+        if words[0] in GROUP_WORDS or words[-1] in GROUP_WORDS:
+            f["group_word"] = 1.0  # "Gruppo Ferretti Casa": the group that owns the brand
         if not domain:
             f["no_domain"] = 1.0
         if client_named:

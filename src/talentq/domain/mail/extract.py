@@ -28,7 +28,7 @@ from talentq.domain.mail.platforms import (
     platform_of,
 )
 from talentq.domain.mail.terms import DealTerms, Deliverable, Fee, NoFeeWhy
-from talentq.domain.mail.text import readable
+from talentq.domain.mail.text import forwarded, readable
 
 #: Most characters of a body read: offers say what matters early, and regexes over a megabyte of text
 #: are time a worker cannot spare.
@@ -46,10 +46,11 @@ _PRICED_ITEM: Final = re.compile(r"\s*(?:per|for|pour|für|por|para|a|à|al)\s+"
 # Cues in the words before an amount (same clause) that make it something other than the offer.
 _SKIP_BEFORE: Final = [
     ("rate card", _rx(
-        r"rate ?card|media ?kit|kit m[ée]dia|tarifario|listino|preisliste|mediadaten|standard rate|"
-        r"usual rate|"
+        r"rate ?card|media ?kit|kit m[ée]dia|grille tarifaire|tarifario|listino|preisliste|mediadaten|"
+        r"standard rate|usual rate|"
         r"\b(?:his|her|their|[A-Z]\w+['\u2019]s) (?:current |standard |usual |normal )?(?:rate|fee|minimum|"
-        r"number|tarif)s?\b|"
+        # "Orrin's fee for Matteo is €6,000": a brand's offer for a creator, not the creator's rate
+        r"number|tarif)s?\b(?!\s+for\s+(?-i:[A-Z][a-z]+)\s+(?:is|are|would|will)\b)|"
         r"\btarif (?:de|d['\u2019])|\bsatz\b|\bindica\b|\bindique\b|\bfigura\b|rates? (?:are|is) below|"
         r"tarifa de"
     )),
@@ -58,14 +59,15 @@ _SKIP_BEFORE: Final = [
         r"weihnachtsaktion|l['\u2019]anno scorso|l['\u2019]ultima volta|l['\u2019]année dernière|"
         r"la dernière fois|"
         r"el año pasado|aquella vez|la última vez|previously|avions versé|avait|rémunéré|lagen wir|"
-        r"(?:le|les|te) pagamos|"
+        r"(?:le|les) pagamos|"
         r"abbiamo pagato|we paid|paid (?:her|him|them)|vorig jaar|\bin 20\d\d\b|au printemps 20\d\d|"
         r"campagne de noël|hatten wir|bezahlt haben"
     )),
     ("replaced counter-offer", _rx(
         r"can['\u2019]?t (?:quite )?(?:do|go|reach|stretch|meet|pay|manage|afford)|cannot|can not|unable to|"
-        r"instead of|rather than|\bstatt\b|anstatt|au lieu de|en lugar de|invece d|ne (?:pouvons|"
-        r"pourrons) pas|"
+        r"instead of|rather than|in plaats van|\bvroegen\b|(?:first|eerste|erste[ns]?) "
+        r"(?:offer|voorstel|angebot)|première proposition|primera propuesta|prima proposta|\bstatt\b|anstatt|"
+        r"au lieu de|en lugar de|invece d|ne (?:pouvons|pourrons) pas|"
         r"no llegamos|no podemos|non possiamo|non riusciamo|können (?:leider )?nicht|first mentioned|"
         r"originally|"
         r"initially|you (?:asked|quoted|proposed|requested)|your (?:ask|quote|counter)|asked for|offer of|"
@@ -74,7 +76,8 @@ _SKIP_BEFORE: Final = [
         r"gegenangebot (?:von|über)|contrapropuesta de|controproposta di"
     )),
     ("a product's price", _rx(
-        r"worth|valued?|retail|\brrp\b|\bpvp\b|valore|im wert|wert von|valeur|\bcosts?\b|\bprix\b|\bpreis|"
+        r"worth|valued?|retail|\brrp\b|\bpvp\b|valore|im wert|wert von|valeur|\bcosts?\b|\bkostet\b|"
+        r"co[uû]te\b|\bcuesta\b|\bcusta\b|\bprix\b|\bpreis|"
         r"precio|prezzo|\buvp\b|\bmsrp\b"
     )),
     ("an earnings claim", _rx(
@@ -108,9 +111,12 @@ _TOTAL: Final = _rx(
     r"\btotal|insgesamt|gesamt|in totale|complessiv|au total|en total|all[- ]in|for (?:both|all|the lot|"
     r"everything|the (?:whole|full|entire) (?:package|campaign|term|period|year|ambassadorship))|"
     r"pour l['\u2019]ensemble|für alle|por todo|para todo|per tutto|"
-    r"per l['\u2019]intero|"
-    r"\bsoit\b|\bso\b|es decir|cioè|\balso\b"
+    r"per l['\u2019]intero|voor het (?:totaal|geheel)|in totaal"
 )
+#: An amount labelled as the total: "Total: 3.200 €" (the colon ends the clause the cue is read in).
+_TOTAL_LABEL: Final = _rx(r"(?:total|totale|gesamt|insgesamt|totaal|summe)\s*:\s*$")
+#: Words that restate what came before as a total: "€600 per week, so €2,400"; they point forward only.
+_RESTATE: Final = _rx(r"\bsoit\b|\bso\b|es decir|cioè|\balso\b")
 _FEE_WORDS: Final = _rx(
     r"fee|budget|offer|pay|rate|compensation|honorar|vergütung|angebot|budget|compenso|cachet|rémunération|"
     r"presupuesto|honorarios|caché|tarif|vergoeding|cachê|propos|total|bieten|anbieten|ofrecemos|offriamo"
@@ -153,14 +159,16 @@ _COMMISSION_ONLY: Final = _rx(
     r"affiliate programme only"
 )
 _NO_CASH: Final = _rx(
-    r"no (?:cash )?fee|no payment|no cash|can['\u2019]?t pay|cannot pay|unable to pay|no (?:paid )?budget|"
+    r"no (?:cash )?fee\b|no payment|no cash|can['\u2019]?t pay|cannot pay|unable to pay|no (?:paid )?budget|"
     r"product[- ]only|kein honorar|honorar können wir[^.]{0,40}nicht|ohne bezahlung|keine bezahlung|"
     r"(?:ne (?:pouvons|peut) pas|pas) rémunérer|sans rémunération|pas de budget|uniquement en produits|"
     r"no (?:tenemos|manejamos) presupuesto|sin remuneración|no incluye pago|no hay pago|non abbiamo budget|"
     r"nessun compenso in denaro|compenso sarà in prodotti|non (?:possiamo|riusciamo a) pagare|"
     r"n['\u2019]avons pas de budget|geen budget|sem remuneração|reines geschenk|ohne gegenleistung|"
     r"sans (?:aucune )?contrepartie|sin (?:ningún )?compromiso|senza (?:alcun )?(?:impegno|obbligo)|"
-    r"no strings attached|(?:don['\u2019]?t|do not) have (?:a |any )?(?:cash )?budget|"
+    r"no strings\b|betalen kunnen we[^.\n]{0,20}niet|(?:kein|keine) budget|"
+    r"budget für bezahlte[^.\n]{0,30}haben wir[^.\n]{0,20}nicht\b|"
+    r"(?:don['\u2019]?t|do not) have (?:a |any )?(?:cash )?budget|"
     r"sans (?:aucune )?obligation|"
     r"geen vergoeding|vergoeding in geld zit er[^.\n]{0,30}niet|alleen het product"
 )
@@ -189,6 +197,14 @@ def offer_text(subject: str, body: str) -> tuple[str, str, str]:
     return subject[:1000], parts.current[:TEXT_LIMIT], parts.quoted[:TEXT_LIMIT]
 
 
+def brand_reading(subject: str, current: str, quoted: str, sender: str) -> tuple[str, str, str]:
+    """The subject, text and sender the brand is read from: a forwarded offer's own, when the mail
+    forwards one (a colleague's "see below" names no brand; the forwarded mail's sender does)."""
+    if quoted and (inner := forwarded(quoted)) is not None:
+        return inner.subject or subject, inner.current, inner.sender
+    return subject, current, sender
+
+
 def extract_deal(subject: str, body: str, *, sender: str = "", reference: date | None = None) -> DealTerms:
     """The fee, deliverables, brand, talent and campaign window the mail offers now, with the cues."""
     subject, current, quoted = offer_text(subject, body)
@@ -205,7 +221,7 @@ def extract_deal(subject: str, body: str, *, sender: str = "", reference: date |
 
     fee = _fee(subject, current, quoted, content, mentions, reasons)
 
-    brand, agency = find_brand(subject, current, sender)
+    brand, agency = find_brand(*brand_reading(subject, current, quoted, sender))
     if brand is not None:
         reasons.append(
             f"brand {brand.name!r}: {brand.why}" + (f"; sender is its agency {agency!r}" if agency else "")
@@ -239,6 +255,8 @@ def _fee(
     no_cash = _NO_CASH.search(whole)
     if no_cash:
         why: NoFeeWhy = "product_only" if _PRODUCT_ONLY.search(whole) or not _GIFT.search(whole) else "gifted"
+        if not any(not d.optional for d in content) and not _PRODUCT_ONLY.search(whole):
+            why = "gifted"  # nothing asked in return: a gift, not product paid for content
         # "No fee, but 20% on every sale": paid by commission, not in product.
         if _COMMISSION.search(whole):
             why = "commission_only"
@@ -301,7 +319,9 @@ def _pick(
         )
         previous_end = amount.end
         before = text[clause_start : amount.start]
-        after = text[amount.end : amount.end + 80]
+        # What follows an amount is about it up to the next one: "€600 per week, so €2,400 in total".
+        upto = amounts[index + 1].start if index + 1 < len(amounts) else len(text)
+        after = text[amount.end : min(amount.end + 80, upto)]
         sentence_start = max(
             [m.end() for m in re.finditer(r"[.!?]\s|\n", text[max(0, amount.start - 200) : amount.start])]
             + [0]
@@ -323,7 +343,12 @@ def _pick(
             continue
         fee, per_unit = _as_fee(text, amount, content, mentions)
         score = 1.0
-        if _TOTAL.search(before[-60:]) or _TOTAL.search(after[:40]):
+        if (
+            _TOTAL.search(before[-60:])
+            or _RESTATE.search(before[-60:])
+            or _TOTAL.search(after[:40])
+            or _TOTAL_LABEL.search(text, max(0, amount.start - 15), amount.start)
+        ):
             score += 2.0
         if _FEE_WORDS.search(before[-80:]):
             score += 1.0

@@ -63,6 +63,20 @@ _CLIENT: Final = [
     rf"(?i:(?:représentons|we represent|vertreten|representamos|rappresentiamo|die marke|the brand|la marque|"
     rf"la marca|il marchio) (?:la |le |the |die |das )?"
     rf"(?:[a-zà-ÿ-]+ (?:brand|marque|marke|marca|marchio) )?){NAME}",
+    # "Trabajamos para Iberaventura", "brought in by Orrin Outdoor", "on Orrin's behalf",
+    # "la propuesta del cliente, Iberaventura Trenes", "distributore ufficiale di Kettlebrook"
+    rf"(?i:\b(?:we work|we're working|we are working|trabajamos|wir arbeiten|nous travaillons|lavoriamo|"
+    rf"we werken|werken wij|trabalhamos) (?:para|for|für|pour|per|voor|con|with|mit|avec) "
+    rf"(?:{_ARTICLE} )?){NAME}",
+    rf"(?i:\b(?:brought in|hired|commissioned|engaged|beauftragt|mandatée?s?|contratad[oa]s?|incaricat[oi]) "
+    rf"(?:by|von|par|por|da) (?:{_ARTICLE} )?){NAME}",
+    rf"(?i:\bon ){NAME}(?i:['\u2019]s behalf)",
+    rf"(?i:\b(?:the |del |du |des |der |dal |do )?(?:client|cliente|kunden?|klant)[,:] "
+    rf"(?:{_ARTICLE} )?){NAME}",
+    rf"(?i:\b(?:distribut(?:or|eur|ore|idor)|vertrieb\w*|distribuidora|official distributor) "
+    rf"(?:[a-zà-ÿ]+ ){{0,2}}(?:of|de|di|von|für|for|du|del|della|dei|des) (?:{_ARTICLE} )?){NAME}",
+    rf"(?i:\b(?:we distribute|distribuiamo|distribuimos|nous distribuons|wir vertreiben|vertreiben wir) "
+    rf"(?:{_ARTICLE} )?){NAME}",
 ]
 CLIENT_PATTERNS: Final = [(re.compile(p), "client" if k < 2 else "works_for") for k, p in enumerate(_CLIENT)]
 #: (pattern, kind): how a brand introduces itself.

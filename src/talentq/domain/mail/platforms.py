@@ -40,7 +40,7 @@ _FILLER: Final = (
     r"(?:(?:dedicated|dedizierte[nms]?|zusätzliche[nrs]?|supplémentaires?|adicional(?:es)?|aggiuntiv[oaie]|"
     r"long[- ]form|in[- ]depth|petite?s?|small|little|kleine[nrs]?|pequeñ[oa]s?|piccol[oaie]|"
     r"sponsorizzat[oaie]|dedicad[oa]s?|dedicat[oa]|dédiée?s?|sponsored|gesponserte[n]?|"
-    r"patrocinad[oa]s|sponsoris[ée]e?s|ausführliche[nm]?|kurze[n]?|short|full|extra|additional|organic|"
+    r"patrocinad[oa]s|sponsoris[ée]e?s|gesponserter|ausführliche[nm]?|kurze[n]?|short|full|extra|additional|organic|"
     r"review|recipe|feed|carousel|native|live|separate|eigene[n]?|weitere[n]?|"
     r"honest|ehrliche[nmrs]?|honnêtes?|eerlijke|onest[oaie]|honest[oa]s?|sincer[oa]s?|"
     r"\d{1,3}[- ]?(?:seconds?|second|sec|s|minutes?|min|sekunden|secondes|segundos|secondi)|"
@@ -58,7 +58,7 @@ _ITEMS: Final[list[tuple[str, str]]] = [
     (rf"(?:{_IG}[- ])?(?:stor(?:y|ys|ies)|stori[ae]|historias?|stories?)(?:[- ]sets?)?"
      rf"(?: (?:de |en |su |auf |on |sur )?{_IG})?", "instagram_story"),
     (rf"(?:{_IG}[- ])?reels?(?: (?:de |en |su |auf |on |sur )?{_IG})?", "instagram_reel"),
-    (r"(?:posts?|publicaci(?:ón|ones)|publications?|beitr(?:ag|äge)|tweets?)"
+    (r"(?:[a-zà-ÿ]+-)?(?:posts?|publicaci(?:ón|ones)|publications?|beitr(?:ag|äge)|tweets?)"
      r" (?:(?:on|auf|su|en|sur|op) )?(?:x|twitter)\b|(?:x|twitter)(?: \(twitter\)|/twitter)?[- ](?:posts?|"
      r"beitr(?:ag|äge))"
      r"|tweets?", "x_post"),
@@ -67,11 +67,13 @@ _ITEMS: Final[list[tuple[str, str]]] = [
     (r"(?:posts?|publicaci(?:ón|ones)|publications?|beitr(?:ag|äge)) (?:(?:on|auf|su|en|sur|op) )?linkedin"
      r"|linkedin[- ](?:posts?|beitr(?:ag|äge)|articles?)", "linkedin_post"),
     (r"(?:pinterest[- ])?(?:pins?|épingles?)(?: (?:de |su |on |sur |auf )?pinterest)?", "pinterest_pin"),
-    (rf"(?:{_IG}[- ])?(?:posts?|publications?|publicaci(?:ón|ones)|beitr(?:ag|äge)|feed[- ]posts?)"
+    (rf"(?:{_IG}[- ])?(?:posts?|publications?|publicaci(?:ón|ones)|publicaç(?:ão|ões)|beitr(?:ag|äge)|"
+     r"feed[- ]posts?|carrousels?|carousels?|karussells?|carosell[oi]|carrusel(?:es)?)"
+     r"(?: (?:no|in the|on the|im|dans le|sur le|en el|nel|in) feed)?"
      rf"(?: (?:en |su |auf |on |sur |op |in )?(?:(?:su |seinem |ihrem |son |her |his )?feed (?:de |"
      rf"di )?)?{_IG})?"
      r"(?: (?:in|im|en) (?:carrousel|karussell|carosello)(?: (?:sur|su|auf) instagram)?)?", "instagram_post"),
-    (r"(?:youtube|yt)[- ](?:videos?|vídeos?|vidéos?|integrations?|vlogs?)|(?:vid[eé]os?|vídeos?)"
+    (r"(?:youtube|yt)[- ](?:videos?|vídeos?|vidéos?|integrations?|vlogs?|reviews?)|(?:vid[eé]os?|vídeos?)"
      r" (?:de |su |sur |auf )?(?:youtube|yt)|(?:dedicated )?(?:youtube )?(?:review )?videos?|"
      r"(?:integra(?:tions?|zion[ei]|ción|ciones)|intégrations?|integrationen)"
      r"(?:[- ](?:youtube|yt)| (?:on|sur|su|en|auf) (?:youtube|yt))?", "youtube_video"),
@@ -92,7 +94,9 @@ _ITEMS: Final[list[tuple[str, str]]] = [
 _ITEM_ALT: Final = "|".join(f"(?:{pattern})" for pattern, _ in _ITEMS)
 _COMPILED: Final = [(re.compile(pattern, re.IGNORECASE), name) for pattern, name in _ITEMS]
 _MENTION: Final = re.compile(
-    rf"(?:(?<=\bd['\u2019])|(?<![\w'\u2019])){_COUNT}[^\S\n]?(?:x[^\S\n]?|\u00d7[^\S\n]?)?{_FILLER}(?P<what>{_ITEM_ALT})(?![\w-])",
+    rf"(?:(?<=\bd['\u2019])|(?<![\w'\u2019])){_COUNT}[^\S\n]?"
+    # "3x Reels", "2 x TikTok"; but "3 X posts" are posts on X
+    rf"(?:(?!(?-i:X)[^\S\n]+(?:posts?|beitr))(?:x|\u00d7)[^\S\n]?)?{_FILLER}(?P<what>{_ITEM_ALT})(?![\w-])",
     re.IGNORECASE,
 )
 # One of the creator's own items: "in one of your YouTube videos", "dans l'une de vos prochaines vidéos".
@@ -121,7 +125,7 @@ _ROW: Final = re.compile(
 # (a rate card's "- TikTok: $2,000").
 _NAMED_ITEM: Final = (
     r"(?:instagram|ig|insta)[- ](?:reel|post|story)|tik ?tok|(?:youtube|yt)[- ](?:video|short|integration)|"
-    r"reel|linkedin[- ]post|threads[- ]post|pinterest[- ]pin|blog ?post|twitch[- ]stream"
+    r"reel|linkedin[- ]post|threads[- ]post|pinterest[- ]pin|blog ?post|twitch[- ]stream|carrousel|carousel"
 )
 _NOT_PRICED: Final = r"(?![\w-])(?![^\n]{0,30}?:[ \t]*[$€£¥\d])"
 _BARE: Final = re.compile(
@@ -189,6 +193,14 @@ _OPTIONAL_NEXT: Final = re.compile(
     r"[^\S\n]*(?:[.!]|\n|$)",
     re.IGNORECASE,
 )
+#: Words that put the item after them in an earlier version of the offer.
+_EARLIER: Final = re.compile(
+    r"\b(?:previously|originally|before it was|prima erano|erano|were|waren|vorher|zuvor|auparavant|"
+    r"étaient|antes eran|eran)\s*$",
+    re.IGNORECASE,
+)
+#: "(one a week)", "(um por semana)": one of the items per period, so the count is already the total.
+_ONE_EACH: Final = re.compile(r"\b(?:one|um|uma|un|une|uno|una|ein|eine|eins|één|een|1)\s*$", re.IGNORECASE)
 _RIGHTS: Final = re.compile(rf"{RIGHTS_WORDS}|licen[cs]e|whitelist", re.IGNORECASE)
 _WEEKLY: Final = re.compile(r"week|semaine|woche|settiman|semana", re.IGNORECASE)
 _RESTATED: Final = re.compile(r"^\s*(?:au total|in total|en total|in totale|insgesamt|total)", re.IGNORECASE)
@@ -247,6 +259,7 @@ def find_mentions(text: str) -> list[Mention]:
     spans: list[tuple[int, int, str, str]] = [
         (m.start(), m.end(), m.group("count"), m.group("what")) for m in _MENTION.finditer(text)
     ]
+    counted = {platform_of(what) for _, _, _, what in spans}
     for row in _ROW.finditer(text):
         if not any(s <= row.start("what") < e for s, e, _, _ in spans):
             spans.append((row.start("what"), row.end(), row.group("count"), row.group("what")))
@@ -261,6 +274,8 @@ def find_mentions(text: str) -> list[Mention]:
             continue
         left, right = _clause_bounds(text, item.start(), item.end())
         near = text[max(left, item.start() - 30) : min(right, item.end() + 25)]
+        if platform_of(item.group("what")) in counted:
+            continue  # "si se incluye el reel": the Reel counted above, not one more
         if (item.group("lead") or _ASK.search(text[left:right])) and not _PAST.search(near):
             spans.append((item.start("what"), item.end(), "1", item.group("what")))
     spans.sort()
@@ -318,15 +333,25 @@ def find_mentions(text: str) -> list[Mention]:
             continue  # "a short thread" is no YouTube Short
         if platform == "podcast" and podcast_mail is None and not re.search(r"podcast|roll|host", what, re.I):
             continue  # "one episode" of a YouTube series is no podcast; the mail says when it is
+        if _EARLIER.search(text, max(left, start - 25), start):
+            continue  # "(prima erano 6 storie …)": what an earlier version asked
         # A period belongs to the item it follows up to the next comma, or opens the line it leads.
         tail = re.split(r",|\bthen\b|\bpuis\b|\bdann\b|\bpoi\b|\bluego\b", after, maxsplit=1)[0]
-        per = _PER_PERIOD.search(tail) or _PER_PERIOD.search(text[left:start])
-        unit = (
-            per.group("unit") if per else next((u for s, e, u in per_period_section if s <= start < e), None)
-        )
+        per = _PER_PERIOD.search(tail)
+        if per and _ONE_EACH.search(tail, 0, per.start()):
+            per = None  # "3 Reels (um por semana)": the count is the total, spread one a period
+        elif per is None and (lead := _PER_PERIOD.search(text, left, start)):
+            # "pro Monat ein Beitrag und drei Stories" leads both items; in "1 storia a settimana per 4
+            # settimane (… 6 storie)" it belongs to the item before it
+            per = None if any(left <= m.start < lead.start() for m in found) else lead
+        section = next((sec for sec in per_period_section if sec[0] <= start < sec[1]), None)
+        unit = per.group("unit") if per else section[2] if section else None
         if unit:
             local = _FOR_PERIODS.search(text[end:right]) or _FOR_PERIODS.search(text[left:start])
-            said = (_count(local.group("count")), local.group("unit2")) if local else campaign_periods
+            # how many periods: said beside the item, else by the heading it sits under, else once a mail
+            heading_said = section[3] if section and per is None else None
+            said = (_count(local.group("count")), local.group("unit2")) if local else None
+            said = said or heading_said or campaign_periods
             periods, period_unit = said or (0, None)
             if periods and _same_unit(unit, period_unit):
                 count *= periods
@@ -389,16 +414,19 @@ def _same_unit(unit: str, other: str | None) -> bool:
     return bool(_WEEKLY.match(unit)) == bool(_WEEKLY.match(other))
 
 
-def _per_period_sections(text: str) -> list[tuple[int, int, str]]:
-    """Lines under a heading such as "Per month:" or "Pro Monat:" up to the next blank line, and its unit."""
-    out: list[tuple[int, int, str]] = []
+def _per_period_sections(text: str) -> list[tuple[int, int, str, tuple[int, str] | None]]:
+    """Lines under a heading such as "Per month:", "Pro Monat:" or "What we'd need, each week for 4
+    weeks:" up to the next blank line: its unit, and how many of them when the heading says so."""
+    out: list[tuple[int, int, str, tuple[int, str] | None]] = []
     heading_rx = (
-        r"^[^\S\n]*(?:[^\W\d][^\n:]{0,15}\s)?(?:per|pro|par|al|por|each|every|ogni|cada)\s+"
-        rf"{_PERIOD_UNIT}\s*:\s*$"
+        r"^[^\S\n]*(?:[^\W\d][^\n:]{0,40}\s)?(?:per|pro|par|al|por|each|every|ogni|cada)\s+"
+        rf"{_PERIOD_UNIT}(?:,?\s+(?:for|over|pendant|während|für|durante|per|sur|über|voor)\s+{_COUNT}\s+"
+        rf"{_MONTHS_OR_WEEKS})?\s*:\s*$"
     )
     for heading in re.finditer(heading_rx, text, re.IGNORECASE | re.MULTILINE):
         stop = text.find("\n\n", heading.end() + 1)
-        out.append((heading.end(), stop if stop >= 0 else len(text), heading.group("unit")))
+        said = (_count(heading.group("count")), heading.group("unit2")) if heading.group("count") else None
+        out.append((heading.end(), stop if stop >= 0 else len(text), heading.group("unit"), said))
     return out
 
 

@@ -16,6 +16,11 @@ from typing import Final
 MAX_MARKUP_CHARS: Final = 400_000
 
 _LOOKS_HTML: Final = re.compile(r"<(?:html|body|div|p|br|table|span|td|a\s)[\s>/]", re.IGNORECASE)
+#: The line that opens a forwarded message, in the languages mail clients write it.
+_FORWARDED: Final = (
+    r"Forwarded message|Weitergeleitete Nachricht|Message transféré|Mensaje reenviado|Messaggio inoltrato|"
+    r"Doorgestuurd bericht|Mensagem encaminhada"
+)
 # "On Fri, 8 Nov 2024 at 09:14, Grace <grace@x.com> wrote:", "Am 12.03.2024 um 11:40 schrieb …:",
 # "Le 3 mars 2024 à 10:00, … a écrit :", "El … escribió:", "Il giorno … ha scritto:", "Op … schreef …:",
 # "Em … escreveu:", and Outlook's "-----Original Message-----" / "From: … Sent: …" block.
@@ -24,7 +29,7 @@ _QUOTE_HEADER: Final = re.compile(
     r"On\b.{0,200}\bwrote:|Am\b.{0,200}\bschrieb\b.{0,200}:|Le\b.{0,200}\ba écrit\s?:|"
     r"El\b.{0,200}\bescribió:|Il\b.{0,200}\bha scritto:|Op\b.{0,200}\bschreef\b.{0,200}:|"
     r"Em\b.{0,200}\bescreveu:|-{2,}\s*(?:Original Message|Ursprüngliche Nachricht|Message d'origine|"
-    r"Mensaje original|Messaggio originale|Forwarded message|Weitergeleitete Nachricht)\s*-{2,}|"
+    rf"Mensaje original|Messaggio originale|{_FORWARDED})\s*-{{2,}}|"
     r"(?:From|Von|De|Da)\s?:\s.{1,200}\n(?:Sent|Gesendet|Envoyé|Enviado|Inviato|Date|Datum)\s?:)",
     re.IGNORECASE | re.MULTILINE,
 )
@@ -35,6 +40,41 @@ _SIGNATURE: Final = re.compile(
     r"Questo messaggio .{0,40}riservat|Este (?:mensaje|correo) .{0,40}confidencial))",
     re.IGNORECASE | re.MULTILINE,
 )
+
+
+_FORWARD_OPENS: Final = re.compile(rf"\s*-{{2,}}\s*(?:{_FORWARDED})\s*-{{2,}}[^\S\n]*\n", re.IGNORECASE)
+_FORWARD_FIELD: Final = re.compile(
+    r"^[^\S\n]*(?P<field>From|Von|De|Da|Van|Subject|Betreff|Objet|Asunto|Oggetto|Onderwerp|Assunto)"
+    r"[^\S\n]?:[^\S\n]*(?P<value>[^\n]*)$",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+@dataclass(frozen=True)
+class Forwarded:
+    """The message a forward carries: who wrote it, its subject and its own text."""
+
+    sender: str
+    subject: str
+    current: str
+
+
+def forwarded(quoted: str) -> Forwarded | None:
+    """The forwarded message ``quoted`` opens with ("---------- Forwarded message ---------", its
+    header lines, its text), or None when the quoted part is no forward or names no sender."""
+    opens = _FORWARD_OPENS.match(quoted)
+    if opens is None:
+        return None
+    header_end = quoted.find("\n\n", opens.end())
+    header = quoted[opens.end() : header_end if header_end >= 0 else len(quoted)]
+    fields: dict[str, str] = {}
+    for line in _FORWARD_FIELD.finditer(header):
+        key = "subject" if line.group("field").lower() not in {"from", "von", "de", "da", "van"} else "sender"
+        fields.setdefault(key, line.group("value").strip())
+    if "@" not in fields.get("sender", ""):
+        return None
+    body = quoted[header_end:] if header_end >= 0 else ""
+    return Forwarded(fields["sender"], fields.get("subject", ""), readable(body).current)
 
 
 @dataclass(frozen=True)
