@@ -112,6 +112,43 @@ def test_a_fee_asked_of_the_creator_is_spam() -> None:
     assert any("fee asked of the creator" in r for r in got.reasons), got.reasons
 
 
+@pytest.mark.parametrize(
+    ("sender", "cue"),
+    [
+        ("Clipline <no-reply@clipline.app>", "sender: an automated mailbox"),
+        ("Clipline <notifications@clipline.app>", "sender: an automated mailbox"),
+        ("Clipline <seguridad@clipline.app>", "sender: an automated mailbox"),
+        ("Creator Weekly <newsletter@creatorweekly.com>", "sender: a newsletter's mailbox"),
+        ("Creadores Hoy <boletin@creadoreshoy.es>", "sender: a newsletter's mailbox"),
+    ],
+)
+def test_the_sender_screen_sees_mailboxes_no_person_writes_from(sender: str, cue: str) -> None:
+    assert cue in sender_cues(sender)
+    assert not {"sender: an automated mailbox", "sender: a newsletter's mailbox"} & sender_cues(
+        "Anna Weber <anna.weber@lumiere-skin.fr>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "cue"),
+    [
+        ("La Lettre #214", "Cette semaine : trois marques.", "cue: newsletter issue (subject)"),
+        ("N°142 - Les coulisses", "Au sommaire", "cue: newsletter issue (subject)"),
+        # something to pay up front before the "offer" starts
+        ("Vous avez été repérée", "Réalisez un book photo (forfait 290 €, payable à l'avance).",
+         "scam: fee asked of the creator"),
+        ("Paid collab", "Please place an order on our store first, we refund it once the post is live.",
+         "scam: fee asked of the creator"),
+        ("Markenbotschafterin", "Um teilzunehmen, musst du nur eine Bestellung ab 59 € aufgeben.",
+         "scam: fee asked of the creator"),
+        ("Más visibilidad", "Le ponemos en la primera página de Google y le damos reseñas de 5 estrellas.",
+         "scam: follower or traffic selling"),
+    ],
+)  # fmt: skip
+def test_newsletters_and_upfront_costs_are_read(subject: str, body: str, cue: str) -> None:
+    assert cue in features(subject, body).cues
+
+
 def test_inbox_messages_accuracy() -> None:
     """The older labelled set (trained on too) stays at the rules engine's floor or above."""
     messages = json.loads((DATA / "inbox_messages.json").read_text())

@@ -238,7 +238,13 @@ _SCAM: Final[dict[str, re.Pattern[str]]] = {
         r"\bcover (?:the )?(?:shipping|products|costs)|\bpayment link|kostenbeitrag|\berheben wir|"
         r"\bnach zahlungseingang|\babonar|\benlace de pago|\bpagar (?:los|el|la) (?:gastos|importe|cuota)|"
         r"\b(?:payer|régler) (?:les |des )?frais|\bparticipation aux frais|\blien de paiement|"
-        r"\b(?:pagare|versare) (?:una |la )?(?:quota|somma)|\blink di pagamento"
+        r"\b(?:pagare|versare) (?:una |la )?(?:quota|somma)|\blink di pagamento|"
+        # paid up front for something the "offer" needs: a photo book, an order placed first
+        r"\bpayables? (?:à l'avance|d'avance|in advance)|\bpaid in advance|"
+        r"\bim voraus (?:zu )?(?:zahlen|bezahlt)|"
+        r"\bpor adelantado|\bin anticipo|\b(?:places?|place an|make an) order\b.{0,40}\bfirst|"
+        r"\b(?:musst|müssen) (?:du|sie) (?:nur )?eine bestellung|\bbestellung ab \d|\bcommande minimum|"
+        r"\bhaz (?:un|tu) pedido|\beffettua(?:re)? un ordine"
     ),
     "discount code to buy": _rx(
         r"\b(?:buy|purchase|order|kaufen|bestell\w*|acheter|commander|comprar|acquist\w*|"
@@ -304,6 +310,9 @@ _SCAM: Final[dict[str, re.Pattern[str]]] = {
         r"\b(?:followers?|abonnés|seguidores|seguaci|likes|views)|(?:real|echte|réels|reales|reali|"
         r"reais) (?:followers?|follower|abonnés|seguidores|seguaci|seguidores)|seo|backlinks?|"
         r"rank #?1|watch hours|engagement boost|grow your (?:account|audience|followers)|"
+        r"(?:first|1st) page (?:of|on) google|erste seite (?:bei|von) google|première page (?:de|sur) google|"
+        r"primera página de google|prima pagina (?:di|su) google|\d+[- ]star reviews|reseñas de 5 estrellas|"
+        r"avis 5 étoiles|5-sterne-bewertungen|recensioni a 5 stelle|"
         r"verified (?:brand )?(?:marketing )?contacts|email list|leads database)\b|"
         r"\b\d[\d.,]*k?\s(?:\w+\s)?(?:followers|subscribers|views|likes|abonnés|seguidores|seguaci)\b"
         r".{0,40}[$€£]|\brefill\b"
@@ -402,11 +411,29 @@ def sender_cues(sender: str) -> set[str]:
         cues.add("sender: a platform's or provider's own domain")
     if _AGENCY.search(stem):
         cues.add("sender: a talent agency's domain")
+    local = match.group("address").rsplit("@", 1)[0].lower()
+    if _AUTOMATED.match(local):
+        cues.add("sender: an automated mailbox")  # notifications, security alerts: no person asks
+    if _NEWSLETTER_BOX.match(local):
+        cues.add("sender: a newsletter's mailbox")
     if labels[-1] in {"io", "xyz", "biz", "shop", "info", "top", "click"}:
         cues.add(f"sender: .{labels[-1]} domain")
     return cues
 
 
+#: The local part of a mailbox no person writes from ("no-reply", "notifications", "seguridad").
+_AUTOMATED: Final = re.compile(
+    r"(?:no-?reply|do-?not-?reply|notifications?|notifiche|notificaciones|benachrichtigung\w*|alerts?|"
+    r"security|seguridad|sicurezza|securite|mailer|system|automated)\b"
+)
+#: The local part of a newsletter's mailbox ("newsletter@", "lettre@", "digest@").
+_NEWSLETTER_BOX: Final = re.compile(
+    r"(?:newsletters?|news|digest|lettre|infolettre|brief|weekly|updates?|bolet[ií]n|bollettino|nieuwsbrief)\b"
+)
+#: An issue number in a subject ("#214", "N°142", "Ausgabe 12", "Issue 7"): a newsletter's.
+_ISSUE: Final = re.compile(
+    r"(?:^|\s)(?:#|n[°º]\s?|nr\.?\s|issue\s|ausgabe\s|numéro\s|número\s)\d{1,4}\b", re.IGNORECASE
+)
 #: Time zones, in capitals only (French "est" is "is").
 _TIME_ZONE: Final = re.compile(r"\b(?:CET|CEST|GMT|BST|EST|PST)\b")
 _AMOUNT: Final = _LEXICON["amount"]
@@ -477,6 +504,8 @@ def features(subject: str, body: str, sender: str = "") -> Features:
             cues.add(f"scam: {name}")
     cues |= sender_cues(sender)
     cues |= _combinations(cues, lower_current)
+    if _ISSUE.search(subject):
+        cues.add("cue: newsletter issue (subject)")
     if _APPLICATION.search(lower_subject):
         cues.add("cue: job application (subject)")
     if subject.lower().startswith(("re:", "aw:", "r:", "rv:", "sv:")):
