@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from talentq.dev import train_brand_ranker
-from talentq.domain.mail.brands import brand_candidates, brand_core, brand_model, find_brand
+from talentq.domain.mail.brands import Candidate, brand_candidates, brand_core, brand_model, find_brand
 
 ROOT = Path(__file__).parents[2]
 CORPUS = ROOT / "tests" / "data" / "corpus"
@@ -147,3 +147,22 @@ def test_check_refuses_weights_training_would_not_give(
     assert train_brand_ranker.main(["--corpus", str(CORPUS), "--model", str(model), "--check"]) == 1
     assert "src:client" in capsys.readouterr().err
     assert json.loads(model.read_text(encoding="utf-8"))["weights"]["src:client"] == changed["src:client"]
+
+
+def test_by_batch_scores_each_batch_with_a_model_that_never_read_it() -> None:
+    """``train_brand_ranker --by-batch``: a batch is scored by weights fitted on the others only."""
+
+    def mail(id_: str, right_first: bool) -> train_brand_ranker.Mail:
+        brand = Candidate("Brand", features={"src:client": 1.0})
+        agency = Candidate("Agency", features={"src:display": 1.0})
+        right = frozenset([0]) if right_first else frozenset([1])
+        return train_brand_ranker.Mail(id_, [brand, agency], right, right)
+
+    # Two batches teach "the client is the brand"; the third says the opposite, so a model that
+    # had read it could not pick its brand, and one fitted on the others picks the client.
+    mails = [mail(f"a-{k}", True) for k in range(3)] + [mail(f"b-{k}", True) for k in range(3)]
+    mails.append(mail("c-0", False))
+    scores = train_brand_ranker.by_batch(mails)
+    assert scores["a"] == (3, 3, 3)
+    assert scores["b"] == (3, 3, 3)
+    assert scores["c"] == (0, 0, 1)

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Final
+from typing import Any, Final
 
 from talentq.domain.mail.classify_features import features
 from talentq.domain.mail.terms import Classification
@@ -36,23 +36,31 @@ class Model:
     weights: dict[str, tuple[float, ...]]
     cue_scale: float
 
+    @classmethod
+    def from_json(cls, raw: dict[str, Any], source: str = "the model") -> Model:
+        """The model as ``classify_model.json`` (or training) writes it; ``source`` names it in errors."""
+        if tuple(raw["categories"]) != CATEGORIES:
+            raise ValueError(f"{source} was trained for categories {raw['categories']}, not {CATEGORIES}")
+        return cls(
+            bias=tuple(raw["bias"]),
+            weights={name: tuple(w) for name, w in raw["weights"].items()},
+            cue_scale=float(raw["cue_scale"]),
+        )
+
 
 @cache
 def model() -> Model:
     """The shipped model, read once."""
     raw = json.loads(resources.files("talentq.domain.mail").joinpath(MODEL_FILE).read_text("utf-8"))
-    if tuple(raw["categories"]) != CATEGORIES:
-        raise ValueError(f"{MODEL_FILE} was trained for categories {raw['categories']}, not {CATEGORIES}")
-    return Model(
-        bias=tuple(raw["bias"]),
-        weights={name: tuple(w) for name, w in raw["weights"].items()},
-        cue_scale=float(raw["cue_scale"]),
-    )
+    return Model.from_json(raw, MODEL_FILE)
 
 
-def classify_message(subject: str, body: str, *, sender: str = "") -> Classification:
-    """The message's category, how sure the model is (its probability), and why."""
-    m = model()
+def classify_message(
+    subject: str, body: str, *, sender: str = "", with_model: Model | None = None
+) -> Classification:
+    """The message's category, how sure the model is (its probability), and why; by the shipped
+    model unless ``with_model`` is given (training scores a model it has not shipped)."""
+    m = with_model or model()
     found = features(subject, body, sender)
     k = len(CATEGORIES)
     scores = list(m.bias)
