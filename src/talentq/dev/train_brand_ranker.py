@@ -29,7 +29,7 @@ from typing import Final
 from talentq.domain.mail.brands import MODEL_FILE, Candidate, brand_candidates
 from talentq.domain.mail.extract import brand_reading, offer_text
 from talentq.domain.mail.parties import NAMES_LIMIT
-from talentq.integrations.ai.evaluate import read_labelled, same_brand, same_name
+from talentq.integrations.ai.evaluate import batch_of, read_labelled, same_brand, same_name
 
 CORPUS: Final = Path("tests/data/corpus")
 MODEL: Final = Path(__file__).parents[1] / "domain" / "mail" / MODEL_FILE
@@ -121,12 +121,12 @@ def cross_validate(mails: Sequence[Mail], folds: int) -> float:
 
 
 def by_batch(mails: Sequence[Mail]) -> dict[str, tuple[int, int, int]]:
-    """Per batch (an id's prefix, "loft-0042" → "loft"): how many of its offers a model trained on
+    """Per batch (``batch_of``: "loft-0042" → "loft"): how many of its offers a model trained on
     every other batch picks right in the label's form, in its short or long form, of how many."""
     out: dict[str, tuple[int, int, int]] = {}
-    for batch in sorted({m.id.split("-")[0] for m in mails}):
-        weights = fit([m for m in mails if m.id.split("-")[0] != batch])
-        held = [m for m in mails if m.id.split("-")[0] == batch]
+    for batch in sorted({batch_of(m.id) for m in mails}):
+        weights = fit([m for m in mails if batch_of(m.id) != batch])
+        held = [m for m in mails if batch_of(m.id) == batch]
         out[batch] = (
             sum(picks_right(weights, m) for m in held),
             sum(picks_right(weights, m, named=True) for m in held),

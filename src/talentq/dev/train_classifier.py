@@ -29,7 +29,7 @@ from typing import Any, Final
 from talentq.domain.mail.classify import Model, classify_message
 from talentq.domain.mail.classify_features import features
 from talentq.domain.vocabulary import CATEGORIES
-from talentq.integrations.ai.evaluate import read_labelled
+from talentq.integrations.ai.evaluate import batch_of, read_labelled
 
 CORPUS: Final = Path("tests/data/corpus")
 INBOX: Final = Path("tests/data/inbox_messages.json")
@@ -201,23 +201,18 @@ def _fit(
     return weights, bias
 
 
-def batch_of(example: Example) -> str:
-    """The batch a message came in: its id's prefix in the corpus ("loft-0042" → "loft")."""
-    return example.id.split("-")[0] if "-" in example.id else "inbox"
-
-
 def by_batch(examples: Sequence[Example], settings: Settings = SETTINGS) -> dict[str, tuple[int, int]]:
     """Per corpus batch, how many of its messages a model trained on every other batch (and the
     older set) answers right, of how many."""
     sets = _feature_sets(examples)
     out: dict[str, tuple[int, int]] = {}
-    for batch in sorted({batch_of(e) for e in examples} - {"inbox"}):
-        kept = [k for k, e in enumerate(examples) if batch_of(e) != batch]
+    for batch in sorted({batch_of(e.id) for e in examples} - {""}):
+        kept = [k for k, e in enumerate(examples) if batch_of(e.id) != batch]
         held = Model.from_json(train([examples[k] for k in kept], settings, [sets[k] for k in kept]))
         right = [
             classify_message(e.subject, e.body, sender=e.sender, with_model=held).category == e.category
             for e in examples
-            if batch_of(e) == batch
+            if batch_of(e.id) == batch
         ]
         out[batch] = (sum(right), len(right))
     return out

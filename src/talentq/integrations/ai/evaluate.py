@@ -67,6 +67,12 @@ def in_test_part(message_id: str) -> bool:
     return int(hashlib.sha256(message_id.encode()).hexdigest(), 16) % 3 == 0
 
 
+def batch_of(message_id: str) -> str:
+    """The batch a corpus message came in: its id's prefix ("loft-0042" → "loft"); "" for an id
+    without one (the older labelled set's)."""
+    return message_id.split("-")[0] if "-" in message_id else ""
+
+
 def read_labelled(path: Path, part: Part = "all") -> list[LabelledMessage]:
     """The messages of a JSONL file (or of every ``*.jsonl`` in a directory) in ``part``."""
     files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
