@@ -94,6 +94,34 @@ def test_how_a_mail_gives_a_candidate(
     assert not lacks & set(found[name].features)
 
 
+def test_a_name_within_the_creators_is_marked_as_theirs() -> None:
+    """ "Partnership idea for Lina": the creator named where a brand would be is weighed as the creator."""
+    mail = ("Lina x Ferncliff Tea", "Hi! Ferncliff Tea would love 1 Reel with Lina Park.", "A <a@gmail.com>")
+    found = {c.name: c for c in brand_candidates(*mail, creator="Lina Park")}
+    assert "creator" in found["Lina"].features
+    assert "creator" not in found["Ferncliff Tea"].features
+    # a "creator" that is no person's name (the talent finder took the brand) marks nothing
+    unmarked = brand_candidates(*mail, creator="Ferncliff Tea")
+    assert not any("creator" in c.features for c in unmarked)
+
+
+def test_a_subject_naming_nothing_of_the_senders_domain_speaks_for_another_brand() -> None:
+    """A distributor writes from its own domain; the subject names the brand it sells."""
+    body = "Ciao Rosa, 1 Reel per Kettlebrook.\n\nLuca\nDistribuzioni Monte"
+    sender = "Luca <l@distribuzionimonte.it>"
+    found = {c.name: c for c in brand_candidates("Proposta Kettlebrook", body, sender)}
+    assert "in_subject&sender_unnamed" in found["Kettlebrook"].features
+    # the brand writing from its own domain names itself in the subject: nothing is marked
+    own = {c.name: c for c in brand_candidates("Proposta Kettlebrook", body, "Luca <l@kettlebrook.it>")}
+    assert "in_subject&sender_unnamed" not in own["Kettlebrook"].features
+
+
+def test_an_agency_word_stripped_from_a_name_still_marks_an_agency() -> None:
+    found = {c.name: c for c in brand_candidates("Propuesta", "Soy Alba, de Media Norte.", "A <a@gmail.com>")}
+    assert "agency_word" in found["Norte"].features
+    assert "Soy Alba" not in found  # "soy" opens a sentence; it names no one
+
+
 def test_a_file_or_a_platform_link_spells_no_brand() -> None:
     body = (
         "The Moodboard is attached (Moodboard.pdf). Book a slot on Calendly: calendly.com/sam-kelpie\n"

@@ -30,13 +30,15 @@ CORPUS = Path(__file__).parents[1] / "data" / "corpus"
 #: messages of before: brand 90.2 %, triage 95.8 %, fee 92.3 %, deliverables 91.8 %). Spam recall
 #: fell by one message when the classifier gained cues (newsletters' and automated mailboxes, costs
 #: paid up front, search-ranking selling); they lifted triage on the test part (+4 messages) and on
-#: the development part with each batch held out in turn (97.1 -> 97.9 %).
+#: the development part with each batch held out in turn (97.1 -> 97.9 %). The brand ranker's
+#: creator and distributor features moved brand from 89.9 to 90.4 % here (by batch on the
+#: development part: 94.5 -> 95.9 %).
 TRIAGE_FLOOR = 0.95  # measured 95.5 %, target 95 %
 SPAM_RECALL_FLOOR = 0.94  # measured 94.3 % (82 of 87), target 95 %
 FEE_FLOOR = 0.90  # measured 90.8 %, target 90 %
 DELIVERABLES_FLOOR = 0.91  # measured 91.2 %, target 85 %
-BRAND_FLOOR = 0.89  # named (short or long form): measured 89.9 %, target 95 %
-BRAND_EXACT_FORM_FLOOR = 0.82  # in the label's own form: measured 82.0 %
+BRAND_FLOOR = 0.90  # named (short or long form): measured 90.4 %, target 95 %
+BRAND_EXACT_FORM_FLOOR = 0.82  # in the label's own form: measured 82.5 %
 
 
 def test_the_corpus_is_split_once_by_a_fixed_rule() -> None:

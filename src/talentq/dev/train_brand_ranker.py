@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Final
 
 from talentq.domain.mail.brands import MODEL_FILE, Candidate, brand_candidates
-from talentq.domain.mail.extract import brand_reading, offer_text
+from talentq.domain.mail.extract import brand_reading, offer_creator, offer_text
 from talentq.domain.mail.parties import NAMES_LIMIT
 from talentq.integrations.ai.evaluate import batch_of, read_labelled, same_brand, same_name
 
@@ -66,8 +66,10 @@ def offers(corpus: Path) -> list[Mail]:
     for message in read_labelled(corpus, "dev"):
         if message.offer is None:
             continue
-        subject, current, sender = brand_reading(*offer_text(message.subject, message.body), message.sender)
-        found = brand_candidates(subject, current[:NAMES_LIMIT], sender)
+        read = offer_text(message.subject, message.body)
+        creator = offer_creator(*read, message.sender)
+        subject, current, sender = brand_reading(*read, message.sender)
+        found = brand_candidates(subject, current[:NAMES_LIMIT], sender, creator=creator)
         brand = message.offer.get("brand")
         right = frozenset(k for k, c in enumerate(found) if same_name(c.name, brand))
         named = frozenset(k for k, c in enumerate(found) if same_brand(c.name, brand))

@@ -11,7 +11,9 @@ mail they were written next to (97 % there, 82 % on unseen mail), so the weighin
 2. **Features** of each candidate: those ways, how well it matches the sender's domain (a group's
    domain by its core name), how often and how early the mail uses it, its length, whether a longer
    or shorter form is also a candidate and which the mail uses on its own more, whether the mail
-   names a client at all, agency words ("PR", "Media", "Agentur"), a person's name.
+   names a client at all, agency words ("PR", "Media", "Agentur"), a person's name, whether it is
+   within the name of the creator the offer is for, whether the subject names it while naming
+   nothing that fits the sender's domain (a distributor or network writing for a brand).
 3. **A conditional logit** (``brand_model.json``, one weight per feature) scores the candidates of a
    mail; the best one is the brand. ``python -m talentq.dev.train_brand_ranker`` trains it on the
    development part of the labelled corpus.
@@ -149,11 +151,17 @@ def _given_names() -> frozenset[str]:
 
 
 def find_brand(
-    subject: str, current: str, sender: str, *, weights: dict[str, float] | None = None
+    subject: str,
+    current: str,
+    sender: str,
+    *,
+    creator: str | None = None,
+    weights: dict[str, float] | None = None,
 ) -> tuple[Party | None, str | None]:
-    """The advertiser, and the agency writing for it when the mail names its client."""
+    """The advertiser, and the agency writing for it when the mail names its client. ``creator`` is the
+    person the offer is for as read before the brand is known (``find_talent`` without a brand)."""
     current = current[:NAMES_LIMIT]
-    found = brand_candidates(subject, current, sender)
+    found = brand_candidates(subject, current, sender, creator=creator)
     if not found:
         display = display_name(sender)
         return (Party(display, "the sender's name"), None) if display else (None, None)
@@ -176,8 +184,11 @@ def brand_core(name: str) -> str:
     return squash(" ".join(words))
 
 
-def brand_candidates(subject: str, current: str, sender: str) -> list[Candidate]:
-    """Every name the mail gives that may be the brand, with its features (see the module's doc)."""
+def brand_candidates(
+    subject: str, current: str, sender: str, *, creator: str | None = None
+) -> list[Candidate]:
+    """Every name the mail gives that may be the brand, with its features (see the module's doc).
+    ``creator``: the person the offer seems to be for; a name within theirs is marked (``creator``)."""
     domain = sender_domain(sender)
     text = f"{subject}\n{current}"
     display = display_name(sender)
@@ -190,9 +201,10 @@ def brand_candidates(subject: str, current: str, sender: str) -> list[Candidate]
     def add(raw: str, source: str, words_read: str = "") -> str | None:
         """The candidate ``raw`` names, added or found again; None when it names nothing."""
         words = clean_brand(trim_name(raw)).split()
-        signed = False
+        signed = agency = False
         while words and (words[0].lower() in NOT_NAMES or words[0].lower() in _SIGN_OFF):
             signed = signed or words[0].lower() in _SIGN_OFF
+            agency = agency or bool(_AGENCY_WORDS.fullmatch(words[0]))
             words.pop(0)  # "Propuesta Mar & Monte" → "Mar & Monte", "LG Birte" → "Birte"
         name = " ".join(words)
         if not words or len(name) < 2 or not name[0].isalpha():
@@ -218,6 +230,8 @@ def brand_candidates(subject: str, current: str, sender: str) -> list[Candidate]
             candidate.features["legal_form"] = 1.0
         if signed:
             candidate.features["signed_by"] = 1.0  # "LG Birte": who signs, a person
+        if agency:
+            candidate.features["agency_word"] = 1.0  # "Media Norte" read as "Norte": still an agency
         return name
 
     for rx, kind in CLIENT_PATTERNS:
@@ -289,6 +303,14 @@ def brand_candidates(subject: str, current: str, sender: str) -> list[Candidate]
                     add(everything[article.start() : start] + name, "article")
                 break
     _describe(list(found.values()), subject, text, domain)
+    # "Partnership idea for Jonah", "Ondine x Chloé Martin": the creator is named where a brand would be.
+    # Only a creator whose name starts with a given name: read without the brand, the talent finder
+    # may take the brand itself ("Pastificio Morandi") for the creator.
+    if creator and creator.split()[0].lower() in given:
+        theirs = {w.lower() for w in creator.split()}
+        for c in found.values():
+            if {w.lower() for w in c.name.split()} <= theirs:
+                c.features["creator"] = 1.0
     return list(found.values())
 
 
@@ -319,6 +341,9 @@ def _describe(candidates: list[Candidate], subject: str, text: str, domain: str)
     after_given = {m.end() for m in _GIVEN_NAME.finditer(text)}
     introduced = {"we_are", "acts", "team", "client", "works_for"}
     agency_domain = bool(_AGENCY_WORDS.search(domain))
+    # "Proposta Kettlebrook - Rosa Mancini" from a distributor's domain: when no name the subject gives
+    # fits the sender's domain, the subject's names speak for a brand other than the sender's.
+    sender_unnamed = bool(fit_domain) and not any(fits[c.name] >= 3 and c.name in subject for c in candidates)
     spans = {c.name: uses_of(c.name, text) for c in candidates}
 
     def alone(name: str, longer: list[str]) -> int:
@@ -367,6 +392,8 @@ def _describe(candidates: list[Candidate], subject: str, text: str, domain: str)
             f["early"] = 1.0
         if c.name in subject:
             f["in_subject"] = 1.0
+            if sender_unnamed:
+                f["in_subject&sender_unnamed"] = 1.0
         f[f"words={min(3, len(c.name.split()))}"] = 1.0
         if c.name.split()[0].lower() in given:
             f["given_name"] = 1.0

@@ -205,6 +205,13 @@ def brand_reading(subject: str, current: str, quoted: str, sender: str) -> tuple
     return subject, current, sender
 
 
+def offer_creator(subject: str, current: str, quoted: str, sender: str) -> str | None:
+    """The creator the offer seems to be for, read before the brand is known: the brand ranker weighs
+    a name within theirs as the creator's, not the brand's."""
+    talent = find_talent(subject, current, quoted, sender, None)
+    return talent.name if talent else None
+
+
 def extract_deal(subject: str, body: str, *, sender: str = "", reference: date | None = None) -> DealTerms:
     """The fee, deliverables, brand, talent and campaign window the mail offers now, with the cues."""
     subject, current, quoted = offer_text(subject, body)
@@ -221,7 +228,8 @@ def extract_deal(subject: str, body: str, *, sender: str = "", reference: date |
 
     fee = _fee(subject, current, quoted, content, mentions, reasons)
 
-    brand, agency = find_brand(*brand_reading(subject, current, quoted, sender))
+    creator = offer_creator(subject, current, quoted, sender)
+    brand, agency = find_brand(*brand_reading(subject, current, quoted, sender), creator=creator)
     if brand is not None:
         reasons.append(
             f"brand {brand.name!r}: {brand.why}" + (f"; sender is its agency {agency!r}" if agency else "")

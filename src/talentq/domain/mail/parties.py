@@ -155,6 +155,12 @@ NOT_NAMES: Final = _CONTENT_WORDS | frozenset(
     [
         "hi",
         "hiya",
+        # "Soy Alba, de Media Norte": a first-person verb a sentence opens with, not a name
+        "soy",
+        "somos",
+        "sono",
+        "siamo",
+        "sou",
         "info",
         "hello",
         # pronouns and roles a capital letter opens in German ("Ihrer Talentin Lena", "mit Ihnen")
