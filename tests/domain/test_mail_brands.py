@@ -122,6 +122,30 @@ def test_an_agency_word_stripped_from_a_name_still_marks_an_agency() -> None:
     assert "Soy Alba" not in found  # "soy" opens a sentence; it names no one
 
 
+@pytest.mark.parametrize(
+    ("body", "thing", "owner"),
+    [
+        ("PROJECT NIGHTSHIFT is our biggest launch.\n\nPROJECT NIGHTSHIFT is a Corvane product.",
+         "PROJECT NIGHTSHIFT", "Corvane"),
+        ("A Rota dos Sabores é uma iniciativa dos Vinhos Solar de Anta.", "Rota dos Sabores",
+         "Vinhos Solar de Anta"),
+        ("Die Aktion Sommerfrische ist eine Kampagne von Almhof Käse.", "Aktion Sommerfrische",
+         "Almhof Käse"),
+    ],
+)  # fmt: skip
+def test_a_campaign_the_mail_says_is_the_brands_is_not_the_brand(body: str, thing: str, owner: str) -> None:
+    found = {c.name: c for c in brand_candidates(f"{thing} - invitation", body, "Mika <mika@gmail.com>")}
+    assert thing not in found, sorted(found)
+    assert "src:owner" in found[owner].features
+
+
+def test_a_sponsored_show_or_a_launched_product_is_marked_as_a_thing() -> None:
+    body = "We're keen to sponsor The Side Hustle Hour this quarter. We launch Zest Card in May."
+    found = {c.name: c for c in brand_candidates("Ad reads", body, "Owen <owen@pennywise.finance>")}
+    assert "src:thing" in found["Side Hustle Hour"].features
+    assert "src:thing" in found["Zest Card"].features
+
+
 def test_a_file_or_a_platform_link_spells_no_brand() -> None:
     body = (
         "The Moodboard is attached (Moodboard.pdf). Book a slot on Calendly: calendly.com/sam-kelpie\n"

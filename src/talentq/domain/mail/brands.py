@@ -8,12 +8,15 @@ mail they were written next to (97 % there, 82 % on unseen mail), so the weighin
    X", "X would like to…", "the X team"), in the subject, the sender's display name, the signature,
    a word spelled like the sender's domain (or a free-mail sender's address: "tidewellswim@…"), the
    domain itself in words ("zentrasleep" → "Zentra Sleep"), or only a capitalised name somewhere.
+   A campaign, product or show the mail says is another's ("PROJECT NIGHTSHIFT is a Corvane
+   product") is no candidate; its owner is one ("owner").
 2. **Features** of each candidate: those ways, how well it matches the sender's domain (a group's
    domain by its core name), how often and how early the mail uses it, its length, whether a longer
    or shorter form is also a candidate and which the mail uses on its own more, whether the mail
    names a client at all, agency words ("PR", "Media", "Agentur"), a person's name, whether it is
    within the name of the creator the offer is for, whether the subject names it while naming
-   nothing that fits the sender's domain (a distributor or network writing for a brand).
+   nothing that fits the sender's domain (a distributor or network writing for a brand), whether
+   it is a show sponsored or a product launched ("thing").
 3. **A conditional logit** (``brand_model.json``, one weight per feature) scores the candidates of a
    mail; the best one is the brand. ``python -m talentq.dev.train_brand_ranker`` trains it on the
    development part of the labelled corpus.
@@ -96,6 +99,29 @@ _PAIR: Final = re.compile(r"(?<=\S) [x\u00d7] (?=\S)")
 _PAIR_STOP: Final = re.compile(r"[:|()\[\],!?]|\s[\u2013\u2014-]\s|\s/\s")
 #: An article written as part of a name, just before it ("Le Jardin de Colette", "L'Atelier").
 _ARTICLE: Final = re.compile(r"(?<!\w)(?:Le|La|Les|El|Il|Lo) $|(?<!\w)L['\u2019] ?$")
+#: A campaign's, a product's or a show's name where a mail writes one, in the second group of a match.
+_THING: Final = r"(?:(?:A|O|The|La|Le|Il|El|Die|Der|Das) )?" + NAME.replace("(?P<name>", "(?P<thing>")
+_IS_A: Final = r"(?i:is|ist|est|es|è|é|was|war|era) (?i:a|an|un|une|una|uma|ein|eine|un['\u2019]|one of)"
+_THING_WORDS: Final = (
+    r"campaign|product|initiative|project|programme|program|series|challenge|collection|launch|"
+    r"campagne|produit|projet|série|collection|gamme|campaña|producto|iniciativa|proyecto|programa|"
+    r"colección|campagna|prodotto|iniziativa|progetto|programma|collezione|campanha|produto|projeto|"
+    r"coleção|kampagne|produkt|projekt|programm|aktion|kollektion|campagne|initiatief"
+)
+_OF: Final = r"(?i:of|by|from|de|des|du|dos|das|do|da|di|del|della|dei|von|der|van)"
+#: (pattern, whose name): how a mail tells a campaign, a product or a show (``thing``) from the brand
+#: behind it (``name``, when the pattern gives it). "PROJECT NIGHTSHIFT is a Corvane product", "A Rota
+#: dos Sabores é uma iniciativa dos Vinhos Solar de Anta", "we'd love to sponsor The Side Hustle Hour".
+_THINGS: Final = [
+    re.compile(rf"{_THING},? {_IS_A} {NAME} (?i:{_THING_WORDS})\b"),
+    re.compile(rf"{_THING},? {_IS_A} (?i:{_THING_WORDS}) {_OF} (?:(?i:the|la|le|el|il|l['\u2019]) ?)?{NAME}"),
+    re.compile(
+        rf"(?i:\b(?:sponsor|sponsoring|sponsorship of|ad reads? (?:on|in|for)|host-read ads? (?:on|in|for)|"
+        rf"we(?:'re| are) launching|we launch|lanzamos|lançamos|lanciamo|nous lançons|wir launchen|"
+        rf"launch of|lancement (?:de|du|des)|lanzamiento de|lancio (?:di|del|della)|lançamento d[aoe]) "
+        rf"(?:(?:the|la|le|el|il|die|das|der|a|o) |l['\u2019])?){_THING}"
+    ),
+]
 #: What each way of naming a brand is called in an answer's cues.
 _SOURCES: Final = {
     "client": "named as the client",
@@ -115,6 +141,8 @@ _SOURCES: Final = {
     "site_word": "spelled like a web address the mail gives",
     "domain": "the sender's domain in words",
     "article": "named with its article",
+    "owner": "named as the owner of a campaign or product",
+    "thing": "a campaign, product or show of the brand's",
     "name": "a name in the mail",
 }
 
@@ -240,6 +268,15 @@ def brand_candidates(
     for rx, kind in INTRO_PATTERNS:
         for match in rx.finditer(current):
             add(match.group("name"), kind, match.group(0).strip())
+    owned: set[str] = set()
+    for rx in _THINGS:
+        for match in rx.finditer(text):
+            thing = add(match.group("thing"), "thing", match.group(0).strip())
+            owner = (
+                add(match.group("name"), "owner", match.group(0).strip()) if "name" in rx.groupindex else None
+            )
+            if thing and owner and thing != owner:
+                owned.add(thing)
     for part in re.split(r"\s+(?:x|\u00d7|\u2013|\u2014|-|\||·)\s+|[\[\]:]", subject):
         for match in re.finditer(NAME, part):
             add(match.group("name"), "subject")
@@ -302,6 +339,9 @@ def brand_candidates(
                 if everything.count(everything[article.start() : start] + name) >= 2:
                     add(everything[article.start() : start] + name, "article")
                 break
+    # "PROJECT NIGHTSHIFT is a Corvane product": the mail says whose it is, so it is not the brand.
+    for thing in owned:
+        found.pop(thing, None)
     _describe(list(found.values()), subject, text, domain)
     # "Partnership idea for Jonah", "Ondine x Chloé Martin": the creator is named where a brand would be.
     # Only a creator whose name starts with a given name: read without the brand, the talent finder

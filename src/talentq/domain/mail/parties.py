@@ -28,7 +28,7 @@ _TOKEN: Final = rf"(?:[{_UPPER}][\w'\u2019-]*(?:(?<=Co)\.)?|[a-zà-ÿ]+[{_UPPER}
 # Two-word joins first ("Biscuiterie de la Baie", "Huis van der Berg").
 _JOIN: Final = (
     r"(?:de la|de las|de los|van der|von der|van de|"
-    r"de|des|du|del|della|di|da|do|la|le|van|von|der|y|et|and|&|e|of|dei)"
+    r"de|des|du|del|della|di|dos|da|do|la|le|van|von|der|y|et|and|&|e|of|dei)"
 )
 NAME: Final = (
     rf"(?P<name>(?:L['\u2019]|l['\u2019])?{_TOKEN}"
@@ -236,6 +236,9 @@ NOT_NAMES: Final = _CONTENT_WORDS | frozenset(
         "q3",
         "q4",
         "fee",
+        "fees",
+        "rate",
+        "rates",
         "budget",
         "deliverables",
         "total",
@@ -254,6 +257,21 @@ NOT_NAMES: Final = _CONTENT_WORDS | frozenset(
         "aw",
         "fwd",
         "proposal",
+        # what a subject calls the mail: "Angebot Zeltvideo Feldberg", "Invitation: Maple & Moss"
+        "offer",
+        "angebot",
+        "offerta",
+        "oferta",
+        "offre",
+        "invitation",
+        "einladung",
+        "invito",
+        "invitación",
+        "convite",
+        "uitnodiging",
+        "voorstel",
+        "samenwerking",
+        "zusammenarbeit",
         "proposta",
         "propuesta",
         "proposition",
