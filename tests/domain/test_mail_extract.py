@@ -390,21 +390,23 @@ def test_hostile_input_is_read_in_bounded_time() -> None:
 
 
 async def test_accuracy_on_the_development_part_of_the_corpus() -> None:
-    """Floors a little under what ``talentq ai eval --part dev`` measures (458 offers, 355 of them from
-    the nine later batches); the test part is measured apart, and reported."""
+    """Floors a little under what ``talentq ai eval --part dev`` measures (608 offers, 505 of them from
+    the thirteen later batches); the test part is measured apart, and reported. Talent is lower since
+    the last four batches, whose writers labelled the creator as the mail calls them ("Ana", a
+    channel's name) where the engine answers the full name."""
     dev = await evaluate(RulesProvider(), read_labelled(CORPUS, "dev"), name="rules engine")
     print("\n" + render(dev))
-    assert dev.offers == 458
+    assert dev.offers == 608
     assert dev.fee_exact is not None
     assert dev.fee_exact >= 0.99
     assert dev.deliverables_exact is not None
-    assert dev.deliverables_exact >= 0.98
+    assert dev.deliverables_exact >= 0.97
     assert dev.brand_named is not None
-    assert dev.brand_named >= 0.97
+    assert dev.brand_named >= 0.96
     assert dev.brand_exact is not None
-    assert dev.brand_exact >= 0.89
+    assert dev.brand_exact >= 0.91
     assert dev.talent_exact is not None
-    assert dev.talent_exact >= 0.89
+    assert dev.talent_exact >= 0.85
 
 
 @pytest.mark.parametrize(
@@ -467,6 +469,70 @@ def test_the_fee_after_a_second_batch_of_unseen_mail(body: str, fee: Fee) -> Non
     ],
 )  # fmt: skip
 def test_deliverables_after_a_second_batch_of_unseen_mail(
+    body: str, expected: set[tuple[str, int, bool]]
+) -> None:
+    got = extract_deal("Offer", body).deliverables
+    assert {(d.platform, d.count, d.optional) for d in got} == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "fee"),
+    [
+        # a negotiation: the figure raised from and the agency's ask beside the figure offered now
+        ("We can go up from €1,800 to €2,300; the €3,000 you quoted is out of reach.",
+         Fee("exact", "EUR", minor=230000)),
+        ("Die 4.000 €, die du vorgeschlagen hast, gehen leider nicht. Wir bieten jetzt 3.200 €.",
+         Fee("exact", "EUR", minor=320000)),
+        ("Possiamo alzare la proposta da 1.200 € a 1.600 € + IVA.", Fee("exact", "EUR", minor=160000)),
+        ("Podemos subir de los 900 € iniciales a 1.300 €.", Fee("exact", "EUR", minor=130000)),
+        # last campaign's price, said of the brand by someone else
+        ("For reference they paid £900 for one video last spring. Now: £2,000 for the two videos.",
+         Fee("exact", "GBP", minor=200000)),
+        # a labelled total after a colon, and a voucher beside it
+        ("Compenso complessivo: 2.800,00 € + IVA, più un buono da 200 € per lo shop.",
+         Fee("exact", "EUR", minor=280000)),
+        # a price per video for TikToks, counted across the weeks asked
+        ("1 TikTok a week for 5 weeks. We pay $300 per video.", Fee("exact", "USD", minor=150000)),
+        # pesos named after a bare "$"
+        ("Pagamos $18,000 pesos mexicanos por 2 TikToks.", Fee("exact", "MXN", minor=1800000)),
+        # instalments and a share capital in the footer are no fee
+        ("Vergoeding: € 3.000 voor de hele periode, in drie termijnen van € 1.000.\n\n"
+         "Cap. Soc. € 50.000,00 i.v.",
+         Fee("exact", "EUR", minor=300000)),
+        # no cash: commission only, or a hosted stay
+        ("Een vaste vergoeding is er in dit programma niet; je krijgt 12% op elke verkoop.",
+         Fee("none", why="commission_only")),
+        ("This would be a hosted stay; we don't work with paid fees. 1 Reel in return.",
+         Fee("none", why="gifted")),
+    ],
+)  # fmt: skip
+def test_the_fee_after_a_third_batch_of_unseen_mail(body: str, fee: Fee) -> None:
+    got = extract_deal("Offer", body).fee
+    assert (got.kind, got.currency, got.minor, got.why) == (fee.kind, fee.currency, fee.minor, fee.why)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("- 1 live Twitch le samedi\n- 2 posts sur X", {("twitch_stream", 1, False), ("x_post", 2, False)}),
+        ("- 2 lives na Twitch", {("twitch_stream", 2, False)}),
+        ("3 host-read mid-rolls in the show", {("podcast", 3, False)}),
+        ("1. YouTube video 1\n2. YouTube Shorts 2",
+         {("youtube_video", 1, False), ("youtube_short", 2, False)}),
+        ("- 2 Shorts\n- 1 publicação no LinkedIn\n\nPagamento após a publicação.",
+         {("youtube_short", 2, False), ("linkedin_post", 1, False)}),
+        # what the brand declines is no ask
+        ("We can't do four Reels at $900 each; what we can do is 2 Instagram Reels for $1,600.",
+         {("instagram_reel", 2, False)}),
+        # periods: "for the first 4 weeks", "during the 3 campaign weeks"
+        ("2 Instagram Stories per week for the first 4 weeks", {("instagram_story", 8, False)}),
+        ("2 Instagram stories per week during the 3 campaign weeks", {("instagram_story", 6, False)}),
+        # optional in brackets, or "if possible"
+        ("- 1 reel Instagram\n- et, si possible, une vidéo YouTube (facultatif)\n",
+         {("instagram_reel", 1, False), ("youtube_video", 1, True)}),
+    ],
+)  # fmt: skip
+def test_deliverables_after_a_third_batch_of_unseen_mail(
     body: str, expected: set[tuple[str, int, bool]]
 ) -> None:
     got = extract_deal("Offer", body).deliverables

@@ -24,21 +24,17 @@ from talentq.integrations.ai.rules import RulesProvider
 
 CORPUS = Path(__file__).parents[1] / "data" / "corpus"
 
-#: Floors on the test part (511 messages, 228 offers): what the engine measures there, to the percent
-#: below. The issue's targets are beside them. The part grew by 80 messages when two batches by new
-#: writers (loft, dock) joined: the engine had never read them, and brand fell with them (on the 431
-#: messages of before: brand 90.2 %, triage 95.8 %, fee 92.3 %, deliverables 91.8 %). Spam recall
-#: fell by one message when the classifier gained cues (newsletters' and automated mailboxes, costs
-#: paid up front, search-ranking selling); they lifted triage on the test part (+4 messages) and on
-#: the development part with each batch held out in turn (97.1 -> 97.9 %). The brand ranker's
-#: creator and distributor features moved brand from 89.9 to 90.4 % here (by batch on the
-#: development part: 94.5 -> 95.9 %).
-TRIAGE_FLOOR = 0.95  # measured 95.5 %, target 95 %
-SPAM_RECALL_FLOOR = 0.94  # measured 94.3 % (82 of 87), target 95 %
-FEE_FLOOR = 0.90  # measured 90.8 %, target 90 %
+#: Floors on the test part (703 messages, 318 offers): what the engine measures there, to the percent
+#: below. The issue's targets are beside them. The part grew with each batch a new writer added (loft
+#: and dock, then quay, barn, reef and kiln): each was measured whole before it joined (the README has
+#: the figures), then its development part was developed and trained on. Spam recall met its target
+#: when the classifier was trained on more of it (on the 511 messages of before: 82 -> 85 of 87).
+TRIAGE_FLOOR = 0.95  # measured 95.7 %, target 95 %
+SPAM_RECALL_FLOOR = 0.95  # measured 96.0 % (121 of 126), target 95 %
+FEE_FLOOR = 0.92  # measured 92.1 %, target 90 %
 DELIVERABLES_FLOOR = 0.91  # measured 91.2 %, target 85 %
-BRAND_FLOOR = 0.90  # named (short or long form): measured 90.4 %, target 95 %
-BRAND_EXACT_FORM_FLOOR = 0.82  # in the label's own form: measured 82.9 %
+BRAND_FLOOR = 0.91  # named (short or long form): measured 91.2 %, target 95 %
+BRAND_EXACT_FORM_FLOOR = 0.84  # in the label's own form: measured 84.6 %
 
 
 def test_the_corpus_is_split_once_by_a_fixed_rule() -> None:

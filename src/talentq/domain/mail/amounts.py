@@ -48,7 +48,7 @@ _CODES: Final = frozenset(
 _WORDS: Final = {
     "euro": "EUR", "euros": "EUR", "dollar": "USD", "dollars": "USD", "dólares": "USD", "dollari": "USD",
     "pound": "GBP", "pounds": "GBP", "quid": "GBP", "sterling": "GBP", "franken": "CHF", "francs": "CHF",
-    "yen": "JPY", "kronor": "SEK", "kr": "SEK",
+    "yen": "JPY", "kronor": "SEK", "kr": "SEK", "pesosmexicanos": "MXN", "mexicanpesos": "MXN",
 }  # fmt: skip
 
 # A number: thousands grouped by . , ' ' or a (narrow) space, an optional decimal part; or plain digits.
@@ -66,7 +66,8 @@ _PREFIX: Final = re.compile(
 )
 _SUFFIX: Final = re.compile(
     rf"^\s?(\$\s?CA(?:D)?\b|\$|€|£|¥|₩|\b(?:{_CODE_ALT})\b|"
-    r"(?:euros?|dollars?|dólares|dollari|pounds?|quid|sterling|franken|francs|yen|kronor|kr)\b)",
+    r"(?:euros?|dollars?|dólares|dollari|pounds?|quid|sterling|franken|francs|yen|kronor|kr|"
+    r"pesos mexicanos|mexican pesos)\b)",
     re.IGNORECASE,
 )
 # Joins two amounts into a range: "-", "to", "and" after "between", "bis", "à"…
@@ -77,6 +78,14 @@ _RANGE_JOIN: Final = re.compile(
 )
 _BETWEEN: Final = re.compile(
     r"(?:between|zwischen|entre|tra|fra|tussen|from|von|de)\s+(?:i\s+|les\s+|the\s+|los\s+)?$", re.IGNORECASE
+)
+
+#: A change of figure, not a range: "raise our offer from €1,500 to €1,900", "von 2.000 € auf 2.500 € erhöhen"
+#: reads its verb before the first amount ("alzare la proposta da 1.500 € a 1.900 €").
+_CHANGE_FROM: Final = re.compile(
+    r"(?:rais|increas|alzar|aumenta|subir|augment|erhöh|anheb|verhog|bump|go up|move up|lower|reduc|"
+    r"senk|ridur|bajar|baiss)\w*[^.\n\d]{0,40}\b(?:from|da|de|von|van|dal|dai|del|dalla|des)\s+(?:\w+\s+)?$",
+    re.IGNORECASE,
 )
 
 
@@ -144,7 +153,7 @@ def find_amounts(text: str) -> list[Amount]:
         if prefix := _PREFIX.search(text[max(0, start - 6) : start]):
             currency = currency_of(prefix.group(1))
             start -= len(text[max(0, start - 6) : start]) - prefix.start()
-        if suffix := _SUFFIX.match(text[end : end + 12]):
+        if suffix := _SUFFIX.match(text[end : end + 17]):
             named = currency_of(suffix.group(1))
             # A bare "$" says dollars; the code after the number says whose ("$25,000 MXN").
             if currency is None or (
@@ -171,6 +180,7 @@ def _join_ranges(text: str, singles: list[Amount]) -> list[Amount]:
             if (
                 joined
                 and (not needs_between or _BETWEEN.search(text[max(0, low.start - 20) : low.start]))
+                and not _CHANGE_FROM.search(text, max(0, low.start - 60), low.start)
                 and (currency := _range_currency(low, high, text))
             ):
                 low_value = low.value

@@ -60,7 +60,7 @@ _SKIP_BEFORE: Final = [
         r"la dernière fois|"
         r"el año pasado|aquella vez|la última vez|previously|avions versé|avait|rémunéré|lagen wir|"
         r"(?:le|les) pagamos|"
-        r"abbiamo pagato|we paid|paid (?:her|him|them)|vorig jaar|\bin 20\d\d\b|au printemps 20\d\d|"
+        r"abbiamo pagato|(?:we|they) paid|paid (?:her|him|them)|vorig jaar|\bin 20\d\d\b|au printemps 20\d\d|"
         r"campagne de noël|hatten wir|bezahlt haben"
     )),
     ("replaced counter-offer", _rx(
@@ -69,14 +69,22 @@ _SKIP_BEFORE: Final = [
         r"(?:offer|voorstel|angebot)|première proposition|primera propuesta|prima proposta|\bstatt\b|anstatt|"
         r"au lieu de|en lugar de|invece d|ne (?:pouvons|pourrons) pas|"
         r"no llegamos|no podemos|non possiamo|non riusciamo|können (?:leider )?nicht|first mentioned|"
-        r"originally|"
+        r"originally|ursprünglich|"
+        # "up from the £900", "alzare la proposta da 1.500 €": the figure an offer is raised from
+        r"up from|(?:rais|increas|alzar|aumenta|subir|augment|erhöh|anheb|verhog|bump|go up|move up)\w*"
+        r"[^.\n\d]{0,40}\b(?:from|da|de|von|van|dal|dai|del|dalla|des)\s+(?:\w+\s+)?$|"
         r"initially|you (?:asked|quoted|proposed|requested)|your (?:ask|quote|counter)|asked for|offer of|"
         r"thanks for the offer|merci pour (?:la|votre) proposition|danke für das angebot|"
         r"contre-proposition (?:de|d['\u2019])|counter-?(?:offer|proposal) (?:of|from)|"
         r"gegenangebot (?:von|über)|contrapropuesta de|controproposta di"
     )),
+    ("a voucher", _rx(
+        r"gift ?card|voucher|gutschein|buono|carte[- ]cadeau|tarjeta regalo|cheque regalo|vale de compra|"
+        r"cadeaubon|cadeaukaart|cart[aã]o[- ]presente"
+    )),
     ("a product's price", _rx(
-        r"worth|valued?|retail|\brrp\b|\bpvp\b|valore|im wert|wert von|valeur|\bcosts?\b|\bkostet\b|"
+        r"worth|valued?|retail|ter waarde van|\brrp\b|\bpvp\b|valore|im wert|wert von|valeur|\bcosts?\b|"
+        r"\bkostet\b|"
         r"co[uû]te\b|\bcuesta\b|\bcusta\b|\bprix\b|\bpreis|"
         r"precio|prezzo|\buvp\b|\bmsrp\b"
     )),
@@ -84,20 +92,31 @@ _SKIP_BEFORE: Final = [
         r"earn(?:s|ing)?(?: up to| as much as)?|verdienen|guadagn|ganan|génèrent|arrivano|superano|"
         r"generate|make up to|top (?:creators|ambassadors|partners|affiliates)|commission"
     )),
-    ("capital in a legal footer", _rx(r"capital|cap\. ?soc|stammkapital")),
     ("a fee to pay", _rx(
         r"you (?:would |will )?(?:need to |have to |only )?pay|pay us|registration fee|"
         r"(?:one-time|upfront|small) fee"
     )),
     ("an instalment", _rx(
         r"instal?lments? of|monthly payments? of|(?:monats)?raten (?:von|à|zu)|mensualités de|"
-        r"cuotas (?:mensuales )?de|rate (?:mensili )?(?:da|di)"
+        r"cuotas (?:mensuales )?de|rate (?:mensili )?(?:da|di)|termijnen van|versements de"
     )),
 ]  # fmt: skip
+#: A company's capital in a legal footer ("Cap. Soc. € 100.000,00 i.v."): read in the 30 characters
+#: before the amount, as its abbreviation's stops would end the clause.
+_CAPITAL: Final = _rx(r"capital|cap\. ?soc|stammkapital")
 _SKIP_AFTER: Final = [
     ("replaced counter-offer", _rx(
         r"^[^.\n]{0,25}?\b(?:is|are|was|sont|est|ist|sind|es|è|sono)\s+(?:\w+\s+){0,3}?"
         r"(?:beyond|outside|above|over|more than|too|au-dessus|hors|über|fuera|oltre|sopra|unter|below|under)"
+    )),
+    # "the 2.000 € iniciales", "the £1,400 you quoted", "die 3.400 €, die du vorgeschlagen hast": the
+    # brand's first figure, or the agency's ask, beside the figure offered now
+    ("replaced counter-offer", _rx(
+        r"^\s*(?:iniciales|inicial|initial(?:e|es|ly)?|iniziali|iniziale|ursprünglich\w*|d['\u2019]origine|"
+        r"de départ|first (?:offered|mentioned|proposed))\b|"
+        r"^[,\s]*(?:(?:that|which|die|den|que|che|qui|dat)\s+)?(?:you|du|ihr|vous|tu|nos|ci|avete|habéis|"
+        r"avez|u|jij|jullie|voi)\b[^.\n\d]{0,25}?(?:quot|propos|suggest|ask|request|vorgeschlagen|genannt|"
+        r"gefordert|verlangt|planteab|propus|ped[ií]|demand|chiest|indicat|richiest|voorgesteld|gevraagd)"
     )),
     ("an earnings claim", _rx(r"^\s*(?:de |di |in |an |of )?(?:commissions?|provision|commissioni)")),
     ("commission", _rx(
@@ -111,10 +130,13 @@ _TOTAL: Final = _rx(
     r"\btotal|insgesamt|gesamt|in totale|complessiv|au total|en total|all[- ]in|for (?:both|all|the lot|"
     r"everything|the (?:whole|full|entire) (?:package|campaign|term|period|year|ambassadorship))|"
     r"pour l['\u2019]ensemble|für alle|por todo|para todo|per tutto|"
-    r"per l['\u2019]intero|voor het (?:totaal|geheel)|in totaal"
+    r"per l['\u2019]intero|voor het (?:totaal|geheel)|in totaal|voor de hele|für den gesamten|"
+    r"pour toute la"
 )
 #: An amount labelled as the total: "Total: 3.200 €" (the colon ends the clause the cue is read in).
 _TOTAL_LABEL: Final = _rx(r"(?:total|totale|gesamt|insgesamt|totaal|summe)\s*:\s*$")
+#: A label and its colon just before an amount ("Fee:", "Compenso complessivo:").
+_LABEL: Final = re.compile(r"(?:^|\n|[.!?]\s)\W*([^\W\d][^:\n]{0,30}):\s*$")
 #: Words that restate what came before as a total: "€600 per week, so €2,400"; they point forward only.
 _RESTATE: Final = _rx(r"\bsoit\b|\bso\b|es decir|cioè|\balso\b")
 _FEE_WORDS: Final = _rx(
@@ -156,7 +178,7 @@ _COMMISSION_ONLY: Final = _rx(
     r"no hay (?:(?:pagos?|honorarios?) )?fijos?|"
     r"kein(?:e|en)? (?:festes honorar|fixum|fixhonorar|fixe vergütung)|nur provision|affiliate[- ]only|"
     r"pas de rémunération fixe|senza compenso fisso|il n['\u2019]y a pas de rémunération fixe|"
-    r"affiliate programme only"
+    r"affiliate programme only|geen vaste vergoeding|vaste vergoeding[^.\n]{0,40}\bniet\b"
 )
 _NO_CASH: Final = _rx(
     r"no (?:cash )?fee\b|no payment|no cash|can['\u2019]?t pay|cannot pay|unable to pay|no (?:paid )?budget|"
@@ -170,9 +192,17 @@ _NO_CASH: Final = _rx(
     r"budget für bezahlte[^.\n]{0,30}haben wir[^.\n]{0,20}nicht\b|"
     r"(?:don['\u2019]?t|do not) have (?:a |any )?(?:cash )?budget|"
     r"sans (?:aucune )?obligation|"
+    r"(?:n['\u2019]est|ce n['\u2019]est) (?:absolument |vraiment )?pas une obligation|"
+    r"no obligation|keine verpflichtung|nessun obbligo|"
+    # "no podemos pagar colaboraciones", "we don't work with paid fees": no cash, whatever follows
+    r"no (?:podemos|puedo|podríamos) pagar|ne (?:pouvons|pourrons) pas payer|"
+    r"(?:don['\u2019]?t|do not) (?:work with|offer|do) paid (?:fees|collaborations|partnerships)|"
     r"geen vergoeding|vergoeding in geld zit er[^.\n]{0,30}niet|alleen het product"
 )
-_GIFT: Final = _rx(r"\bgift|geschenk|regal[oa]|regalar|offert[e]? à|cadeau|omaggio|presente para")
+_GIFT: Final = _rx(
+    r"\bgift|geschenk|regal[oa]|regalar|offert[e]? à|cadeau|omaggio|presente para|"
+    r"(?:hosted|complimentary) (?:stay|trip|weekend|night)|vous faire plaisir"
+)
 _PRODUCT_ONLY: Final = _rx(
     r"product[- ]only|uniquement en produits|in prodotti|productos, sin|sin remuneración|licen[cs]e|"
     r"can['\u2019]?t pay a cash fee|ne (?:pouvons|peut) pas rémunérer|alleen het product"
@@ -336,6 +366,8 @@ def _pick(
         ) + max(0, amount.start - 200)
         sentence_before = text[sentence_start : amount.start]
         skip = next((why for why, rx in _SKIP_BEFORE[1:] if rx.search(before)), None)
+        if skip is None and _CAPITAL.search(text, max(0, amount.start - 30), amount.start):
+            skip = "capital in a legal footer"
         if skip is None:
             # A rate card is often introduced before a colon: "the listino of Federico: 1.500 € a Reel".
             rate_clause = sentence_before[
@@ -360,6 +392,11 @@ def _pick(
             score += 2.0
         if _FEE_WORDS.search(before[-80:]):
             score += 1.0
+        elif label := _LABEL.search(text, max(0, amount.start - 40), amount.start):
+            # "Compenso complessivo: 3.500,00 €", "Vergoeding: € 4.800": the label before the colon
+            score += (
+                2.0 if _TOTAL.search(label.group(1)) else 1.0 if _FEE_WORDS.search(label.group(1)) else 0.0
+            )
         if per_unit:
             score += 0.5
         score += index * 0.01  # a later amount restates or revises an earlier one
@@ -411,11 +448,15 @@ def _count_of_unit(unit: str, text: str, amount: Amount, required: dict[str, int
         return None
     if _EPISODE_WORD.match(unit):
         return required.get("podcast")
+    generic = re.match(
+        r"(?:video|vidéo|vídeo|stream|directo|diretta|post|contenu|content|piece|pièce)", unit, re.IGNORECASE
+    )
     for size in (2, 1):
         platform = platform_of(" ".join(unit.split()[:size]))
-        if platform is not None:
+        # "$450 per video" for TikToks: "video" is any video, not a YouTube one
+        if platform is not None and (platform in required or not generic):
             return required.get(platform)
-    if re.match(r"(?:video|vidéo|vídeo|stream|directo|diretta|post|contenu|content|piece|pièce)", unit, re.I):
+    if generic:
         return _nearest_count(text, amount, required)
     return None
 

@@ -62,9 +62,11 @@ _ITEMS: Final[list[tuple[str, str]]] = [
      r" (?:(?:on|auf|su|en|sur|op) )?(?:x|twitter)\b|(?:x|twitter)(?: \(twitter\)|/twitter)?[- ](?:posts?|"
      r"beitr(?:ag|äge))"
      r"|tweets?", "x_post"),
-    (r"(?:posts?|publicaci(?:ón|ones)|publications?|beitr(?:ag|äge)) (?:on|auf|su|en|sur|op) threads"
+    (r"(?:posts?|publicaci(?:ón|ones)|publicaç(?:ão|ões)|publications?|beitr(?:ag|äge)) "
+     r"(?:on|auf|su|en|sur|op|no|na) threads"
      r"|threads[- ]posts?", "threads_post"),
-    (r"(?:posts?|publicaci(?:ón|ones)|publications?|beitr(?:ag|äge)) (?:(?:on|auf|su|en|sur|op) )?linkedin"
+    (r"(?:posts?|publicaci(?:ón|ones)|publicaç(?:ão|ões)|publications?|beitr(?:ag|äge)) "
+     r"(?:(?:on|auf|su|en|sur|op|no|na) )?linkedin"
      r"|linkedin[- ](?:posts?|beitr(?:ag|äge)|articles?)", "linkedin_post"),
     (r"(?:pinterest[- ])?(?:pins?|épingles?)(?: (?:de |su |on |sur |auf )?pinterest)?", "pinterest_pin"),
     (rf"(?:{_IG}[- ])?(?:posts?|publications?|publicaci(?:ón|ones)|publicaç(?:ão|ões)|beitr(?:ag|äge)|"
@@ -79,7 +81,7 @@ _ITEMS: Final[list[tuple[str, str]]] = [
      r"(?:[- ](?:youtube|yt)| (?:on|sur|su|en|auf) (?:youtube|yt))?", "youtube_video"),
     (r"(?:twitch[- ])?(?:live[- ]?|[a-zà-ÿ]+-)?streams?(?: (?:on|auf|en|su|sur) twitch)?"
      r"|directos?(?: (?:en|de) twitch)?"
-     r"|dirette?(?: su twitch)?|lives? (?:sur|on|su|en|auf) twitch", "twitch_stream"),
+     r"|dirette?(?: su twitch)?|lives? (?:(?:sur|on|su|en|auf|na|no) )?twitch", "twitch_stream"),
     (r"blog[- ]?(?:posts?|artikel|articles?|beiträge|beitrag)|articles? (?:sur|on) (?:son|his|her) blog|"
      r"articles? de blog|artículos? (?:de|para|en) (?:su |el )?blog|articol[oi] (?:di|per il|sul) blog|"
      r"articolo (?:sul|sul suo) blog|artículos? (?:en|de) (?:su )?blog|articles?|articol[oi]|artículos?",
@@ -88,7 +90,7 @@ _ITEMS: Final[list[tuple[str, str]]] = [
      r"(?:episod(?:es?|ios?|i)|épisodes?|folgen?|puntat[ae])"
      r"(?: (?:sponsoris\w+|sponsorizzat\w+|patrocinad\w+|gesponsert\w*|sponsored))?"
      r"(?: (?:of|del|du|des|de|di) (?:the |su |suo |son |sa |tu |seinem |ihrem |his |her )?podcast)?"
-     r"|host[- ]read ads?|(?:mid|pre)[- ]roll(?: ads?| reads?)?",
+     r"|host[- ]read ads?|(?:host[- ]read )?(?:mid|pre)[- ]rolls?(?: ads?| reads?)?",
      "podcast"),
 ]  # fmt: skip
 _ITEM_ALT: Final = "|".join(f"(?:{pattern})" for pattern, _ in _ITEMS)
@@ -109,7 +111,8 @@ _ONE_OF: Final = re.compile(
 )
 # Table rows: the item first, then the count ("Instagram Reel 2x Juni", "YouTube Shorts 2").
 _ROW: Final = re.compile(
-    rf"^[\s•\-\u2013→✔*]*(?P<what>{_ITEM_ALT})(?:\s*\([^)\n]{{0,60}}\)|\s+(?:dédiée?|dedicated|dedicad[oa]|"
+    # "1. YouTube video 1": a numbered list's number is no count
+    rf"^[\s•\-\u2013→✔*]*(?:\d{{1,2}}[.)]\s+)?(?P<what>{_ITEM_ALT})(?:\s*\([^)\n]{{0,60}}\)|\s+(?:dédiée?|dedicated|dedicad[oa]|"
     rf"dedicat[oa]|dedizierte?s?)"
     # "Intégration YouTube de 60 secondes 1", "Instagram Stories with link sticker 3x", "Twitch-Stream
     # (2 Std.) im Titan Pro 1x", "Vidéo YouTube dédiée (recette …) 1 semaine du 18 mai"
@@ -155,7 +158,9 @@ _PAST: Final = re.compile(
     re.IGNORECASE,
 )
 _OPTIONAL: Final = re.compile(
-    r"optional|optionnel|en option|opcional|facoltativ|nice[- ]to[- ]have|if (?:you|he|she|they) (?:like|"
+    r"optional|optionnel|en option|opcional|facoltativ|facultati|nice[- ]to[- ]have|"
+    r"if possible|si possible|se possibile|si es posible|wenn möglich|falls möglich|se possível|"
+    r"if (?:you|he|she|they) (?:like|"
     r"likes|"
     r"want|wants|fancy|fancies)|(?:only )?if \w+ (?:wants|likes) to|gerne auch|nicht verpflichtend|kein muss|"
     r"not required|no pressure|bonus|si (?:le|te|lui) apetece|se ti va|se vuoi|si (?:elle|il) (?:a envie|"
@@ -176,7 +181,12 @@ _MONTHS_OR_WEEKS: Final = (
 #: What usage rights are said with: their months are not the campaign's.
 RIGHTS_WORDS: Final = r"usage|rights|nutzung|droits|diritti|derechos"
 _FOR_PERIODS: Final = re.compile(
-    rf"\b(?:for|over|pendant|während|für|durante|per|sur|über|voor)\s+{_COUNT}\s+{_MONTHS_OR_WEEKS}",
+    rf"\b(?:for|over|during|pendant|durant|während|für|durante|per|sur|über|voor)\s+"
+    # "for the first 4 weeks", "pendant les 3 semaines", "für die nächsten 2 Monate"
+    r"(?:(?:the|les|die|den|los|las|le|i|gli|het)\s+)?"
+    r"(?:(?:first|next|premières?|ersten|nächsten|primeras?|próximas?|prime|prossime|eerste)\s+)?"
+    # "during the 3 campaign weeks"
+    rf"{_COUNT}\s+(?:(?!few\b|more\b)[^\W\d]+\s+)?{_MONTHS_OR_WEEKS}",
     re.IGNORECASE,
 )
 #: A campaign's length said once for the whole mail ("6-month ambassadorship", "Laufzeit: 4 Monate").
@@ -189,14 +199,22 @@ _EVERY: Final = re.compile(
 )
 _OPTIONAL_NEXT: Final = re.compile(
     r"\W{0,4}(?:totally|completely|entirely|purely|totalmente|completamente|entièrement|tout à fait|ganz|"
-    r"völlig|del tutto|assolutamente)?\s?(?:optional|opcional|optionnel|facoltativ\w*)\b"
-    r"[^\S\n]*(?:[.!]|\n|$)",
+    r"völlig|del tutto|assolutamente)?\s?(?:optional|opcional|optionnel|facoltativ\w*|facultati\w*)\b"
+    r"\)?[^\S\n]*(?:[.!]|\n|$)",
     re.IGNORECASE,
 )
 #: Words that put the item after them in an earlier version of the offer.
 _EARLIER: Final = re.compile(
     r"\b(?:previously|originally|before it was|prima erano|erano|were|waren|vorher|zuvor|auparavant|"
     r"étaient|antes eran|eran)\s*$",
+    re.IGNORECASE,
+)
+#: Words that put the item after them outside the offer: "we're not able to do three Reels at $1,000
+#: each", "we can't stretch to the card for a single post".
+_DECLINED: Final = re.compile(
+    r"(?:can['\u2019]?t(?! wait)|cannot|(?:are|am|is)n['\u2019]t able to|not able to|unable to|"
+    r"won['\u2019]?t be able to|können (?:leider )?(?:keine|nicht)|ne pouvons pas|no podemos|non possiamo|"
+    r"non riusciamo)\b[^.\n!?]{0,40}$",
     re.IGNORECASE,
 )
 #: "(one a week)", "(um por semana)": one of the items per period, so the count is already the total.
@@ -315,7 +333,7 @@ def find_mentions(text: str) -> list[Mention]:
         ):
             continue
         if (
-            raw_count.lower() in {"une", "una", "uma"}
+            raw_count.lower() in {"a", "une", "una", "uma"}
             and platform == "instagram_post"
             and re.fullmatch(r"publica\w+", what, re.I)
         ):
@@ -335,6 +353,8 @@ def find_mentions(text: str) -> list[Mention]:
             continue  # "one episode" of a YouTube series is no podcast; the mail says when it is
         if _EARLIER.search(text, max(left, start - 25), start):
             continue  # "(prima erano 6 storie …)": what an earlier version asked
+        if _DECLINED.search(text, max(left, start - 50), start):
+            continue
         # A period belongs to the item it follows up to the next comma, or opens the line it leads.
         tail = re.split(r",|\bthen\b|\bpuis\b|\bdann\b|\bpoi\b|\bluego\b", after, maxsplit=1)[0]
         per = _PER_PERIOD.search(tail)
