@@ -81,6 +81,21 @@ def test_every_way_the_mail_names_a_candidate_is_a_feature() -> None:
             {"src:we_are"},
             set(),
         ),
+        # an ad sales house names the brand it represents, an agency the brand whose communication it runs
+        (
+            "Studio Hertz, régie audio qui représente la Biscuiterie Lunelle.",
+            "Julien <julien@studiohertz.fr>",
+            "Biscuiterie Lunelle",
+            {"src:works_for"},
+            set(),
+        ),
+        (
+            "Seguiamo la comunicazione digitale di Caffè Duomo.",
+            "Chiara <chiara@studiovela.it>",
+            "Caffè Duomo",
+            {"src:works_for"},
+            set(),
+        ),
         # the founder of a brand named as "the brand X": X
         ("Ich bin Gründerin der Marke Sonnenhof.", "Lea <lea@gmail.com>", "Sonnenhof", {"src:we_are"}, set()),
     ],

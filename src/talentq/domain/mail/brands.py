@@ -70,8 +70,9 @@ _SIGN_OFF: Final = frozenset(
 _AGENCY_WORDS: Final = re.compile(
     r"(?i)(?:\bpr\b|pr$|media|agency|agentur|agence|agencia|agenzia|influence|communications?|comunicaci[oó]n|"
     r"comunicazione|kommunikation|talent|bureau|büro|consulting|partners|relations|network|netzwerk|"
-    # producers and distributors write for the brands they film or sell; "RP" is French for PR
-    r"\brp\b|rp$|films?\b|productions?\b|distribu|vertrieb|"
+    # producers, distributors and ad sales houses ("régie") write for the brands they film, sell or place;
+    # "RP" is French for PR
+    r"\brp\b|rp$|films?\b|productions?\b|distribu|vertrieb|\br[ée]gie\b|"
     # affiliate networks write for the brands whose programmes they run
     r"affiliat|afiliad|affiliazion)"
 )

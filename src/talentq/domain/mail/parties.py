@@ -77,6 +77,15 @@ _CLIENT: Final = [
     rf"(?:[a-zà-ÿ]+ ){{0,2}}(?:of|de|di|von|für|for|du|del|della|dei|des) (?:{_ARTICLE} )?){NAME}",
     rf"(?i:\b(?:we distribute|distribuiamo|distribuimos|nous distribuons|wir vertreiben|vertreiben wir) "
     rf"(?:{_ARTICLE} )?){NAME}",
+    # "régie audio qui représente la Biscuiterie Lunelle", "an agency that represents Nomu"
+    rf"(?i:\b(?:represents|représente|vertritt|rappresenta|representa|vertegenwoordigt) "
+    rf"(?:{_ARTICLE} )?){NAME}",
+    # "seguiamo la comunicazione digitale di Caffè Duomo", "we handle the social media for Orrin"
+    rf"(?i:\b(?:we handle|we manage|we run|seguiamo|curiamo|gestiamo|betreuen|wir betreuen|nous gérons|"
+    rf"gestionamos|llevamos|cuidamos) (?:{_ARTICLE} |les |los |i |gli )?(?:comunicazione|communication|"
+    rf"comunicación|kommunikation|social media|socials?|social|pr|relations presse|ufficio stampa|"
+    rf"influencer marketing)(?: digitale?| digital| online)? (?:di|of|for|de|du|von|für|del|della|dello) "
+    rf"(?:{_ARTICLE} )?){NAME}",
 ]
 CLIENT_PATTERNS: Final = [(re.compile(p), "client" if k < 2 else "works_for") for k, p in enumerate(_CLIENT)]
 #: (pattern, kind): how a brand introduces itself.
