@@ -96,6 +96,29 @@ def test_every_way_the_mail_names_a_candidate_is_a_feature() -> None:
             {"src:works_for"},
             set(),
         ),
+        # a media buyer names the advertiser it buys for
+        (
+            "Crescent is running Halo's Q3 creator flight.",
+            "Tobias <tobias@crescentmediagroup.com>",
+            "Halo",
+            {"src:works_for"},
+            set(),
+        ),
+        (
+            "We're placing Q2 audio for Quillbook.",
+            "Reggie <reggie@sonicharbor.fm>",
+            "Quillbook",
+            {"src:works_for"},
+            set(),
+        ),
+        # a campaign's name is quoted; the brand is not
+        (
+            'Halo\'s card launches with "Build It Back".',
+            "Tobias <tobias@crescentmediagroup.com>",
+            "Build It Back",
+            {"quoted"},
+            set(),
+        ),
         # the founder of a brand named as "the brand X": X
         ("Ich bin Gründerin der Marke Sonnenhof.", "Lea <lea@gmail.com>", "Sonnenhof", {"src:we_are"}, set()),
     ],

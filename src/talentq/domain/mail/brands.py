@@ -16,7 +16,8 @@ mail they were written next to (97 % there, 82 % on unseen mail), so the weighin
    names a client at all, agency words ("PR", "Media", "Agentur"), a person's name, whether it is
    within the name of the creator the offer is for, whether the subject names it while naming
    nothing that fits the sender's domain (a distributor or network writing for a brand), whether
-   it is a show sponsored or a product launched ("thing").
+   it is a show sponsored or a product launched ("thing"), whether the mail quotes it (a campaign's
+   name: '"Build It Back"').
 3. **A conditional logit** (``brand_model.json``, one weight per feature) scores the candidates of a
    mail; the best one is the brand. ``python -m talentq.dev.train_brand_ranker`` trains it on the
    development part of the labelled corpus.
@@ -123,6 +124,8 @@ _THINGS: Final = [
         rf"(?:(?:the|la|le|el|il|die|das|der|a|o) |l['\u2019])?){_THING}"
     ),
 ]
+_OPEN_QUOTES: Final = frozenset('"\u201c\u201e\u00ab\u2018\u201a')
+_CLOSE_QUOTES: Final = frozenset('"\u201d\u201c\u00bb\u2019\u2018')
 #: What each way of naming a brand is called in an answer's cues.
 _SOURCES: Final = {
     "client": "named as the client",
@@ -442,6 +445,14 @@ def _describe(candidates: list[Candidate], subject: str, text: str, domain: str)
             f["after_given_name"] = 1.0  # "Alessandro Bruno": a surname, not a brand
         if c.name.isupper():
             f["all_caps"] = 1.0
+        # '"Build It Back"', '« Maman en Vrac »', '„Gipfelform“': a campaign's, a show's or a product's
+        # name is quoted; a brand's rarely is
+        if any(
+            text[max(0, a - 2) : a].strip()[-1:] in _OPEN_QUOTES
+            and text[b : b + 2].strip()[:1] in _CLOSE_QUOTES
+            for a, b in spans[c.name]
+        ):
+            f["quoted"] = 1.0
         longer = [o for o in names if o != c.name and f" {c.name} " in f" {o} "]
         shorter = [o for o in names if o != c.name and f" {o} " in f" {c.name} "]
         if longer:

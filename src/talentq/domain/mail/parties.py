@@ -80,6 +80,10 @@ _CLIENT: Final = [
     # "régie audio qui représente la Biscuiterie Lunelle", "an agency that represents Nomu"
     rf"(?i:\b(?:represents|représente|vertritt|rappresenta|representa|vertegenwoordigt) "
     rf"(?:{_ARTICLE} )?){NAME}",
+    # "Crescent is running Halo's Q3 creator flight", "we're placing Q2 audio for Quillbook": a media
+    # buyer names the advertiser it buys for
+    rf"(?i:\b(?:running|managing|handling|planning|booking|placing|buying) (?:the )?){NAME}(?i:['\u2019]s)\b",
+    rf"(?i:\b(?:placing|buying|booking) (?:[\w-]+ ){{0,3}}(?:for|on behalf of) (?:{_ARTICLE} )?){NAME}",
     # "seguiamo la comunicazione digitale di Caffè Duomo", "we handle the social media for Orrin"
     rf"(?i:\b(?:we handle|we manage|we run|seguiamo|curiamo|gestiamo|betreuen|wir betreuen|nous gérons|"
     rf"gestionamos|llevamos|cuidamos) (?:{_ARTICLE} |les |los |i |gli )?(?:comunicazione|communication|"
