@@ -234,7 +234,13 @@ def brand_candidates(
         """The candidate ``raw`` names, added or found again; None when it names nothing."""
         words = clean_brand(trim_name(raw)).split()
         signed = agency = False
-        while words and (words[0].lower() in NOT_NAMES or words[0].lower() in _SIGN_OFF):
+        # "Sunday Ritual" from sundayritual.co: the sender's domain spells the whole name, a weekday and all
+        spelled_by_domain = bool(domain) and squash(" ".join(words)) == squash(domain)
+        while (
+            words
+            and not spelled_by_domain
+            and (words[0].lower() in NOT_NAMES or words[0].lower() in _SIGN_OFF)
+        ):
             signed = signed or words[0].lower() in _SIGN_OFF
             agency = agency or bool(_AGENCY_WORDS.fullmatch(words[0]))
             words.pop(0)  # "Propuesta Mar & Monte" → "Mar & Monte", "LG Birte" → "Birte"
