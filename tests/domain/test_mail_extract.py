@@ -499,6 +499,17 @@ def test_deliverables_after_a_second_batch_of_unseen_mail(
         ("Vergoeding: € 3.000 voor de hele periode, in drie termijnen van € 1.000.\n\n"
          "Cap. Soc. € 50.000,00 i.v.",
          Fee("exact", "EUR", minor=300000)),
+        # a price per piece of content, per ad read, or per TikTok over named months
+        ("- 2 Reel Instagram\n- 1 post carosello Instagram\n\nIl compenso è di 1.000 € a contenuto.",
+         Fee("exact", "EUR", minor=300000)),
+        ("- 3 host-read mid-rolls, one per episode\n- Rate: €600 per read",
+         Fee("exact", "EUR", minor=180000)),
+        ("- 2 TikToks a month for January, February and March\n- €400 per TikTok",
+         Fee("exact", "EUR", minor=240000)),
+        # an offer above a rate is still the offer; a brand's fee for the package is its offer
+        ("For that we can offer €4,000, which is above the integration rate.",
+         Fee("exact", "EUR", minor=400000)),
+        ("Keld's fee for the package is €5,500 excl. VAT.", Fee("exact", "EUR", minor=550000)),
         # no cash: commission only, or a hosted stay
         ("Een vaste vergoeding is er in dit programma niet; je krijgt 12% op elke verkoop.",
          Fee("none", why="commission_only")),

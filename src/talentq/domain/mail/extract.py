@@ -50,7 +50,9 @@ _SKIP_BEFORE: Final = [
         r"standard rate|usual rate|"
         r"\b(?:his|her|their|[A-Z]\w+['\u2019]s) (?:current |standard |usual |normal )?(?:rate|fee|minimum|"
         # "Orrin's fee for Matteo is €6,000": a brand's offer for a creator, not the creator's rate
-        r"number|tarif)s?\b(?!\s+for\s+(?-i:[A-Z][a-z]+)\s+(?:is|are|would|will)\b)|"
+        r"number|tarif)s?\b"
+        r"(?!\s+for\s+(?:(?-i:[A-Z][a-z]+)|(?:the |this |our )?(?:package|bundle|campaign))\s+"
+        r"(?:is|are|would|will)\b)|"
         r"\btarif (?:de|d['\u2019])|\bsatz\b|\bindica\b|\bindique\b|\bfigura\b|rates? (?:are|is) below|"
         r"tarifa de"
     )),
@@ -108,6 +110,8 @@ _SKIP_AFTER: Final = [
     ("replaced counter-offer", _rx(
         r"^[^.\n]{0,25}?\b(?:is|are|was|sont|est|ist|sind|es|è|sono)\s+(?:\w+\s+){0,3}?"
         r"(?:beyond|outside|above|over|more than|too|au-dessus|hors|über|fuera|oltre|sopra|unter|below|under)"
+        # "€4,000, which is above the integration rate": an offer above a rate is still the offer
+        r"(?!\s+(?:the |your |his |her |their |its )?(?:[\w-]+ )?(?:rate|tarif|card))"
     )),
     # "the 2.000 € iniciales", "the £1,400 you quoted", "die 3.400 €, die du vorgeschlagen hast": the
     # brand's first figure, or the agency's ask, beside the figure offered now
@@ -163,7 +167,15 @@ _PER_LEAD: Final = _rx(
     rf"{_UNIT}[^.!?\n\d,;]{{0,30}}$"
 )
 _PERIOD_WORD: Final = _rx(r"^(?:month|mois|monat|mese|mes|maand|mês|week|semaine|woche|settimana|semana)")
-_EPISODE_WORD: Final = _rx(r"^(?:episod|épisode|folge|puntata|show)")
+# "€700 per read", "350 € por mención": a podcast's ad reads are counted by its episodes
+_EPISODE_WORD: Final = _rx(
+    r"^(?:episod|épisode|folge|puntata|show|read\b|reads\b|spot|mention|menci|menzion|lecture)"
+)
+#: A unit that is any of the items asked: "1.200 € a contenuto" for 2 Reels and a post is 3 units.
+_ANY_ITEM: Final = _rx(
+    r"^(?:content(?: piece)?s?\b|contenu|contenut[oi]|contenidos?|conteúdos?|inhalt|piece|pièce|pezzo|pieza|"
+    r"item|deliverable)"
+)
 _MONTHS: Final = _rx(
     r"(?<![\w'\u2019])(?P<count>\d{1,2}|"
     + "|".join(sorted(map(re.escape, NUMBER_WORDS), key=len, reverse=True))
@@ -448,6 +460,8 @@ def _count_of_unit(unit: str, text: str, amount: Amount, required: dict[str, int
         return None
     if _EPISODE_WORD.match(unit):
         return required.get("podcast")
+    if _ANY_ITEM.match(unit):
+        return sum(required.values()) or None
     generic = re.match(
         r"(?:video|vidéo|vídeo|stream|directo|diretta|post|contenu|content|piece|pièce)", unit, re.IGNORECASE
     )

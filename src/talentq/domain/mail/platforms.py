@@ -189,6 +189,19 @@ _FOR_PERIODS: Final = re.compile(
     rf"{_COUNT}\s+(?:(?!few\b|more\b)[^\W\d]+\s+)?{_MONTHS_OR_WEEKS}",
     re.IGNORECASE,
 )
+_MONTH_NAME: Final = (
+    r"(?:january|february|march|april|may|june|july|august|september|october|november|december|"
+    r"januar|februar|märz|juni|juli|oktober|dezember|janvier|février|mars|avril|mai|juin|juillet|août|"
+    r"septembre|octobre|novembre|décembre|enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|"
+    r"octubre|noviembre|diciembre|gennaio|febbraio|aprile|maggio|giugno|luglio|settembre|ottobre|"
+    r"dicembre|janeiro|fevereiro|março|maio|junho|julho|setembro|outubro|dezembro)"
+)
+#: The months a campaign runs, named: "for January, February and March" is three of them.
+_FOR_MONTH_LIST: Final = re.compile(
+    rf"\b(?:for|in|during|durante|pendant|en|während|im|per|nei mesi di|in den monaten)\s+"
+    rf"(?P<list>{_MONTH_NAME}(?:(?:,\s*|\s+(?:and|und|et|y|e|en)\s+){_MONTH_NAME})+)\b",
+    re.IGNORECASE,
+)
 #: A campaign's length said once for the whole mail ("6-month ambassadorship", "Laufzeit: 4 Monate").
 _DURATION: Final = re.compile(
     rf"(?<![\w'\u2019]){_COUNT}[- ]{_MONTHS_OR_WEEKS}(?![^.\n]{{0,25}}(?:{RIGHTS_WORDS}|organi))",
@@ -371,6 +384,8 @@ def find_mentions(text: str) -> list[Mention]:
             # how many periods: said beside the item, else by the heading it sits under, else once a mail
             heading_said = section[3] if section and per is None else None
             said = (_count(local.group("count")), local.group("unit2")) if local else None
+            if said is None and (named := _FOR_MONTH_LIST.search(text, end, right)):
+                said = (len(re.findall(_MONTH_NAME, named.group("list"), re.IGNORECASE)), "months")
             said = said or heading_said or campaign_periods
             periods, period_unit = said or (0, None)
             if periods and _same_unit(unit, period_unit):
