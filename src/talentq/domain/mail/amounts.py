@@ -80,13 +80,14 @@ _BETWEEN: Final = re.compile(
     r"(?:between|zwischen|entre|tra|fra|tussen|from|von|de)\s+(?:i\s+|les\s+|the\s+|los\s+)?$", re.IGNORECASE
 )
 
-#: A change of figure, not a range: "raise our offer from €1,500 to €1,900", "von 2.000 € auf 2.500 € erhöhen"
-#: reads its verb before the first amount ("alzare la proposta da 1.500 € a 1.900 €").
-_CHANGE_FROM: Final = re.compile(
-    r"(?:rais|increas|alzar|aumenta|subir|augment|erhöh|anheb|verhog|bump|go up|move up|lower|reduc|"
-    r"senk|ridur|bajar|baiss)\w*[^.\n\d]{0,40}\b(?:from|da|de|von|van|dal|dai|del|dalla|des)\s+(?:\w+\s+)?$",
-    re.IGNORECASE,
+#: A change of figure, not a range: "raise our offer from €1,500 to €1,900", "alzare la proposta da
+#: 1.500 € a 1.900 €": the verb and its "from" just before the first amount, which is the old figure.
+CHANGE_FROM: Final = (
+    r"(?:up from|(?:rais|increas|alzar|aumenta|subir|augment|erhöh|anheb|verhog|bump|go up|move up|lower|"
+    r"reduc|senk|ridur|bajar|baiss)\w*[^.\n\d]{0,40}\b(?:from|da|de|von|van|dal|dai|del|dalla|des))\s+"
+    r"(?:\w+\s+)?$"
 )
+_CHANGE_FROM: Final = re.compile(CHANGE_FROM, re.IGNORECASE)
 
 
 @dataclass(frozen=True)

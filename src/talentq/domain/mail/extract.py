@@ -16,7 +16,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Final
 
-from talentq.domain.mail.amounts import Amount, find_amounts, to_minor
+from talentq.domain.mail.amounts import CHANGE_FROM, Amount, find_amounts, to_minor
 from talentq.domain.mail.brands import find_brand
 from talentq.domain.mail.parties import find_talent
 from talentq.domain.mail.platforms import (
@@ -72,13 +72,12 @@ _SKIP_BEFORE: Final = [
         r"au lieu de|en lugar de|invece d|ne (?:pouvons|pourrons) pas|"
         r"no llegamos|no podemos|non possiamo|non riusciamo|können (?:leider )?nicht|first mentioned|"
         r"originally|ursprünglich|"
-        # "up from the £900", "alzare la proposta da 1.500 €": the figure an offer is raised from
-        r"up from|(?:rais|increas|alzar|aumenta|subir|augment|erhöh|anheb|verhog|bump|go up|move up)\w*"
-        r"[^.\n\d]{0,40}\b(?:from|da|de|von|van|dal|dai|del|dalla|des)\s+(?:\w+\s+)?$|"
         r"initially|you (?:asked|quoted|proposed|requested)|your (?:ask|quote|counter)|asked for|offer of|"
         r"thanks for the offer|merci pour (?:la|votre) proposition|danke für das angebot|"
         r"contre-proposition (?:de|d['\u2019])|counter-?(?:offer|proposal) (?:of|from)|"
-        r"gegenangebot (?:von|über)|contrapropuesta de|controproposta di"
+        r"gegenangebot (?:von|über)|contrapropuesta de|controproposta di|"
+        # "up from the £900", "alzare la proposta da 1.500 €": the figure an offer is raised from
+        + CHANGE_FROM
     )),
     ("a voucher", _rx(
         r"gift ?card|voucher|gutschein|buono|carte[- ]cadeau|tarjeta regalo|cheque regalo|vale de compra|"
