@@ -515,6 +515,8 @@ def test_the_fee_in_later_batches_of_unseen_mail(body: str, fee: Fee) -> None:
         # what the brand declines is no ask
         ("We can't do four Reels at $900 each; what we can do is 2 Instagram Reels for $1,600.",
          {("instagram_reel", 2, False)}),
+        # ... unless a "but" turns to what is asked
+        ("No podemos pagar, pero nos encantaría 1 reel de Instagram.", {("instagram_reel", 1, False)}),
         # periods: "for the first 4 weeks", "during the 3 campaign weeks"
         ("2 Instagram Stories per week for the first 4 weeks", {("instagram_story", 8, False)}),
         ("2 Instagram stories per week during the 3 campaign weeks", {("instagram_story", 6, False)}),

@@ -227,7 +227,8 @@ _EARLIER: Final = re.compile(
 _DECLINED: Final = re.compile(
     r"(?:can['\u2019]?t(?! wait)|cannot|(?:are|am|is)n['\u2019]t able to|not able to|unable to|"
     r"won['\u2019]?t be able to|können (?:leider )?(?:keine|nicht)|ne pouvons pas|no podemos|non possiamo|"
-    r"non riusciamo)\b[^.\n!?]{0,40}$",
+    # up to the item, unless a "but" turns to what is asked: "no podemos pagar, pero sí 1 reel"
+    r"non riusciamo)\b(?:(?!\b(?:but|pero|aber|mais|ma|però|maar|mas)\b)[^.\n!?]){0,40}$",
     re.IGNORECASE,
 )
 #: "(one a week)", "(um por semana)": one of the items per period, so the count is already the total.
