@@ -130,14 +130,13 @@ _SKIP_AFTER: Final = [
     ("a product's price", _rx(r"^\s*\)?\s*(?:worth|value|retail)")),
 ]  # fmt: skip
 _TOTAL: Final = _rx(
-    r"\btotal|insgesamt|gesamt|in totale|complessiv|au total|en total|all[- ]in|for (?:both|all|the lot|"
+    r"\btotal|insgesamt|gesamt|\bsumme\b|in totale|complessiv|au total|en total|all[- ]in|"
+    r"for (?:both|all|the lot|"
     r"everything|the (?:whole|full|entire) (?:package|campaign|term|period|year|ambassadorship))|"
     r"pour l['\u2019]ensemble|für alle|por todo|para todo|per tutto|"
     r"per l['\u2019]intero|voor het (?:totaal|geheel)|in totaal|voor de hele|für den gesamten|"
     r"pour toute la"
 )
-#: An amount labelled as the total: "Total: 3.200 €" (the colon ends the clause the cue is read in).
-_TOTAL_LABEL: Final = _rx(r"(?:total|totale|gesamt|insgesamt|totaal|summe)\s*:\s*$")
 #: A label and its colon just before an amount ("Fee:", "Compenso complessivo:").
 _LABEL: Final = re.compile(r"(?:^|\n|[.!?]\s)\W*([^\W\d][^:\n]{0,30}):\s*$")
 #: Words that restate what came before as a total: "€600 per week, so €2,400"; they point forward only.
@@ -394,20 +393,19 @@ def _pick(
             continue
         fee, per_unit = _as_fee(text, amount, content, mentions)
         score = 1.0
+        # "Total: 3.200 €", "Compenso complessivo: 3.500,00 €", "Vergoeding: € 4.800": the label before
+        # the colon speaks for the amount (the colon ends the clause the cues are read in)
+        labelled = _LABEL.search(text, max(0, amount.start - 40), amount.start)
+        label = labelled.group(1) if labelled else ""
         if (
             _TOTAL.search(before[-60:])
             or _RESTATE.search(before[-60:])
             or _TOTAL.search(after[:40])
-            or _TOTAL_LABEL.search(text, max(0, amount.start - 15), amount.start)
+            or _TOTAL.search(label)
         ):
             score += 2.0
-        if _FEE_WORDS.search(before[-80:]):
+        if _FEE_WORDS.search(before[-80:]) or _FEE_WORDS.search(label):
             score += 1.0
-        elif label := _LABEL.search(text, max(0, amount.start - 40), amount.start):
-            # "Compenso complessivo: 3.500,00 €", "Vergoeding: € 4.800": the label before the colon
-            score += (
-                2.0 if _TOTAL.search(label.group(1)) else 1.0 if _FEE_WORDS.search(label.group(1)) else 0.0
-            )
         if per_unit:
             score += 0.5
         score += index * 0.01  # a later amount restates or revises an earlier one
