@@ -123,6 +123,44 @@ def test_every_way_the_mail_names_a_candidate_is_a_feature() -> None:
         ("Sunday Ritual here!", "Priya <priya@sundayritual.co>", "Sunday Ritual", {"src:domain_word"}, set()),
         # the founder of a brand named as "the brand X": X
         ("Ich bin Gründerin der Marke Sonnenhof.", "Lea <lea@gmail.com>", "Sonnenhof", {"src:we_are"}, set()),
+        # a domain or a web address spells a name's "&" as a word
+        (
+            "Sono Marco di Ferri & Figli.",
+            "Marco <marco@ferriefigli.it>",
+            "Ferri & Figli",
+            {"src:domain_word"},
+            set(),
+        ),
+        (
+            "We'd love a Reel.\n\nIris\nfounder, Kombu & Co.\nkombuandco.es",
+            "Iris <iris.navarro@gmail.com>",
+            "Kombu & Co",
+            {"src:site_word"},
+            set(),
+        ),
+        # a network names the advertiser who pays for the read
+        (
+            "We've got a new advertiser, Bloom, for the show.",
+            "Marit <m@loudhouse.fm>",
+            "Bloom",
+            {"src:works_for"},
+            set(),
+        ),
+        (
+            "Nous avons un nouvel annonceur, la Biscuiterie Lemoine.",
+            "Hugo <h@regie-ondes.fr>",
+            "Biscuiterie Lemoine",
+            {"src:works_for"},
+            set(),
+        ),
+        # a German compound of an offer's word opens no name
+        (
+            "Kooperationsanfrage Alpenkind: 2 Reels",
+            "Miriam <m@alpenkind.de>",
+            "Alpenkind",
+            {"src:name"},
+            set(),
+        ),
     ],
 )
 def test_how_a_mail_gives_a_candidate(
@@ -132,6 +170,14 @@ def test_how_a_mail_gives_a_candidate(
     assert name in found, sorted(found)
     assert has <= set(found[name].features)
     assert not lacks & set(found[name].features)
+
+
+def test_an_offer_compound_is_no_part_of_a_name() -> None:
+    found = {
+        c.name for c in brand_candidates("Kooperationsanfrage Alpenkind", "Hallo!", "M <m@alpenkind.de>")
+    }
+    assert "Alpenkind" in found
+    assert not any(name.startswith("Kooperationsanfrage") for name in found), sorted(found)
 
 
 def test_a_name_within_the_creators_is_marked_as_theirs() -> None:

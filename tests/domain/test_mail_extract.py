@@ -264,6 +264,18 @@ def test_brand_is_the_advertiser_not_its_agency() -> None:
     assert any("agency" in reason for reason in terms.reasons)
 
 
+def test_the_signature_a_delimiter_sets_apart_names_the_brand_and_no_terms() -> None:
+    terms = extract_deal(
+        "hello from a tiny kombucha brand",
+        "Hi there! We can't pay fees yet, but we'd send a case of kombucha for 1 Reel.\n\nIris\n\n"
+        "--\nIris Navarro\nfounder, Kombu & Co.\nkombuandco.es · Tel. +34 611 204 377\n\n"
+        "This message and any attachments are confidential. Kombu & Co. S.L., capital 3.000 €.",
+        sender="Iris Navarro <iris.navarro.kombu@gmail.com>",
+    )
+    assert terms.brand == "Kombu & Co"
+    assert terms.fee.kind != "exact"  # neither the phone number nor the footer's capital is a fee
+
+
 def test_brand_and_talent_from_a_brand_writing_itself() -> None:
     terms = extract_deal(
         "Kooperationsanfrage \u2013 Bergquelle x Lena Hoffmann",

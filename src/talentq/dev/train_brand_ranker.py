@@ -67,8 +67,8 @@ def offers(corpus: Path) -> list[Mail]:
         if message.offer is None:
             continue
         read = offer_text(message.subject, message.body)
-        creator = offer_creator(*read, message.sender)
-        subject, current, sender = brand_reading(*read, message.sender)
+        creator = offer_creator(read, message.sender)
+        subject, current, sender = brand_reading(read, message.sender)
         found = brand_candidates(subject, current[:NAMES_LIMIT], sender, creator=creator)
         brand = message.offer.get("brand")
         right = frozenset(k for k, c in enumerate(found) if same_name(c.name, brand))

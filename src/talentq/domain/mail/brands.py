@@ -77,6 +77,10 @@ _AGENCY_WORDS: Final = re.compile(
     # affiliate networks write for the brands whose programmes they run
     r"affiliat|afiliad|affiliazion)"
 )
+#: A German compound of an offer's word ("Kooperationsanfrage Alpenkind", "Herbstkampagne"): never a name.
+_OFFER_COMPOUND: Final = re.compile(
+    r"(?i)\w+(?:anfrage|angebot|kooperation|kampagne|vorschlag|partnerschaft|zusammenarbeit)"
+)
 #: A given name and the space after it: what follows is a surname ("Alessandro Bruno").
 _GIVEN_NAME: Final = re.compile(
     rf"(?<!\w)(?:{'|'.join(sorted(GIVEN_NAMES, key=len, reverse=True))})\s+", re.IGNORECASE
@@ -124,6 +128,8 @@ _THINGS: Final = [
         rf"(?:(?:the|la|le|el|il|die|das|der|a|o) |l['\u2019])?){_THING}"
     ),
 ]
+#: How a name's "&" is spelled in a domain: "and", "und", "et", "y", "e", "n" ("Salt n Pepper").
+_AMPERSAND_WORDS: Final = ("and", "und", "et", "y", "e", "n")
 _OPEN_QUOTES: Final = frozenset('"\u201c\u201e\u00ab\u2018\u201a')
 _CLOSE_QUOTES: Final = frozenset('"\u201d\u201c\u00bb\u2019\u2018')
 #: What each way of naming a brand is called in an answer's cues.
@@ -239,7 +245,11 @@ def brand_candidates(
         while (
             words
             and not spelled_by_domain
-            and (words[0].lower() in NOT_NAMES or words[0].lower() in _SIGN_OFF)
+            and (
+                words[0].lower() in NOT_NAMES
+                or words[0].lower() in _SIGN_OFF
+                or _OFFER_COMPOUND.fullmatch(words[0])
+            )
         ):
             signed = signed or words[0].lower() in _SIGN_OFF
             agency = agency or bool(_AGENCY_WORDS.fullmatch(words[0]))
@@ -335,7 +345,7 @@ def brand_candidates(
             for k in range(len(words) - size + 1):
                 chunk = " ".join(words[k : k + size])
                 # domain_score's best mark (4) is the name and the domain spelled alike: test just that.
-                for key in {squash(chunk), loose(chunk)} & spelled.keys():
+                for key in _spellings(chunk) & spelled.keys():
                     add(chunk, spelled[key], domain or local)
     if domain and not parent_core(domain):  # a group's domain ("groupe-aqualis") never names the brand
         add(domain_form(domain, text), "domain", domain)
@@ -362,6 +372,15 @@ def brand_candidates(
             if {w.lower() for w in c.name.split()} <= theirs:
                 c.features["creator"] = 1.0
     return list(found.values())
+
+
+def _spellings(name: str) -> set[str]:
+    """How a domain or a handle may spell ``name``: squashed, accents dropped, and an ampersand written
+    as a word ("Ferri & Figli" → ferriefigli, "Oliva & Sal" → olivaysal, "kombu & co." → kombuandco)."""
+    found = {squash(name), loose(name)}
+    if "&" in name:
+        found |= {squash(name.replace("&", word)) for word in _AMPERSAND_WORDS}
+    return found
 
 
 def uses_of(name: str, text: str) -> list[tuple[int, int]]:

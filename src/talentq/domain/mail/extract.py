@@ -14,7 +14,7 @@ import re
 from calendar import monthrange
 from datetime import date
 from decimal import Decimal
-from typing import Final
+from typing import Final, NamedTuple
 
 from talentq.domain.mail.amounts import CHANGE_FROM, Amount, find_amounts, to_minor
 from talentq.domain.mail.brands import find_brand
@@ -230,31 +230,46 @@ _CLAUSE_BREAK: Final = re.compile(
 )
 
 
-def offer_text(subject: str, body: str) -> tuple[str, str, str]:
-    """The subject, the current text and the quoted thread as extraction reads them, bounded (the brand
-    ranker's training reads them so too)."""
+class OfferText(NamedTuple):
+    """An offer as extraction reads it, bounded (the brand ranker's training reads it so too)."""
+
+    subject: str
+    current: str
+    quoted: str
+    #: The signature a "-- " line sets apart from ``current``: no terms in it, but often the brand.
+    signature: str = ""
+
+
+def offer_text(subject: str, body: str) -> OfferText:
+    """The subject, the current text, the quoted thread and the signature set apart."""
     parts = readable(body[: TEXT_LIMIT * 5])
-    return subject[:1000], parts.current[:TEXT_LIMIT], parts.quoted[:TEXT_LIMIT]
+    return OfferText(subject[:1000], parts.current[:TEXT_LIMIT], parts.quoted[:TEXT_LIMIT], parts.signature)
 
 
-def brand_reading(subject: str, current: str, quoted: str, sender: str) -> tuple[str, str, str]:
-    """The subject, text and sender the brand is read from: a forwarded offer's own, when the mail
-    forwards one (a colleague's "see below" names no brand; the forwarded mail's sender does)."""
-    if quoted and (inner := forwarded(quoted)) is not None:
-        return inner.subject or subject, inner.current, inner.sender
-    return subject, current, sender
+def brand_reading(read: OfferText, sender: str) -> tuple[str, str, str]:
+    """The subject, text and sender the brand is read from: the current text with its signature, or a
+    forwarded offer's own, when the mail forwards one (a colleague's "see below" names no brand; the
+    forwarded mail's sender does)."""
+    if read.quoted and (inner := forwarded(read.quoted)) is not None:
+        return inner.subject or read.subject, _signed(inner.current, inner.signature), inner.sender
+    return read.subject, _signed(read.current, read.signature), sender
 
 
-def offer_creator(subject: str, current: str, quoted: str, sender: str) -> str | None:
+def _signed(current: str, signature: str) -> str:
+    return f"{current}\n\n{signature}" if signature else current
+
+
+def offer_creator(read: OfferText, sender: str) -> str | None:
     """The creator the offer seems to be for, read before the brand is known: the brand ranker weighs
     a name within theirs as the creator's, not the brand's."""
-    talent = find_talent(subject, current, quoted, sender, None)
+    talent = find_talent(read.subject, read.current, read.quoted, sender, None)
     return talent.name if talent else None
 
 
 def extract_deal(subject: str, body: str, *, sender: str = "", reference: date | None = None) -> DealTerms:
     """The fee, deliverables, brand, talent and campaign window the mail offers now, with the cues."""
-    subject, current, quoted = offer_text(subject, body)
+    read = offer_text(subject, body)
+    subject, current, quoted = read.subject, read.current, read.quoted
     reasons: list[str] = []
 
     mentions = _asked(f"{subject}\n{current}", find_mentions(f"{subject}\n{current}"))
@@ -268,8 +283,8 @@ def extract_deal(subject: str, body: str, *, sender: str = "", reference: date |
 
     fee = _fee(subject, current, quoted, content, mentions, reasons)
 
-    creator = offer_creator(subject, current, quoted, sender)
-    brand, agency = find_brand(*brand_reading(subject, current, quoted, sender), creator=creator)
+    creator = offer_creator(read, sender)
+    brand, agency = find_brand(*brand_reading(read, sender), creator=creator)
     if brand is not None:
         reasons.append(
             f"brand {brand.name!r}: {brand.why}" + (f"; sender is its agency {agency!r}" if agency else "")

@@ -84,6 +84,11 @@ _CLIENT: Final = [
     # buyer names the advertiser it buys for
     rf"(?i:\b(?:running|managing|handling|planning|booking|placing|buying) (?:the )?){NAME}(?i:['\u2019]s)\b",
     rf"(?i:\b(?:placing|buying|booking) (?:[\w-]+ ){{0,3}}(?:for|on behalf of) (?:{_ARTICLE} )?){NAME}",
+    # "a new advertiser, Bloom", "un nouvel annonceur, la Biscuiterie Lemoine", "our headline sponsor,
+    # Vanderveen Paints": a network, an ad sales house or a show's producer names who pays for the ad
+    rf"(?i:\b(?:advertiser|annonceur|anunciante|inserzionista|werbekunde|werbepartner|adverteerder|"
+    rf"headline sponsor|title sponsor|main sponsor|hauptsponsor|sponsor principal|"
+    rf"sponsor principale|patrocinador principal)[,:]? (?:{_ARTICLE} )?){NAME}",
     # "seguiamo la comunicazione digitale di Caffè Duomo", "we handle the social media for Orrin"
     rf"(?i:\b(?:we handle|we manage|we run|seguiamo|curiamo|gestiamo|betreuen|wir betreuen|nous gérons|"
     rf"gestionamos|llevamos|cuidamos) (?:{_ARTICLE} |les |los |i |gli )?(?:comunicazione|communication|"
@@ -685,7 +690,36 @@ GIVEN_NAMES: Final = frozenset(
     raphael
     rebecca riccardo robin rohan rosa ruby ryan sam samuel sandra sara sarah sebastian sergio simon simone
     sofia sophie stefan stefano svenja tasha theo theresa thomas tim timo tobias tom tommaso valentina
-    valentin victor vincent yanis yasmin zed zoe zoé""".split()  # noqa: SIM905 - a word list reads better as prose
+    valentin victor vincent yanis yasmin zed zoe zoé
+    abigail ada adele adriano adèle agnese agnès agustín aida aino aitor alain alan albane alberte
+    aleksander alessia alexis alfie alfonso alfred alfredo aline almudena alvaro amadeo amaia amanda
+    ambre amparo amy anaïs andreia andré ane angelo angélica anja annabel annalena annelies annemarie
+    anouk anselm anton antoni antonia ariadna ariane arnau arnaud arne aron astrid audrey aurélie ayla
+    barbara bart bastian bastien beatrice belén benedikt benoît bernard bernardo bernd birgit birte
+    björn blanca bram brenda bruna bruno caitlin camila camille candela carina carl carlo carola
+    caterina cathy cecilia celia charles charlie charlotte christina christine christophe cristian
+    cristina cyril cécile cédric césar dafne damien dani daria dario darío davide debora delphine denis
+    diana didier dirk dolores domenico dominik dominique dora dries edoardo eduardo eleonora eliane
+    elif elise eliza elke ellen eloise elsa elvira emanuele emile emmanuel enrico enrique erika ernesto
+    esmée esteban estelle esther ethan eugenia evelyn fabien fabio fabrizio fanny federica felipe femke
+    fernanda fernando filipa fiona flavia florence francisco franck frank frida friedrich félix
+    gabriela gabriele gaspard gaëlle georg george georgia gerard gianluca gianni gilles gina giorgio
+    giulio giuseppe guillaume guillermo gustav gwen gérard hanna hans heidi helena henri henrik henry
+    hélène ignacio ilaria ilse ingrid inma inés inês iris isaac isabelle ivana iván jacopo jaime jannik
+    jasmin jasper jean jeanne jennifer jens jesper jesús jill jim joana joanna joao joaquín jochen
+    johan jonathan joost jordi josefine joseph josh josie joão joël juan judith jules julián justine
+    jérôme karin karl karla karolina kathrin katie klaus kristin lars laure lauren laurent leah
+    leonardo lieke lilly linda livia lola lorena luc lucie ludovica luise léo léon maarten madeleine
+    magda magdalena maike malin manuel manuela marcel marcela marcos margot mariana marion marit martín
+    mathilde matilde matthew mattia maud maxime maximilian mehdi melanie michaela michel miguel miriam
+    moritz mélanie nadine natalia natalie nathalie neil nicola nicole niels nienke nils nina noémie
+    nuria núria olga olivier omar pascal patricia paulina petra philippe pieter pilar quentin rachel
+    raffaele ramón raphaël raquel renata rené ricardo richard rita robert roberta roberto rocío rodrigo
+    romain roman romy ronja rosalie rubén ruth sabine sabrina sander sanne santiago sasha selma silvia
+    sofie sofía solène sophia stefania stephanie stéphane susanne svea sven sylvie sébastien tamara
+    tanja teresa thea théo tomás toni valeria valérie vanessa vera verena veronica victoria virginia
+    vittoria víctor wim xavier yann yolanda yvonne álvaro óscar
+    """.split()  # noqa: SIM905 - a word list reads better as prose
 )
 _SECOND_PERSON: Final = re.compile(
     r"\b(?:you|your|dich|dir|dein\w*|vous|votre|vos|te|ti|tu|tus|tuo|tua|tuoi|contigo|regalarte|proporti|je|"

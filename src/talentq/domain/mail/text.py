@@ -34,12 +34,17 @@ _QUOTE_HEADER: Final = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 # The usual signature delimiter, and lines that open a legal footer.
-_SIGNATURE: Final = re.compile(
-    r"^(?:-- ?$|_{5,}$|(?:This (?:e-?mail|message) (?:and any attachments )?(?:is|may be) confidential|"
+#: A legal footer's first line: where what the sender wrote ends, their signature included.
+_LEGAL_NOTICE: Final = (
+    r"(?:This (?:e-?mail|message) (?:and any attachments )?(?:is|may be) confidential|"
     r"Diese E-Mail (?:ist|enthält) vertraulich|Ce message (?:est|et ses pièces jointes sont) confidentiel|"
-    r"Questo messaggio .{0,40}riservat|Este (?:mensaje|correo) .{0,40}confidencial))",
-    re.IGNORECASE | re.MULTILINE,
+    r"Questo messaggio .{0,40}riservat|Este (?:mensaje|correo) .{0,40}confidencial)"
 )
+#: Where the current text ends: a signature's "-- " line or a rule ("_____"), or a legal footer.
+_SIGNATURE: Final = re.compile(rf"^(?:-- ?$|_{{5,}}$|{_LEGAL_NOTICE})", re.IGNORECASE | re.MULTILINE)
+_LEGAL: Final = re.compile(rf"^{_LEGAL_NOTICE}", re.IGNORECASE | re.MULTILINE)
+#: Most lines of a signature kept (name, role, company, address, web address, handle).
+SIGNATURE_LINES: Final = 12
 
 
 _FORWARD_OPENS: Final = re.compile(rf"\s*-{{2,}}\s*(?:{_FORWARDED})\s*-{{2,}}[^\S\n]*\n", re.IGNORECASE)
@@ -57,6 +62,7 @@ class Forwarded:
     sender: str
     subject: str
     current: str
+    signature: str = ""
 
 
 def forwarded(quoted: str) -> Forwarded | None:
@@ -74,7 +80,8 @@ def forwarded(quoted: str) -> Forwarded | None:
     if "@" not in fields.get("sender", ""):
         return None
     body = quoted[header_end:] if header_end >= 0 else ""
-    return Forwarded(fields["sender"], fields.get("subject", ""), readable(body).current)
+    own = readable(body)
+    return Forwarded(fields["sender"], fields.get("subject", ""), own.current, own.signature)
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,8 @@ class Readable:
 
     current: str
     quoted: str = ""
+    #: The signature a "-- " line or a rule sets apart from ``current`` (its legal footer cut off).
+    signature: str = ""
 
     @property
     def whole(self) -> str:
@@ -121,9 +130,16 @@ def readable(body: str) -> Readable:
     if len(own) < len(lines):
         quoted = "\n".join(line for line in lines if line.lstrip().startswith(">")) + "\n" + quoted
     text = "\n".join(own)
+    signature = ""
     if footer := _SIGNATURE.search(text):
-        text = text[: footer.start()]
-    return Readable(current=text.strip(), quoted=quoted.strip())
+        text, rest = text[: footer.start()], text[footer.end() :]
+        if not _LEGAL.match(footer.group(0)):
+            # "--\nIris Navarro\nfounder, kombu & co.": the lines a delimiter sets apart are the
+            # signature, up to a legal footer
+            if notice := _LEGAL.search(rest):
+                rest = rest[: notice.start()]
+            signature = "\n".join(rest.strip().splitlines()[:SIGNATURE_LINES])
+    return Readable(current=text.strip(), quoted=quoted.strip(), signature=signature)
 
 
 def _drop_blocks(markup: str, *tags: str) -> str:
