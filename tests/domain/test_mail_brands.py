@@ -172,6 +172,18 @@ def test_how_a_mail_gives_a_candidate(
     assert not lacks & set(found[name].features)
 
 
+def test_a_group_is_no_candidate_beside_its_brand() -> None:
+    body = "I'm Hugo at Harbor Lane Group. Among our spirits is Saltmarsh Gin.\n\nHugo\nHarbor Lane Group plc"
+    found = {c.name for c in brand_candidates("Saltmarsh Gin campaign", body, "Hugo <h@harborlanegroup.com>")}
+    assert "Saltmarsh Gin" in found
+    assert not any("Group" in name for name in found), sorted(found)
+    # the only name the mail gives stays a candidate
+    alone = {
+        c.name for c in brand_candidates("hello", "ciao, a presto.", "Gruppo Ferretti <g@ferretti-group.it>")
+    }
+    assert alone == {"Gruppo Ferretti"}, sorted(alone)
+
+
 def test_an_offer_compound_is_no_part_of_a_name() -> None:
     found = {
         c.name for c in brand_candidates("Kooperationsanfrage Alpenkind", "Hallo!", "M <m@alpenkind.de>")

@@ -9,7 +9,8 @@ mail they were written next to (97 % there, 82 % on unseen mail), so the weighin
    a word spelled like the sender's domain (or a free-mail sender's address: "tidewellswim@…"), the
    domain itself in words ("zentrasleep" → "Zentra Sleep"), or only a capitalised name somewhere.
    A campaign, product or show the mail says is another's ("PROJECT NIGHTSHIFT is a Corvane
-   product") is no candidate; its owner is one ("owner").
+   product") is no candidate; its owner is one ("owner"). Nor is a group ("Gruppo Ferretti Casa",
+   "Harbor Lane Group"), which writes for the brands it owns, when the mail names anything else.
 2. **Features** of each candidate: those ways, how well it matches the sender's domain (a group's
    domain by its core name), how often and how early the mail uses it, its length, whether a longer
    or shorter form is also a candidate and which the mail uses on its own more, whether the mail
@@ -362,6 +363,13 @@ def brand_candidates(
     # "PROJECT NIGHTSHIFT is a Corvane product": the mail says whose it is, so it is not the brand.
     for thing in owned:
         found.pop(thing, None)
+    # "Gruppo Ferretti Casa", "Harbor Lane Group plc": a group writes for the brands it owns and is
+    # never the advertiser itself (none of the 17 groups of the labelled offers was), unless it is
+    # the only name the mail gives.
+    groups = [name for name in found if _is_group(name)]
+    if len(groups) < len(found):
+        for name in groups:
+            del found[name]
     _describe(list(found.values()), subject, text, domain)
     # "Partnership idea for Jonah", "Ondine x Chloé Martin": the creator is named where a brand would be.
     # Only a creator whose name starts with a given name: read without the brand, the talent finder
@@ -381,6 +389,11 @@ def _spellings(name: str) -> set[str]:
     if "&" in name:
         found |= {squash(name.replace("&", word)) for word in _AMPERSAND_WORDS}
     return found
+
+
+def _is_group(name: str) -> bool:
+    words = name.lower().split()
+    return words[0] in GROUP_WORDS or words[-1] in GROUP_WORDS
 
 
 def uses_of(name: str, text: str) -> list[tuple[int, int]]:
@@ -442,9 +455,6 @@ def _describe(candidates: list[Candidate], subject: str, text: str, domain: str)
                 f[f"fit>={threshold}"] = 1.0
         if core:
             f["group_domain"] = 1.0
-        words = c.name.lower().split()
-        if words[0] in GROUP_WORDS or words[-1] in GROUP_WORDS:
-            f["group_word"] = 1.0  # "Gruppo Ferretti Casa": the group that owns the brand
         if not domain:
             f["no_domain"] = 1.0
         if client_named:
