@@ -177,6 +177,11 @@ def test_a_group_is_no_candidate_beside_its_brand() -> None:
     found = {c.name for c in brand_candidates("Saltmarsh Gin campaign", body, "Hugo <h@harborlanegroup.com>")}
     assert "Saltmarsh Gin" in found
     assert not any("Group" in name for name in found), sorted(found)
+    # the group's name without its group word is the group too
+    body = "Wir von Kessler Getränke stellen Alpenhopf vor.\n\nKessler Getränke Holding GmbH"
+    found = {c.name for c in brand_candidates("Alpenhopf x Lukas", body, "K <k@kessler-getraenke.de>")}
+    assert "Alpenhopf" in found
+    assert not any(name.startswith("Kessler") for name in found), sorted(found)
     # the only name the mail gives stays a candidate
     alone = {
         c.name for c in brand_candidates("hello", "ciao, a presto.", "Gruppo Ferretti <g@ferretti-group.it>")

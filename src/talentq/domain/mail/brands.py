@@ -366,7 +366,10 @@ def brand_candidates(
     # "Gruppo Ferretti Casa", "Harbor Lane Group plc": a group writes for the brands it owns and is
     # never the advertiser itself (none of the 17 groups of the labelled offers was), unless it is
     # the only name the mail gives.
-    groups = [name for name in found if _is_group(name)]
+    groups = {name for name in found if _is_group(name)}
+    # the group's own name without its group word too ("Kessler Getränke Holding", "Kessler Getränke")
+    cores = {squash(" ".join(w for w in name.split() if w.lower() not in GROUP_WORDS)) for name in groups}
+    groups |= {name for name in found if squash(name) in cores}
     if len(groups) < len(found):
         for name in groups:
             del found[name]
