@@ -119,6 +119,8 @@ def test_every_way_the_mail_names_a_candidate_is_a_feature() -> None:
             {"quoted"},
             set(),
         ),
+        # single quotes too, and the closing one is no part of the name
+        ("We make 'Flip My Flat', the series.", "Ruth <r@tallpines.nl>", "Flip My Flat", {"quoted"}, set()),
         # a weekday opens the name when the sender's domain spells it whole
         ("Sunday Ritual here!", "Priya <priya@sundayritual.co>", "Sunday Ritual", {"src:domain_word"}, set()),
         # the founder of a brand named as "the brand X": X

@@ -131,8 +131,9 @@ _THINGS: Final = [
 ]
 #: How a name's "&" is spelled in a domain: "and", "und", "et", "y", "e", "n" ("Salt n Pepper").
 _AMPERSAND_WORDS: Final = ("and", "und", "et", "y", "e", "n")
-_OPEN_QUOTES: Final = frozenset('"\u201c\u201e\u00ab\u2018\u201a')
-_CLOSE_QUOTES: Final = frozenset('"\u201d\u201c\u00bb\u2019\u2018')
+#: Quotes around a name, single ones too ("'Flip My Flat'"; see ``_quoted``).
+_OPEN_QUOTES: Final = frozenset('"\u201c\u201e\u00ab\u2018\u201a\'')
+_CLOSE_QUOTES: Final = frozenset('"\u201d\u201c\u00bb\u2019\u2018\'')
 #: What each way of naming a brand is called in an answer's cues.
 _SOURCES: Final = {
     "client": "named as the client",
@@ -394,6 +395,16 @@ def _spellings(name: str) -> set[str]:
     return found
 
 
+def _quoted(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` stands between quotes; an apostrophe opens one only after a space or a
+    line's start ("'Flip My Flat'", not "l'Atelier")."""
+    before = text[max(0, start - 3) : start].rstrip()
+    after = text[end : end + 2].lstrip()[:1]
+    if not before or before[-1] not in _OPEN_QUOTES or after not in _CLOSE_QUOTES:
+        return False
+    return before[-1] != "'" or len(before) == 1 or not before[-2].isalnum()
+
+
 def _is_group(name: str) -> bool:
     words = name.lower().split()
     return words[0] in GROUP_WORDS or words[-1] in GROUP_WORDS
@@ -485,11 +496,7 @@ def _describe(candidates: list[Candidate], subject: str, text: str, domain: str)
             f["all_caps"] = 1.0
         # '"Build It Back"', '« Maman en Vrac »', '„Gipfelform“': a campaign's, a show's or a product's
         # name is quoted; a brand's rarely is
-        if any(
-            text[max(0, a - 2) : a].strip()[-1:] in _OPEN_QUOTES
-            and text[b : b + 2].strip()[:1] in _CLOSE_QUOTES
-            for a, b in spans[c.name]
-        ):
+        if any(_quoted(text, a, b) for a, b in spans[c.name]):
             f["quoted"] = 1.0
         longer = [o for o in names if o != c.name and f" {c.name} " in f" {o} "]
         shorter = [o for o in names if o != c.name and f" {o} " in f" {c.name} "]

@@ -467,6 +467,8 @@ def display_name(sender: str) -> str:
 
 def clean_brand(name: str) -> str:
     name = re.sub(r"\s+", " ", name).strip(" ,.;:\u2013-")
+    # "'Flip My Flat'": a closing quote read into a name's last word is no part of it
+    name = re.sub(r"(?<=\w)['\u2019]$", "", name)
     if name.endswith(" Co") and not name.endswith("& Co"):
         name += "."
     while (stripped := LEGAL.sub("", name)) != name:
