@@ -387,8 +387,9 @@ def brand_candidates(
 
 
 def _spellings(name: str) -> set[str]:
-    """How a domain or a handle may spell ``name``: squashed, accents dropped, and an ampersand written
-    as a word ("Ferri & Figli" → ferriefigli, "Oliva & Sal" → olivaysal, "kombu & co." → kombuandco)."""
+    """How a domain or a web address may spell ``name``: squashed, accents dropped, and an ampersand
+    written as a word ("Ferri & Figli" → ferriefigli, "Oliva & Sal" → olivaysal, "kombu & co." →
+    kombuandco)."""
     found = {squash(name), loose(name)}
     if "&" in name:
         found |= {squash(name.replace("&", word)) for word in _AMPERSAND_WORDS}
@@ -406,6 +407,7 @@ def _quoted(text: str, start: int, end: int) -> bool:
 
 
 def _is_group(name: str) -> bool:
+    """Whether ``name`` is a group's: "Gruppo Ferretti Casa", "Harbor Lane Group", "Aster Holding"."""
     words = name.lower().split()
     return words[0] in GROUP_WORDS or words[-1] in GROUP_WORDS
 

@@ -33,7 +33,6 @@ _QUOTE_HEADER: Final = re.compile(
     r"(?:From|Von|De|Da)\s?:\s.{1,200}\n(?:Sent|Gesendet|Envoyé|Enviado|Inviato|Date|Datum)\s?:)",
     re.IGNORECASE | re.MULTILINE,
 )
-# The usual signature delimiter, and lines that open a legal footer.
 #: A legal footer's first line: where what the sender wrote ends, their signature included.
 _LEGAL_NOTICE: Final = (
     r"(?:This (?:e-?mail|message) (?:and any attachments )?(?:is|may be) confidential|"
