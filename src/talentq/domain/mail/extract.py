@@ -28,7 +28,7 @@ from talentq.domain.mail.platforms import (
     platform_of,
 )
 from talentq.domain.mail.terms import DealTerms, Deliverable, Fee, NoFeeWhy
-from talentq.domain.mail.text import forwarded, readable
+from talentq.domain.mail.text import Readable, forwarded, readable
 
 #: Most characters of a body read: offers say what matters early, and regexes over a megabyte of text
 #: are time a worker cannot spare.
@@ -234,42 +234,38 @@ class OfferText(NamedTuple):
     """An offer as extraction reads it, bounded (the brand ranker's training reads it so too)."""
 
     subject: str
-    current: str
-    quoted: str
-    #: The signature a "-- " line sets apart from ``current``: no terms in it, but often the brand.
-    signature: str = ""
+    #: The current text and the quoted thread, and the signature a "-- " line sets apart from the
+    #: current text: no terms in it, but often the brand.
+    text: Readable
 
 
 def offer_text(subject: str, body: str) -> OfferText:
-    """The subject, the current text, the quoted thread and the signature set apart."""
+    """The subject and the body as ``readable`` splits it, each part bounded."""
     parts = readable(body[: TEXT_LIMIT * 5])
-    return OfferText(subject[:1000], parts.current[:TEXT_LIMIT], parts.quoted[:TEXT_LIMIT], parts.signature)
+    bounded = Readable(parts.current[:TEXT_LIMIT], parts.quoted[:TEXT_LIMIT], parts.signature)
+    return OfferText(subject[:1000], bounded)
 
 
 def brand_reading(read: OfferText, sender: str) -> tuple[str, str, str]:
     """The subject, text and sender the brand is read from: the current text with its signature, or a
     forwarded offer's own, when the mail forwards one (a colleague's "see below" names no brand; the
     forwarded mail's sender does)."""
-    if read.quoted and (inner := forwarded(read.quoted)) is not None:
-        return inner.subject or read.subject, _signed(inner.current, inner.signature), inner.sender
-    return read.subject, _signed(read.current, read.signature), sender
-
-
-def _signed(current: str, signature: str) -> str:
-    return f"{current}\n\n{signature}" if signature else current
+    if read.text.quoted and (inner := forwarded(read.text.quoted)) is not None:
+        return inner.subject or read.subject, inner.text.signed, inner.sender
+    return read.subject, read.text.signed, sender
 
 
 def offer_creator(read: OfferText, sender: str) -> str | None:
     """The creator the offer seems to be for, read before the brand is known: the brand ranker weighs
     a name within theirs as the creator's, not the brand's."""
-    talent = find_talent(read.subject, read.current, read.quoted, sender, None)
+    talent = find_talent(read.subject, read.text.current, read.text.quoted, sender, None)
     return talent.name if talent else None
 
 
 def extract_deal(subject: str, body: str, *, sender: str = "", reference: date | None = None) -> DealTerms:
     """The fee, deliverables, brand, talent and campaign window the mail offers now, with the cues."""
     read = offer_text(subject, body)
-    subject, current, quoted = read.subject, read.current, read.quoted
+    subject, current, quoted = read.subject, read.text.current, read.text.quoted
     reasons: list[str] = []
 
     mentions = _asked(f"{subject}\n{current}", find_mentions(f"{subject}\n{current}"))

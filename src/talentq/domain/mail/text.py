@@ -60,8 +60,8 @@ class Forwarded:
 
     sender: str
     subject: str
-    current: str
-    signature: str = ""
+    #: Its text as ``readable`` splits it: what its sender wrote, and their signature.
+    text: Readable
 
 
 def forwarded(quoted: str) -> Forwarded | None:
@@ -79,8 +79,7 @@ def forwarded(quoted: str) -> Forwarded | None:
     if "@" not in fields.get("sender", ""):
         return None
     body = quoted[header_end:] if header_end >= 0 else ""
-    own = readable(body)
-    return Forwarded(fields["sender"], fields.get("subject", ""), own.current, own.signature)
+    return Forwarded(fields["sender"], fields.get("subject", ""), readable(body))
 
 
 @dataclass(frozen=True)
@@ -91,6 +90,11 @@ class Readable:
     quoted: str = ""
     #: The signature a "-- " line or a rule sets apart from ``current`` (its legal footer cut off).
     signature: str = ""
+
+    @property
+    def signed(self) -> str:
+        """What the sender wrote now with their signature: where a brand names itself."""
+        return f"{self.current}\n\n{self.signature}" if self.signature else self.current
 
     @property
     def whole(self) -> str:
